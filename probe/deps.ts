@@ -1,0 +1,80 @@
+// The injected network and clock: every measure/ function reaches the world only through these.
+import dgram from 'node:dgram';
+import dns from 'node:dns';
+import net from 'node:net';
+
+export interface Clock {
+  /** Wall-clock time, epoch milliseconds (timestamps). */
+  now(): number;
+  /** Monotonic milliseconds (durations, RTTs). */
+  monotonic(): number;
+}
+
+export interface Network {
+  /**
+   * Open a TCP connection to ip:port. Resolves once connected; rejects with the underlying
+   * network error (ECONNREFUSED, ECONNRESET, ...) or an abort when `signal` fires.
+   */
+  dialTcp(ip: string, port: number, signal: AbortSignal): Promise<net.Socket>;
+  /** A UDP socket for a DNS query to `server` (the network may redirect it). */
+  createUdpSocket(type: 'udp4' | 'udp6'): dgram.Socket;
+  /** The system resolver (getaddrinfo): addresses of one family, or rejects with the resolver's error. */
+  lookup(domain: string, family: 4 | 6, signal: AbortSignal): Promise<string[]>;
+}
+
+export interface Deps {
+  network: Network;
+  clock: Clock;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  monotonic: () => performance.now(),
+};
+
+/** The real network of the machine. */
+export function systemNetwork(): Network {
+  return {
+    dialTcp(ip, port, signal) {
+      return new Promise((resolve, reject) => {
+        if (signal.aborted) {
+          reject(signal.reason);
+          return;
+        }
+        const socket = net.connect({ host: ip, port, noDelay: true });
+        const onAbort = () => {
+          socket.destroy();
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        socket.once('connect', () => {
+          signal.removeEventListener('abort', onAbort);
+          socket.removeAllListeners('error');
+          resolve(socket);
+        });
+        socket.once('error', (err) => {
+          signal.removeEventListener('abort', onAbort);
+          socket.destroy();
+          reject(err);
+        });
+      });
+    },
+    createUdpSocket(type) {
+      return dgram.createSocket(type);
+    },
+    async lookup(domain, family, signal) {
+      if (signal.aborted) throw signal.reason;
+      const result = await Promise.race([
+        dns.promises.lookup(domain, { family, all: true, verbatim: true }),
+        new Promise<never>((_, reject) =>
+          signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
+        ),
+      ]);
+      return result.map((r) => r.address);
+    },
+  };
+}
+
+export function systemDeps(): Deps {
+  return { network: systemNetwork(), clock: systemClock };
+}

@@ -1,0 +1,116 @@
+// Typed observations recorded by the measure/ modules: what happened on the wire, never a verdict.
+import type { Failure, Operation } from './failure.js';
+
+/** Common to every observation: a failure is data, from the closed set, with the step and raw text. */
+export interface FailureFields {
+  failure: Failure | null;
+  operation: Operation | null;
+  /** Raw error text kept beside the failure string (never used as a key). */
+  error: string | null;
+}
+
+export type DnsQueryType = 'A' | 'AAAA';
+
+/** How a DNS query was sent: the system resolver, a UDP resolver (host:port) or DoH (URL). */
+export type ResolverKind = 'system' | 'udp' | 'doh';
+
+export interface DnsResponse {
+  rcode: string;
+  addresses: string[];
+  /** CNAMEs seen on the way. */
+  cnames: string[];
+  ttl: number | null;
+  /** Milliseconds after the query was sent. */
+  after_ms: number;
+}
+
+export interface DnsQueryObservation extends FailureFields {
+  domain: string;
+  qtype: DnsQueryType;
+  resolver: string;
+  kind: ResolverKind;
+  /** The first response's rcode (null when none arrived or for the system resolver on failure). */
+  rcode: string | null;
+  /** Addresses of the first response (for the system resolver: what getaddrinfo returned). */
+  addresses: string[];
+  ttl: number | null;
+  rtt_ms: number | null;
+  /** Every further response to the same query id received within the listening window. */
+  late: DnsResponse[];
+  /** Addresses of the answers that fall in a bogon range. */
+  bogons: string[];
+}
+
+export interface DnsObservation {
+  domain: string;
+  queries: DnsQueryObservation[];
+}
+
+export interface TcpObservation extends FailureFields {
+  /** The domain this address came from, or null for a fixed endpoint. */
+  domain: string | null;
+  ip: string;
+  port: number;
+  rtt_ms: number | null;
+}
+
+export interface CertificateInfo {
+  subject: string;
+  issuer: string;
+  /** SHA-256 of the DER certificate, upper-case hex with colons as Node prints it. */
+  fingerprint256: string;
+  /** SHA-256 of the DER SubjectPublicKeyInfo, base64 (the form used for pinning). */
+  spki_sha256: string | null;
+  serial: string;
+  valid_from: string;
+  valid_to: string;
+  /** DNS names from subjectAltName. */
+  san: string[];
+}
+
+export interface TlsHandshakeObservation extends FailureFields {
+  sni: string | null;
+  version: string | null;
+  cipher: string | null;
+  alpn: string | null;
+  /** Leaf first. Empty when the handshake did not get as far as a certificate. */
+  chain: CertificateInfo[];
+  /** The chain validates against the trusted roots (Node's + NODE_EXTRA_CA_CERTS + extra CAs). */
+  trusted: boolean | null;
+  /** The leaf matches the SNI (checked even when untrusted). */
+  hostname_ok: boolean | null;
+  /** OpenSSL's verification code when untrusted, e.g. SELF_SIGNED_CERT_IN_CHAIN. */
+  validation_error: string | null;
+  rtt_ms: number | null;
+}
+
+export interface TlsObservation extends TlsHandshakeObservation {
+  domain: string | null;
+  ip: string;
+  port: number;
+  /** The same address with a neutral SNI, made when the target-SNI handshake was reset or timed out. */
+  neutral: TlsHandshakeObservation | null;
+}
+
+export interface HttpObservation extends FailureFields {
+  domain: string;
+  url: string;
+  ip: string;
+  port: number;
+  status: number | null;
+  /** Selected response headers (lower-case names): server, location, content-type, content-length, via, x-… */
+  headers: Record<string, string>;
+  body_length: number | null;
+  body_sha256: string | null;
+  /** First bytes of the body as text (bounded), for block-page fingerprints. */
+  body_head: string | null;
+  title: string | null;
+  rtt_ms: number | null;
+}
+
+export interface Evidence {
+  dns: DnsObservation[];
+  tcp: TcpObservation[];
+  tls: TlsObservation[];
+  http: HttpObservation[];
+}
