@@ -25,7 +25,7 @@ export interface Target {
   canary?: 'domestic' | 'international';
   /** Domains resolved, connected to (on `ports`), handshaken with (on `tls_ports`) and fetched. */
   domains: string[];
-  /** Fixed addresses connected to (TCP only, plus TLS on `tls_ports` with the first domain as SNI when one exists). */
+  /** Fixed addresses connected to over TCP only (they may speak their own protocol, e.g. MTProto). */
   endpoints: Endpoint[];
   /** TCP ports tried on every resolved address of every domain. */
   ports: number[];

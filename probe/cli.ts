@@ -1,0 +1,87 @@
+// The `ashyq-probe` command line: parses arguments and dispatches to the commands.
+import { parseArgs } from 'node:util';
+import { AshyqError } from './errors.js';
+import { runOnce } from './cli/run-once.js';
+import { version } from './version.js';
+
+const USAGE = `usage: ashyq-probe <command> [options]
+
+commands:
+  run --once        measure every target once and print one line per target
+      --json        print one measurement (JSON) per line instead
+      --targets F   use the target list in F (default: the config's, else the packaged targets.yaml)
+      --config F    use the probe config in F (default: embedded defaults)
+  --version         print the version
+  --help            print this text
+
+Progress goes to stderr; results to stdout. Exit status: 0 done, 1 a run failed, 2 bad usage or config.
+`;
+
+export async function main(argv: string[], streams = { out: process.stdout, err: process.stderr }): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        once: { type: 'boolean' },
+        json: { type: 'boolean' },
+        targets: { type: 'string' },
+        config: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+      },
+    });
+  } catch (err) {
+    streams.err.write(`ashyq-probe: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    streams.out.write(USAGE);
+    return 0;
+  }
+  if (values.version) {
+    streams.out.write(`${version}\n`);
+    return 0;
+  }
+  const command = positionals[0];
+  if (command !== 'run' || positionals.length > 1) {
+    streams.err.write(`ashyq-probe: ${command === undefined ? 'no command given' : `unknown command "${positionals.join(' ')}"`}\n\n${USAGE}`);
+    return 2;
+  }
+  if (!values.once) {
+    streams.err.write('ashyq-probe: run needs --once\n');
+    return 2;
+  }
+  const controller = new AbortController();
+  const onSignal = () => {
+    streams.err.write('\nashyq-probe: interrupted, closing connections\n');
+    controller.abort(new Error('interrupted'));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await runOnce(
+      {
+        json: values.json === true,
+        ...(values.targets !== undefined ? { targetsFile: values.targets } : {}),
+        ...(values.config !== undefined ? { configFile: values.config } : {}),
+      },
+      streams,
+      controller.signal,
+    );
+    return 0;
+  } catch (err) {
+    if (controller.signal.aborted) return 130;
+    if (err instanceof AshyqError && err.code === 'ASHYQ_ERR_CONFIG') {
+      streams.err.write(`ashyq-probe: invalid configuration:\n${err.message}\n`);
+      return 2;
+    }
+    streams.err.write(`ashyq-probe: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,25 @@
+// Human-readable lines for the command line: one per target with its verdict and per-layer timing.
+import type { Measurement } from '../measurement.js';
+
+function ms(n: number): string {
+  return n >= 1000 ? `${(n / 1000).toFixed(1)}s` : `${Math.round(n)}ms`;
+}
+
+export function formatLine(m: Measurement): string {
+  const t = m.timing;
+  const layers = `dns ${ms(t.dns).padStart(6)}  tcp ${ms(t.tcp).padStart(6)}  tls ${ms(t.tls).padStart(6)}  http ${ms(t.http).padStart(6)}`;
+  const v = m.verdict;
+  const why = v.verdict === 'ok' ? '' : `  ${v.reason}`;
+  return `${m.target.id.padEnd(22)} ${v.verdict.padEnd(17)} ${layers}${why}`;
+}
+
+export function formatHeader(): string {
+  return `${'target'.padEnd(22)} ${'verdict'.padEnd(17)} time per layer`;
+}
+
+export function formatSummary(ms: Measurement[]): string {
+  const counts = new Map<string, number>();
+  for (const m of ms) counts.set(m.verdict.verdict, (counts.get(m.verdict.verdict) ?? 0) + 1);
+  const parts = [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([v, n]) => `${n} ${v}`);
+  return `${ms.length} targets: ${parts.join(', ')}`;
+}

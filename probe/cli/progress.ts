@@ -1,0 +1,16 @@
+// Progress display on stderr while a run is under way: a live line on a terminal, plain lines otherwise.
+import type { ProgressEvent } from '../engine/options.js';
+
+export function progressReporter(stream: NodeJS.WriteStream): (event: ProgressEvent) => void {
+  const tty = stream.isTTY === true;
+  return (event) => {
+    if (event.type !== 'target-done') return;
+    const text = `[${event.done}/${event.total}] ${event.target.id}: ${event.decision.verdict}`;
+    if (tty) {
+      stream.write(`\r\x1b[2K${text}`);
+      if (event.done === event.total) stream.write('\r\x1b[2K');
+    } else {
+      stream.write(`${text}\n`);
+    }
+  };
+}

@@ -1,0 +1,181 @@
+// The probe config: embedded defaults, valid files, relative paths, round trips and the resolver strings.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '../probe/errors.js';
+import { resolverName } from '../probe/measure/dns.js';
+import {
+  DEFAULT_PROBE_CONFIG,
+  defaultProbeConfig,
+  formatProbeConfig,
+  loadProbeConfig,
+  parseProbeConfig,
+  targetsFileOf,
+} from '../probe/config/probe-config.js';
+import { parseResolver, type ResolverSpec } from '../probe/config/resolver.js';
+import { packagedTargetsPath } from '../probe/config/targets.js';
+
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/config/${name}`, import.meta.url));
+
+describe('defaults', () => {
+  it('are the documented ones', () => {
+    expect(DEFAULT_PROBE_CONFIG).toEqual({
+      probe: { asn: null, cc: null, network: null },
+      measure: {
+        timeout_ms: 5000,
+        dns_listen_window_ms: 300,
+        concurrency: 32,
+        per_host_concurrency: 4,
+        neutral_sni: 'www.example.com',
+        resolvers: [
+          { kind: 'system' },
+          { kind: 'udp', address: '8.8.8.8', port: 53 },
+          { kind: 'udp', address: '1.1.1.1', port: 53 },
+        ],
+        control_doh: null,
+        extra_ca_files: [],
+        qtypes: ['A', 'AAAA'],
+      },
+      targets_file: null,
+    });
+  });
+
+  it('are frozen all the way down; loaders hand out fresh copies', async () => {
+    expect(Object.isFrozen(DEFAULT_PROBE_CONFIG.measure.resolvers[1])).toBe(true);
+    expect(() => {
+      (DEFAULT_PROBE_CONFIG.measure as { timeout_ms: number }).timeout_ms = 1;
+    }).toThrow(TypeError);
+    const a = await loadProbeConfig();
+    const b = defaultProbeConfig();
+    expect(a).toEqual(DEFAULT_PROBE_CONFIG);
+    a.measure.resolvers.push({ kind: 'doh', url: 'https://dns.example/dns-query' });
+    a.measure.timeout_ms = 1;
+    expect(b.measure.resolvers).toHaveLength(3);
+    expect((await loadProbeConfig()).measure.timeout_ms).toBe(5000);
+  });
+
+  it('apply to an empty file, a file of comments and a null document', async () => {
+    expect(parseProbeConfig('', 'probe.yaml')).toEqual(DEFAULT_PROBE_CONFIG);
+    expect(parseProbeConfig('~\n', 'probe.yaml')).toEqual(DEFAULT_PROBE_CONFIG);
+    expect(await loadProbeConfig(fixture('valid/probe-comments-only.yaml'))).toEqual(DEFAULT_PROBE_CONFIG);
+  });
+
+  it('fill what a partial file leaves out', async () => {
+    const config = await loadProbeConfig(fixture('valid/probe-partial.yaml'));
+    const expected = defaultProbeConfig();
+    expected.probe.cc = 'KZ';
+    expected.measure.timeout_ms = 8000;
+    expect(config).toEqual(expected);
+  });
+
+  it('fill explicit nulls and empty sections', () => {
+    const config = parseProbeConfig('probe:\nmeasure:\n  timeout_ms: ~\n  resolvers: null\ntargets_file:\n', 'probe.yaml');
+    expect(config).toEqual(DEFAULT_PROBE_CONFIG);
+  });
+});
+
+describe('a full config file', () => {
+  it('loads every setting, with paths resolved against its directory', async () => {
+    const config = await loadProbeConfig(fixture('valid/probe-full.yaml'));
+    expect(config).toEqual({
+      probe: { asn: 9198, cc: 'KZ', network: 'Kazakhtelecom' },
+      measure: {
+        timeout_ms: 4000,
+        dns_listen_window_ms: 500,
+        concurrency: 16,
+        per_host_concurrency: 2,
+        neutral_sni: 'www.wikipedia.org',
+        resolvers: [
+          { kind: 'system' },
+          { kind: 'udp', address: '8.8.8.8', port: 53 },
+          { kind: 'udp', address: '195.210.46.195', port: 53 },
+          { kind: 'udp', address: '2606:4700:4700::1111', port: 53 },
+          { kind: 'doh', url: 'https://cloudflare-dns.com/dns-query' },
+        ],
+        control_doh: 'https://dns.google/dns-query',
+        extra_ca_files: [fixture('files/test-ca.pem')],
+        qtypes: ['A'],
+      },
+      targets_file: fixture('valid/targets-minimal.yaml'),
+    });
+    expect(targetsFileOf(config)).toBe(fixture('valid/targets-minimal.yaml'));
+  });
+
+  it('keeps relative paths as written when parsed without a base directory', () => {
+    const text = 'measure:\n  extra_ca_files: [ca/root.pem]\ntargets_file: my-targets.yaml\n';
+    const plain = parseProbeConfig(text, 'probe.yaml');
+    expect(plain.measure.extra_ca_files).toEqual(['ca/root.pem']);
+    expect(plain.targets_file).toBe('my-targets.yaml');
+    const based = parseProbeConfig(text, 'probe.yaml', { baseDir: '/etc/ashyq' });
+    expect(based.measure.extra_ca_files).toEqual([path.resolve('/etc/ashyq', 'ca/root.pem')]);
+    expect(based.targets_file).toBe(path.resolve('/etc/ashyq', 'my-targets.yaml'));
+  });
+
+  it('round-trips through formatProbeConfig', async () => {
+    for (const config of [defaultProbeConfig(), await loadProbeConfig(fixture('valid/probe-full.yaml'))]) {
+      const text = formatProbeConfig(config);
+      expect(parseProbeConfig(text, 'formatted.yaml')).toEqual(config);
+    }
+  });
+
+  it('points at the packaged targets.yaml when targets_file is null', () => {
+    expect(targetsFileOf(defaultProbeConfig())).toBe(packagedTargetsPath());
+  });
+});
+
+describe('resolver strings', () => {
+  const GOOD: Array<[string, ResolverSpec, string]> = [
+    ['system', { kind: 'system' }, 'system'],
+    ['udp:8.8.8.8:53', { kind: 'udp', address: '8.8.8.8', port: 53 }, 'udp:8.8.8.8:53'],
+    ['udp:195.210.46.195', { kind: 'udp', address: '195.210.46.195', port: 53 }, 'udp:195.210.46.195:53'],
+    ['udp:127.0.0.1:5353', { kind: 'udp', address: '127.0.0.1', port: 5353 }, 'udp:127.0.0.1:5353'],
+    ['udp:[2001:4860:4860::8888]:53', { kind: 'udp', address: '2001:4860:4860::8888', port: 53 }, 'udp:[2001:4860:4860::8888]:53'],
+    ['udp:[::1]', { kind: 'udp', address: '::1', port: 53 }, 'udp:[::1]:53'],
+    [
+      'doh:https://cloudflare-dns.com/dns-query',
+      { kind: 'doh', url: 'https://cloudflare-dns.com/dns-query' },
+      'doh:https://cloudflare-dns.com/dns-query',
+    ],
+    ['doh:https://127.0.0.1:8443/q?x=1', { kind: 'doh', url: 'https://127.0.0.1:8443/q?x=1' }, 'doh:https://127.0.0.1:8443/q?x=1'],
+  ];
+
+  it.each(GOOD)('%s parses and prints canonically', (text, spec, canonical) => {
+    expect(parseResolver(text)).toEqual(spec);
+    expect(resolverName(parseResolver(text))).toBe(canonical);
+    expect(parseResolver(canonical)).toEqual(spec);
+  });
+
+  const BAD: Array<[string, string]> = [
+    ['', 'unknown resolver ""'],
+    ['System', 'unknown resolver "System"'],
+    ['tcp:1.1.1.1:53', 'unknown resolver'],
+    ['8.8.8.8', 'unknown resolver'],
+    ['udp:', 'is not an IP address'],
+    ['udp:8.8.8.8:0', 'port "0" is not an integer 1..65535'],
+    ['udp:8.8.8.8:65536', 'port "65536"'],
+    ['udp:8.8.8.8:53x', 'port "53x"'],
+    ['udp:8.8.8.8:', 'port ""'],
+    ['udp:dns.google:53', '"dns.google" is not an IP address'],
+    ['udp:999.1.1.1', 'is not an IP address'],
+    ['udp:2001:db8::1', 'write IPv6 addresses in brackets'],
+    ['udp:[8.8.8.8]:53', '"8.8.8.8" is not an IPv6 address'],
+    ['udp:[fe80::1%eth0]:53', 'is not an IPv6 address'],
+    ['udp:[::1]53', 'expected udp:[IPv6]:PORT'],
+    ['udp:[::1', 'expected udp:[IPv6]:PORT'],
+    ['doh:http://cloudflare-dns.com/dns-query', 'must use https://'],
+    ['doh:cloudflare-dns.com/dns-query', 'is not a URL'],
+    ['doh:https://user:secret@dns.example/dns-query', 'must not carry credentials'],
+    ['doh:https://dns.example/dns-query#x', 'must not have a #fragment'],
+  ];
+
+  it.each(BAD)('%j is refused: %s', (text, problem) => {
+    expect(() => parseResolver(text)).toThrow(InvalidArgumentError);
+    expect(() => parseResolver(text)).toThrow(problem);
+  });
+
+  it('duplicates are caught after canonicalisation', () => {
+    expect(() => parseProbeConfig('measure:\n  resolvers: [udp:1.1.1.1, "udp:1.1.1.1:53"]\n', 'probe.yaml')).toThrow(
+      'probe.yaml:2: measure.resolvers[1]: duplicate "udp:1.1.1.1:53" (already listed at line 2)',
+    );
+  });
+});

@@ -1,0 +1,60 @@
+// The shape of a censorship scenario: a target, how the fake censor is configured, what must be observed.
+import type { DnsBehavior } from '../fakes/dns-server.js';
+import type { Endpoint, HttpExpectation } from '../../probe/target.js';
+import type { Layer, Verdict } from '../../probe/verdict.js';
+
+/** In a scenario's DNS answers: stands for the domain's real address in the lab. */
+export const REAL = '<real>';
+
+/** What the censor does to TCP connections towards a domain's addresses or a fixed endpoint. */
+export type TcpCensor = 'reset' | 'blackhole' | 'refuse';
+/** What the censor does to TLS towards a domain (SNI filter, stall, interception with a given chain). */
+export type TlsCensor = 'sni-reset' | 'stall' | 'eof' | 'qaznet' | 'self-signed' | 'wrong-host' | 'expired';
+/** What the censor (or the server) answers over HTTP for a domain. */
+export type HttpCensor = 'blockpage' | 'garbage' | { status: number };
+
+export interface Censor {
+  /** The ISP's resolver (the probe's system resolver) per domain. */
+  ispDns?: Record<string, DnsBehavior>;
+  /** An on-path injector: applies to every plain-UDP resolver, the honest one included. */
+  pathDns?: Record<string, DnsBehavior>;
+  /** The control DoH resolver is unreachable (its address blackholed). */
+  dohBlackholed?: boolean;
+  /** Keyed by domain (all its addresses) or by a fixed endpoint's IP. */
+  tcp?: Record<string, TcpCensor>;
+  /** Keyed by domain: applies on its addresses' TLS ports. */
+  tls?: Record<string, TlsCensor>;
+  /** Keyed by domain: applies to its HTTP (port 80) or HTTPS answer. */
+  http?: Record<string, HttpCensor>;
+  /** Nothing answers at all, canaries included. */
+  shutdown?: boolean;
+}
+
+export interface ScenarioTarget {
+  id: string;
+  domains?: string[];
+  endpoints?: Endpoint[];
+  ports?: number[];
+  tls_ports?: number[];
+  http?: HttpExpectation | null;
+}
+
+/** One observation that must be present: a selector and the fields it must have. */
+export type ObservationExpectation =
+  | { layer: 'dns'; domain: string; resolver?: 'system' | 'udp' | 'doh'; qtype?: 'A' | 'AAAA'; has: Record<string, unknown> }
+  | { layer: 'tcp'; domain?: string | null; ip?: string; port?: number; has: Record<string, unknown> }
+  | { layer: 'tls'; domain?: string; ip?: string; port?: number; has: Record<string, unknown> }
+  | { layer: 'http'; domain?: string; has: Record<string, unknown> };
+
+export interface ScenarioCase {
+  name: string;
+  target: ScenarioTarget;
+  censor: Censor;
+  expect: {
+    verdict: Verdict;
+    layer?: Layer | null;
+    /** Lower bound on the decision's confidence. */
+    minConfidence?: number;
+    observations?: ObservationExpectation[];
+  };
+}
