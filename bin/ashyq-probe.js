@@ -1,5 +1,8 @@
 #!/usr/bin/env node
 // Entry point of the probe command line; the code lives in dist/ (built by `npm ci`).
-import { main } from '../dist/probe/cli.js';
+// getaddrinfo runs on libuv's thread pool (4 threads by default): on a censored or dead network
+// every lookup can block for seconds, so a larger pool keeps one run from queueing behind them.
+process.env.UV_THREADPOOL_SIZE ??= '32';
+const { main } = await import('../dist/probe/cli.js');
 
 process.exitCode = await main(process.argv.slice(2));

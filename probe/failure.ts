@@ -107,6 +107,8 @@ const HTTP: Record<string, Failure> = {
   UND_ERR_RES_EXCEEDED_MAX_SIZE: 'http_invalid_response',
   UND_ERR_NOT_SUPPORTED: 'http_invalid_response',
   HPE_CLOSED_CONNECTION: 'eof_error',
+  // undici 7 raises parser errors without a code (its ERROR table is keyed by name): match the class name.
+  HTTPParserError: 'http_invalid_response',
 };
 
 const BY_OPERATION: Record<Operation, Record<string, Failure>> = {

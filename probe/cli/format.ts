@@ -5,11 +5,16 @@ function ms(n: number): string {
   return n >= 1000 ? `${(n / 1000).toFixed(1)}s` : `${Math.round(n)}ms`;
 }
 
+function shorten(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** One line per measurement: target, verdict, time per layer and (when not ok) the reason, shortened (--json has it whole). */
 export function formatLine(m: Measurement): string {
   const t = m.timing;
   const layers = `dns ${ms(t.dns).padStart(6)}  tcp ${ms(t.tcp).padStart(6)}  tls ${ms(t.tls).padStart(6)}  http ${ms(t.http).padStart(6)}`;
   const v = m.verdict;
-  const why = v.verdict === 'ok' ? '' : `  ${v.reason}`;
+  const why = v.verdict === 'ok' ? '' : `  ${shorten(v.reason, 160)}`;
   return `${m.target.id.padEnd(22)} ${v.verdict.padEnd(17)} ${layers}${why}`;
 }
 

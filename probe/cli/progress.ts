@@ -5,7 +5,8 @@ export function progressReporter(stream: NodeJS.WriteStream): (event: ProgressEv
   const tty = stream.isTTY === true;
   return (event) => {
     if (event.type !== 'target-done') return;
-    const text = `[${event.done}/${event.total}] ${event.target.id}: ${event.decision.verdict}`;
+    // Verdicts are final only once the canaries are judged, so progress names the target alone.
+    const text = `[${event.done}/${event.total}] measured ${event.target.id}`;
     if (tty) {
       stream.write(`\r\x1b[2K${text}`);
       if (event.done === event.total) stream.write('\r\x1b[2K');

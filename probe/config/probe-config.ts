@@ -82,7 +82,7 @@ export const DEFAULT_PROBE_CONFIG: Readonly<ProbeConfig> = deepFreeze({
   measure: {
     timeout_ms: 5000,
     dns_listen_window_ms: 300,
-    concurrency: 32,
+    concurrency: 128,
     per_host_concurrency: 4,
     neutral_sni: 'www.example.com',
     resolvers: [

@@ -1,4 +1,5 @@
 // Settings of one measuring run, assembled from the probe config (and, at the collector, its own).
+import type { ProbeConfig } from '../config/probe-config.js';
 import type { ResolverSpec } from '../measure/dns.js';
 import type { DnsQueryType } from '../evidence.js';
 import type { ProbeInfo } from '../measurement.js';
@@ -34,13 +35,28 @@ export type ProgressEvent =
   | { type: 'target-start'; target: Target; started: number; total: number }
   | { type: 'target-done'; target: Target; decision: Decision; done: number; total: number };
 
+/** Engine settings that the probe config does not expose. */
 export const ENGINE_DEFAULTS = {
-  qtypes: ['A', 'AAAA'] as DnsQueryType[],
-  timeoutMs: 5000,
-  listenWindowMs: 300,
-  concurrency: 128,
-  perHostConcurrency: 4,
-  neutralSni: 'www.example.com',
   maxAddressesPerDomain: 4,
   maxBodyBytes: 1024 * 1024,
 };
+
+/** Engine options from a validated probe config, a probe identity and a trust store. */
+export function engineOptionsFrom(config: ProbeConfig, probe: ProbeInfo, trust: TrustStore, signal?: AbortSignal): EngineOptions {
+  const m = config.measure;
+  return {
+    probe,
+    resolvers: m.resolvers,
+    controlDoh: m.control_doh,
+    qtypes: m.qtypes,
+    timeoutMs: m.timeout_ms,
+    listenWindowMs: m.dns_listen_window_ms,
+    concurrency: m.concurrency,
+    perHostConcurrency: m.per_host_concurrency,
+    neutralSni: m.neutral_sni,
+    maxAddressesPerDomain: ENGINE_DEFAULTS.maxAddressesPerDomain,
+    maxBodyBytes: ENGINE_DEFAULTS.maxBodyBytes,
+    trust,
+    ...(signal ? { signal } : {}),
+  };
+}

@@ -2,7 +2,8 @@
 import net from 'node:net';
 import type http from 'node:http';
 import { systemClock, type Deps } from '../../probe/deps.js';
-import { ENGINE_DEFAULTS, type EngineOptions } from '../../probe/engine/options.js';
+import { defaultProbeConfig } from '../../probe/config/probe-config.js';
+import { engineOptionsFrom, type EngineOptions } from '../../probe/engine/options.js';
 import type { ResolverSpec } from '../../probe/measure/dns.js';
 import type { Target } from '../../probe/target.js';
 import { loadTrust } from '../../probe/trust.js';
@@ -197,14 +198,13 @@ export async function buildWorld(lab: Lab, c: ScenarioCase, settings: WorldSetti
 
   const network = loopbackNetwork(map, fakeSystemLookup(ispDns, { timeoutMs: settings.timeoutMs }), { unmapped: 'EHOSTUNREACH' });
   const resolvers: ResolverSpec[] = [{ kind: 'system' }, { kind: 'udp', address: honestDns.address, port: honestDns.port }];
+  const probe = { id: 'scenario-probe', asn: null, cc: 'KZ', network: null, software: { name: 'ashyq-probe' as const, version: 'test' } };
   const options: EngineOptions = {
-    ...ENGINE_DEFAULTS,
-    probe: { id: 'scenario-probe', asn: null, cc: 'KZ', network: null, software: { name: 'ashyq-probe', version: 'test' } },
+    ...engineOptionsFrom(defaultProbeConfig(), probe, loadTrust({ extraCa: [lab.pki.root], env: {} })),
     resolvers,
     controlDoh: doh.url,
     timeoutMs: settings.timeoutMs,
     listenWindowMs: settings.listenWindowMs,
-    trust: loadTrust({ extraCa: [lab.pki.root], env: {} }),
   };
   return {
     targets,

@@ -1,0 +1,84 @@
+// Benchmark: one measuring run over N targets against loopback fakes, a share blackholed and a share reset.
+// Prints wall time, peak RSS and CPU time of the probe process (the fakes run in this process, apart).
+// Usage: npm run build && npx tsx bench/probe-cycle.ts [--targets 200] [--blackholed 0.5] [--reset 0.25]
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { DEFAULT_PROBE_CONFIG } from '../probe/config/probe-config.js';
+import type { Target } from '../probe/target.js';
+import { startFakeDns } from '../test/fakes/dns-server.js';
+import { makeLabPki } from '../test/fakes/pki.js';
+import { startBlackhole, startResetListener } from '../test/fakes/tcp-censor.js';
+import { startTlsServer } from '../test/fakes/tls-server.js';
+
+const { values } = parseArgs({
+  options: {
+    targets: { type: 'string', default: '200' },
+    blackholed: { type: 'string', default: '0.5' },
+    reset: { type: 'string', default: '0.25' },
+  },
+});
+const n = Number(values.targets);
+const blackholed = Math.round(n * Number(values.blackholed));
+const reset = Math.round(n * Number(values.reset));
+
+const child = fileURLToPath(new URL('./probe-cycle-child.mjs', import.meta.url));
+if (!existsSync(fileURLToPath(new URL('../dist/probe/engine/run.js', import.meta.url)))) {
+  console.error('bench/probe-cycle: build first (npm run build): it measures the built probe, as volunteers run it');
+  process.exit(2);
+}
+
+const domainOf = (i: number) => `t${String(i).padStart(3, '0')}.bench.test`;
+const ipOf = (i: number) => `45.61.${Math.floor(i / 250)}.${(i % 250) + 1}`;
+const canaryDomains = ['egov.kz', 'www.wikipedia.org'];
+const domains = [...Array.from({ length: n }, (_, i) => domainOf(i)), ...canaryDomains];
+
+const pki = await makeLabPki(domains);
+const [honest, hole, resetter] = await Promise.all([
+  startTlsServer({ cert: pki.leaf.cert, key: pki.leaf.key, chain: pki.leaf.chain, onRequest: { status: 200, body: '<title>ok</title>' } }),
+  startBlackhole(),
+  startResetListener(),
+]);
+const dnsServer = await startFakeDns((name, qtype) => {
+  const i = domains.indexOf(name);
+  return i >= 0 && qtype === 'A' ? { kind: 'answer', addresses: [ipOf(i)] } : { kind: 'nodata' };
+});
+
+const map: Record<string, number> = {};
+const targets: Target[] = domains.map((domain, i) => {
+  map[`${ipOf(i)}:443`] = i < blackholed ? hole.port : i < blackholed + reset ? resetter.port : honest.port;
+  const isCanary = i >= n;
+  return {
+    id: isCanary ? `canary-${i - n}` : `bench-${i}`,
+    name: domain,
+    category: isCanary ? 'canary' : 'social',
+    ...(isCanary ? { canary: i === n ? 'domestic' : 'international' } : {}),
+    domains: [domain],
+    endpoints: [],
+    ports: [443],
+    tls_ports: [443],
+    http: { path: '/', status: [200] },
+  } as Target;
+});
+
+const lab = { map, dnsPort: dnsServer.port, root: pki.root, targets, timeoutMs: DEFAULT_PROBE_CONFIG.measure.timeout_ms };
+const proc = spawn(process.execPath, [child], { stdio: ['pipe', 'pipe', 'inherit'] });
+proc.stdin.end(JSON.stringify(lab));
+let out = '';
+proc.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+const code = await new Promise<number | null>((resolve) => proc.once('close', resolve));
+if (code !== 0) {
+  console.error(`bench/probe-cycle: the probe process exited with ${code}`);
+  process.exit(1);
+}
+const r = JSON.parse(out) as { wallMs: number; timeoutMs: number; concurrency: number; maxRssMb: number; cpuMs: number; verdicts: Record<string, number> };
+
+console.log(`probe-cycle: ${n} targets (+2 canaries), ${blackholed} blackholed, ${reset} reset, ${n - blackholed - reset} clean`);
+console.log(`  step timeout      ${r.timeoutMs} ms, concurrency ${r.concurrency}`);
+console.log(`  wall time         ${(r.wallMs / 1000).toFixed(2)} s  (${(r.wallMs / r.timeoutMs).toFixed(2)} × step timeout; goal ≤ 1.5)`);
+console.log(`  peak RSS          ${r.maxRssMb.toFixed(1)} MB  (goal ≤ 80)`);
+console.log(`  CPU time          ${(r.cpuMs / 1000).toFixed(2)} s`);
+console.log(`  verdicts          ${Object.entries(r.verdicts).map(([v, c]) => `${c} ${v}`).join(', ')}`);
+// The fakes hold workers and sockets; the run is over, so leave at once.
+process.exit(0);

@@ -1,0 +1,365 @@
+// The durable archive: daily JSON-lines segments, fsynced before acknowledgement, gzipped when the day closes.
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip } from 'node:zlib';
+import type { Clock } from '../probe/deps.js';
+import { InvalidArgumentError } from '../probe/errors.js';
+import type { Measurement } from '../probe/measurement.js';
+import { ArchiveCorruptError } from './errors.js';
+
+/** segment = 'YYYY-MM-DD', offset = byte offset in the uncompressed text. */
+export interface ArchiveCursor {
+  segment: string;
+  offset: number;
+}
+
+export interface ArchivedRecord {
+  received_at: string;
+  probe_id: string;
+  asn: number | null;
+  cc: string | null;
+  network: string | null;
+  measurement: Measurement;
+}
+
+/** A torn tail found at open: bytes after the last newline of a segment, cut away (never acknowledged). */
+export interface Recovery {
+  segment: string;
+  /** Size of the segment before and after truncation. */
+  size_before: number;
+  size_after: number;
+}
+
+export interface ArchiveOptions {
+  /** Open for reading only: no recovery, no compression, `append` throws. For a second process or a sink. */
+  readonly?: boolean;
+}
+
+const SEGMENT = /^(\d{4}-\d{2}-\d{2})\.jsonl(\.gz)?$/;
+const NEWLINE = 0x0a;
+
+/** UTC day 'YYYY-MM-DD' of an epoch-ms time. */
+export function utcDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+interface SegmentFile {
+  day: string;
+  file: string;
+  gz: boolean;
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Segments on disk in day order (a day present both plain and gzipped is read from the gzip). */
+async function listSegments(dir: string): Promise<SegmentFile[]> {
+  const byDay = new Map<string, SegmentFile>();
+  for (const name of await readdir(dir)) {
+    const match = SEGMENT.exec(name);
+    if (!match) continue;
+    const day = match[1]!;
+    const gz = match[2] !== undefined;
+    const existing = byDay.get(day);
+    if (existing === undefined || (gz && !existing.gz)) byDay.set(day, { day, file: path.join(dir, name), gz });
+  }
+  return [...byDay.values()].sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
+}
+
+/** Serialises async work (appends, rollovers, close) in call order. */
+class Queue {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(task, task);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+export class Archive {
+  /** Torn tails truncated when the archive was opened. */
+  readonly recovered: Recovery[];
+  private readonly queue = new Queue();
+  private current: { day: string; handle: FileHandle; size: number } | null = null;
+  private readonly compressions = new Set<Promise<void>>();
+  private closed = false;
+  /** The latest day that has a segment: appends never go to an earlier (possibly closed) day. */
+  private latestDay: string | null;
+
+  private constructor(
+    readonly dir: string,
+    private readonly clock: Clock,
+    private readonly readonly: boolean,
+    recovered: Recovery[],
+    latestDay: string | null,
+  ) {
+    this.recovered = recovered;
+    this.latestDay = latestDay;
+  }
+
+  /**
+   * Open (creating) the archive in `dir`: truncate a torn last line of every plain segment, finish
+   * interrupted compressions and compress plain segments of days before today.
+   */
+  static async open(dir: string, clock: Clock, options: ArchiveOptions = {}): Promise<Archive> {
+    if (options.readonly === true) {
+      await stat(dir);
+      return new Archive(dir, clock, true, [], null);
+    }
+    await mkdir(dir, { recursive: true });
+    const names = await readdir(dir);
+    for (const name of names) {
+      if (name.endsWith('.tmp')) await rm(path.join(dir, name), { force: true });
+    }
+    const recovered: Recovery[] = [];
+    const plainDays: string[] = [];
+    for (const name of names) {
+      const match = SEGMENT.exec(name);
+      if (!match || match[2] !== undefined) continue;
+      const day = match[1]!;
+      if (names.includes(`${day}.jsonl.gz`)) {
+        // The gzip was renamed into place (complete) but the plain file not yet removed.
+        await rm(path.join(dir, name), { force: true });
+        continue;
+      }
+      const cut = await truncateTornTail(path.join(dir, name));
+      if (cut) recovered.push({ segment: day, ...cut });
+      plainDays.push(day);
+    }
+    const days = names.map((n) => SEGMENT.exec(n)?.[1]).filter((d): d is string => d !== undefined).sort();
+    const archive = new Archive(dir, clock, false, recovered, days.at(-1) ?? null);
+    const today = utcDay(clock.now());
+    for (const day of plainDays) {
+      if (day < today) await archive.compress(day);
+    }
+    return archive;
+  }
+
+  /** Where the next appended record will start. */
+  position(): ArchiveCursor {
+    if (this.current) return { segment: this.current.day, offset: this.current.size };
+    return { segment: utcDay(this.clock.now()), offset: 0 };
+  }
+
+  /**
+   * Append records (one JSON line each) to the segment of their day of receipt and fsync before
+   * resolving. A record received on a day before the open segment goes into the open segment.
+   */
+  append(records: ArchivedRecord[]): Promise<void> {
+    if (this.readonly) return Promise.reject(new InvalidArgumentError('archive opened read-only'));
+    if (this.closed) return Promise.reject(new InvalidArgumentError('archive is closed'));
+    return this.queue.run(async () => {
+      let i = 0;
+      while (i < records.length) {
+        const day = this.dayFor(records[i]!);
+        let j = i + 1;
+        while (j < records.length && this.dayFor(records[j]!) === day) j++;
+        await this.writeLines(day, records.slice(i, j));
+        i = j;
+      }
+    });
+  }
+
+  /**
+   * Close the open segment when its day is over (the server calls this periodically, so a day is
+   * compressed even when no upload arrives after midnight).
+   */
+  rollover(): Promise<void> {
+    if (this.readonly || this.closed) return Promise.resolve();
+    return this.queue.run(async () => {
+      const today = utcDay(this.clock.now());
+      if (this.latestDay === null || today > this.latestDay) this.latestDay = today;
+      const current = this.current;
+      if (current === null || current.day >= today) return;
+      await current.handle.close();
+      this.current = null;
+      this.track(this.compress(current.day));
+    });
+  }
+
+  private dayFor(record: ArchivedRecord): string {
+    const received = Date.parse(record.received_at);
+    if (Number.isNaN(received)) throw new InvalidArgumentError(`received_at is not a time: ${record.received_at}`);
+    const day = utcDay(received);
+    return this.latestDay !== null && day < this.latestDay ? this.latestDay : day;
+  }
+
+  private async writeLines(day: string, records: ArchivedRecord[]): Promise<void> {
+    if (this.current === null || this.current.day !== day) await this.rollTo(day);
+    const current = this.current!;
+    const data = Buffer.from(records.map((r) => `${JSON.stringify(r)}\n`).join(''), 'utf8');
+    try {
+      let written = 0;
+      while (written < data.length) {
+        const { bytesWritten } = await current.handle.write(data, written, data.length - written, current.size + written);
+        written += bytesWritten;
+      }
+      await current.handle.sync();
+    } catch (err) {
+      // Leave no partial record behind: what was not synced was not acknowledged.
+      await current.handle.truncate(current.size).catch(() => undefined);
+      throw err;
+    }
+    current.size += data.length;
+  }
+
+  private async rollTo(day: string): Promise<void> {
+    const previous = this.current;
+    if (previous) {
+      await previous.handle.close();
+      this.current = null;
+      if (previous.day < day) this.track(this.compress(previous.day));
+    }
+    const file = path.join(this.dir, `${day}.jsonl`);
+    const closedDay = await stat(`${file}.gz`).then(
+      () => true,
+      () => false,
+    );
+    // Only when the clock went back past a closed day: refuse rather than split a day in two files.
+    if (closedDay) throw new InvalidArgumentError(`archive segment ${day} is already closed (did the clock go backwards?)`);
+    const handle = await open(file, 'a+');
+    const { size } = await handle.stat();
+    if (size === 0) await fsyncDir(this.dir);
+    this.current = { day, handle, size };
+    if (this.latestDay === null || day > this.latestDay) this.latestDay = day;
+  }
+
+  private track(work: Promise<void>): void {
+    const tracked = work.catch(() => undefined).finally(() => this.compressions.delete(tracked));
+    this.compressions.add(tracked);
+  }
+
+  /** Gzip a closed day: write .jsonl.gz.tmp, fsync, rename into place, then remove the plain file. */
+  private async compress(day: string): Promise<void> {
+    const plain = path.join(this.dir, `${day}.jsonl`);
+    const gz = `${plain}.gz`;
+    const tmp = `${gz}.tmp`;
+    await pipeline(createReadStream(plain), createGzip(), createWriteStream(tmp));
+    const handle = await open(tmp, 'r+');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, gz);
+    await fsyncDir(this.dir);
+    await rm(plain, { force: true });
+    await fsyncDir(this.dir);
+  }
+
+  /** Every complete record from `from` (or the start) in archive order, each with the cursor after it. */
+  async *read(from?: ArchiveCursor): AsyncIterable<{ record: ArchivedRecord; next: ArchiveCursor }> {
+    for (const segment of await listSegments(this.dir)) {
+      if (from !== undefined && segment.day < from.segment) continue;
+      const start = from !== undefined && segment.day === from.segment ? from.offset : 0;
+      yield* readSegment(segment, start);
+    }
+  }
+
+  /** Finish pending compressions and close the open segment. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue.run(async () => {
+      if (this.current) {
+        await this.current.handle.close();
+        this.current = null;
+      }
+    });
+    await Promise.all([...this.compressions]);
+  }
+}
+
+/** Cut everything after the last newline; returns the sizes when something was cut. */
+async function truncateTornTail(file: string): Promise<{ size_before: number; size_after: number } | null> {
+  const handle = await open(file, 'r+');
+  try {
+    const { size } = await handle.stat();
+    if (size === 0) return null;
+    const last = Buffer.alloc(1);
+    await handle.read(last, 0, 1, size - 1);
+    if (last[0] === NEWLINE) return null;
+    // Scan backwards for the last newline.
+    const chunk = Buffer.alloc(64 * 1024);
+    let end = size;
+    let keep = 0;
+    while (end > 0) {
+      const start = Math.max(0, end - chunk.length);
+      const { bytesRead } = await handle.read(chunk, 0, end - start, start);
+      const idx = chunk.subarray(0, bytesRead).lastIndexOf(NEWLINE);
+      if (idx >= 0) {
+        keep = start + idx + 1;
+        break;
+      }
+      end = start;
+    }
+    await handle.truncate(keep);
+    await handle.sync();
+    return { size_before: size, size_after: keep };
+  } finally {
+    await handle.close();
+  }
+}
+
+async function openSegmentStream(segment: SegmentFile, start: number): Promise<{ stream: AsyncIterable<Buffer>; skip: number }> {
+  if (!segment.gz) {
+    try {
+      // Opening before streaming keeps the data readable even if the day is compressed meanwhile.
+      const handle = await open(segment.file, 'r');
+      return { stream: handle.createReadStream({ start, autoClose: true }), skip: 0 };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      segment = { ...segment, file: `${segment.file}.gz`, gz: true };
+    }
+  }
+  const handle = await open(segment.file, 'r');
+  const source = handle.createReadStream({ autoClose: true });
+  const gunzip = createGunzip();
+  source.on('error', (err) => gunzip.destroy(err));
+  return { stream: source.pipe(gunzip), skip: start };
+}
+
+async function* readSegment(segment: SegmentFile, start: number): AsyncIterable<{ record: ArchivedRecord; next: ArchiveCursor }> {
+  const { stream, skip } = await openSegmentStream(segment, start);
+  let toSkip = skip;
+  let pending: Buffer = Buffer.alloc(0);
+  let pendingOffset = start; // byte offset (uncompressed) of pending[0]
+  for await (const raw of stream) {
+    let chunk = raw as Buffer;
+    if (toSkip > 0) {
+      if (chunk.length <= toSkip) {
+        toSkip -= chunk.length;
+        continue;
+      }
+      chunk = chunk.subarray(toSkip);
+      toSkip = 0;
+    }
+    const buf = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    let lineStart = 0;
+    let nl = buf.indexOf(NEWLINE, lineStart);
+    while (nl >= 0) {
+      const lineOffset = pendingOffset + lineStart;
+      const line = buf.subarray(lineStart, nl).toString('utf8');
+      let record: ArchivedRecord;
+      try {
+        record = JSON.parse(line) as ArchivedRecord;
+      } catch {
+        throw new ArchiveCorruptError(segment.day, lineOffset, 'not a JSON line');
+      }
+      lineStart = nl + 1;
+      yield { record, next: { segment: segment.day, offset: pendingOffset + lineStart } };
+      nl = buf.indexOf(NEWLINE, lineStart);
+    }
+    pending = Buffer.from(buf.subarray(lineStart));
+    pendingOffset += lineStart;
+  }
+  // A trailing partial line is an append in progress (or a torn tail): not yielded.
+}

@@ -1,0 +1,206 @@
+// InfluxDB line protocol for the time series of DESIGN.md: `reachability` points per measurement, `blocking_event` annotations.
+import { InvalidArgumentError } from '../../probe/errors.js';
+import type { Measurement } from '../../probe/measurement.js';
+import type { Verdict } from '../../probe/verdict.js';
+import type { ArchivedRecord } from '../archive.js';
+
+export const REACHABILITY = 'reachability';
+export const BLOCKING_EVENT = 'blocking_event';
+
+/** Verdicts that do not say "this target is blocked here": everything else counts as blocked=1. */
+const NOT_BLOCKED: ReadonlySet<Verdict> = new Set<Verdict>(['ok', 'down', 'offline', 'inconclusive']);
+
+export function isBlocked(verdict: Verdict): boolean {
+  return !NOT_BLOCKED.has(verdict);
+}
+
+const LINE_BREAKS = /\r\n|\r|\n/g;
+const NEEDS_TAG_ESCAPE = /[,= \\\r\n]/;
+const NEEDS_STRING_ESCAPE = /["\\\r\n]/;
+
+/**
+ * A tag key or value. Line protocol escapes comma, equals sign and space with a backslash. Line
+ * breaks cannot be escaped at all and become spaces. A backslash is where the servers disagree
+ * (InfluxDB 1.x keeps `\\` as two characters and cannot end a tag in one, 2.x and VictoriaMetrics
+ * unescape it), so our tags, which are identifiers, carry a `/` in its place. An empty value is not
+ * allowed in line protocol and becomes "unknown".
+ */
+export function escapeTag(value: string): string {
+  if (value === '') return 'unknown';
+  if (!NEEDS_TAG_ESCAPE.test(value)) return value; // the common case: an identifier
+  return value.replace(LINE_BREAKS, ' ').replace(/\\/g, '/').replace(/[,= ]/g, (c) => `\\${c}`);
+}
+
+/** A measurement name: comma and space escaped (same backslash and line-break rule as tags). */
+export function escapeMeasurement(name: string): string {
+  return name.replace(LINE_BREAKS, ' ').replace(/\\/g, '/').replace(/[, ]/g, (c) => `\\${c}`);
+}
+
+/**
+ * A string field value, quoted: double quote and backslash escaped. Line breaks become spaces
+ * (VictoriaMetrics splits lines on them even inside quotes).
+ */
+export function quoteString(value: string): string {
+  if (!NEEDS_STRING_ESCAPE.test(value)) return `"${value}"`;
+  return `"${value.replace(LINE_BREAKS, ' ').replace(/["\\]/g, (c) => `\\${c}`)}"`;
+}
+
+/** An integer field (`i` suffix); throws on a non-integer, which would be a bug in the caller. */
+export function integerField(value: number): string {
+  if (!Number.isSafeInteger(value)) throw new InvalidArgumentError(`line protocol: integer field is not an integer: ${value}`);
+  return `${value}i`;
+}
+
+/** A float field, or null for a value line protocol cannot carry (NaN, ±Infinity): the field is left out. */
+export function floatField(value: number): string | null {
+  if (!Number.isFinite(value)) return null;
+  // Always a float in InfluxDB's eyes: a bare integer literal without `i` is a float.
+  return String(value);
+}
+
+/** 32-bit FNV-1a of a string: a stable, cheap tiebreak (not security). */
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+/**
+ * Nanosecond timestamp for a point: the time in milliseconds, plus a sub-millisecond tiebreak
+ * (0–999 999 ns) derived from a stable id.
+ *
+ * Why: InfluxDB identifies a point by measurement + tag set + timestamp and a second write with the
+ * same identity overwrites the first. Probe ids are fields (not tags), so two measurements of the
+ * same target from the same network with the same verdict, started in the same millisecond by two
+ * probes, would be one point and one would be lost. The tiebreak from the measurement id makes them
+ * two points (they then collide only with probability 1e-6), while the same measurement written
+ * twice (a replay after an outage or a restart: the sink is at-least-once) gets the same timestamp
+ * and overwrites itself — replays are idempotent. The shift is below the millisecond precision of
+ * `started_at`, so no chart moves.
+ *
+ * VictoriaMetrics stores milliseconds: there the tiebreak is cut off, two such measurements share a
+ * timestamp, and with its deduplication on (`-dedup.minScrapeInterval=1ms`, which is what makes
+ * replays idempotent there) one of them is dropped. That needs two probes of one network starting the
+ * same target in the same millisecond with the same verdict: rare enough not to move a blocked share.
+ */
+export function pointTimestamp(ms: number, id: string): string {
+  if (!Number.isSafeInteger(ms) || ms < 0) throw new InvalidArgumentError(`line protocol: bad time ${ms}`);
+  const tiebreak = fnv1a(id) % 1_000_000;
+  return `${ms}${String(tiebreak).padStart(6, '0')}`;
+}
+
+function timeMs(iso: string, what: string): number {
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) throw new InvalidArgumentError(`line protocol: ${what} is not a time: ${JSON.stringify(iso)}`);
+  return ms;
+}
+
+/** The fastest successful TCP connect of a measurement (ms): the `rtt` field; null when no connect succeeded. */
+export function connectRtt(measurement: Measurement): number | null {
+  let best: number | null = null;
+  for (const tcp of measurement.evidence.tcp) {
+    if (tcp.failure === null && tcp.rtt_ms !== null && Number.isFinite(tcp.rtt_ms) && (best === null || tcp.rtt_ms < best)) {
+      best = tcp.rtt_ms;
+    }
+  }
+  return best;
+}
+
+function line(measurement: string, tags: Array<[string, string]>, fields: Array<[string, string | null]>, timestamp: string): string {
+  const tagText = tags.map(([k, v]) => `,${escapeTag(k)}=${escapeTag(v)}`).join('');
+  const fieldText = fields
+    .filter((f): f is [string, string] => f[1] !== null)
+    .map(([k, v]) => `${escapeTag(k)}=${v}`)
+    .join(',');
+  return `${escapeMeasurement(measurement)}${tagText} ${fieldText} ${timestamp}`;
+}
+
+/**
+ * The `reachability` point of one archived measurement.
+ *
+ * Tags (low cardinality only): target, category, asn (the collector's lookup, else the probe's claim,
+ * else "unknown"), cc (same, else "unknown"), layer (the verdict's layer or "none"), verdict.
+ * Fields: blocked (1i for every verdict except ok, down, offline, inconclusive; else 0i), rtt (float
+ * ms: the fastest successful TCP connect of the measurement, left out when none succeeded), runtime
+ * (float ms: the whole measurement's run time), count=1i (sum it for totals), probe (string: the
+ * probe id, a field so that it adds no series). Time: `started_at` in ns with the tiebreak of
+ * {@link pointTimestamp} from the measurement id. Throws InvalidArgumentError for a record without a
+ * readable start time.
+ */
+export function toLines(record: ArchivedRecord): string[] {
+  const m = record.measurement;
+  const asn = record.asn ?? m.probe.asn;
+  const cc = record.cc ?? m.probe.cc;
+  const rtt = connectRtt(m);
+  const rttText = rtt === null ? null : floatField(rtt);
+  const runtimeText = floatField(m.runtime_ms);
+  // Written out by hand rather than through line(): this runs once per archived measurement.
+  let text =
+    REACHABILITY +
+    ',target=' +
+    escapeTag(m.target.id) +
+    ',category=' +
+    escapeTag(m.target.category) +
+    ',asn=' +
+    (asn === null ? 'unknown' : escapeTag(String(asn))) +
+    ',cc=' +
+    escapeTag(cc ?? 'unknown') +
+    ',layer=' +
+    escapeTag(m.verdict.layer ?? 'none') +
+    ',verdict=' +
+    escapeTag(m.verdict.verdict) +
+    (isBlocked(m.verdict.verdict) ? ' blocked=1i' : ' blocked=0i');
+  if (rttText !== null) text += ',rtt=' + rttText;
+  if (runtimeText !== null) text += ',runtime=' + runtimeText;
+  text += ',count=1i,probe=' + quoteString(record.probe_id || m.probe.id) + ' ' + pointTimestamp(timeMs(m.started_at, 'started_at'), m.id);
+  return [text];
+}
+
+/** A blocking event's start or end, as a Grafana annotation point. */
+export interface BlockingEventPoint {
+  /** Stable id of the event (its start and end share it). */
+  id: string;
+  /** A target id, or a target group's name. */
+  target: string;
+  asn: number | null;
+  cc: string | null;
+  /** How the blocking is done: a verdict such as "tls.reset", or "shutdown". */
+  method: string;
+  state: 'start' | 'end';
+  /** ISO 8601 time of the start (state "start") or the end (state "end"). */
+  at: string;
+  /** Distinct probes that saw it. */
+  probes: number;
+  /** 0..1. */
+  confidence: number;
+  /** The annotation's text, e.g. "YouTube unreachable on AS9198 (tls.reset), 14 probes". */
+  text: string;
+}
+
+/**
+ * The `blocking_event` point: tags target, asn, cc, method; fields state ("start"/"end"), probes,
+ * confidence, text, and the event id as a field. Time: `at` in ns with a tiebreak from id and state,
+ * so a start and an end at the same instant stay two points.
+ */
+export function eventLine(event: BlockingEventPoint): string {
+  return line(
+    BLOCKING_EVENT,
+    [
+      ['target', event.target],
+      ['asn', event.asn === null ? 'unknown' : String(event.asn)],
+      ['cc', event.cc ?? 'unknown'],
+      ['method', event.method],
+    ],
+    [
+      ['state', quoteString(event.state)],
+      ['probes', integerField(event.probes)],
+      ['confidence', floatField(event.confidence)],
+      ['text', quoteString(event.text)],
+      ['event', quoteString(event.id)],
+    ],
+    pointTimestamp(timeMs(event.at, 'event time'), `${event.id}/${event.state}`),
+  );
+}

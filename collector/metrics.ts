@@ -1,0 +1,71 @@
+// Ingest counters and the Prometheus text exposition of /metrics.
+import type { ItemStatus } from '../probe/upload/wire.js';
+
+export interface SinkStatus {
+  name: string;
+  backlog(): number;
+}
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+export class Metrics {
+  private readonly measurements = new Map<ItemStatus, number>([
+    ['accepted', 0],
+    ['duplicate', 0],
+    ['rejected', 0],
+  ]);
+  private readonly rejects = new Map<string, number>();
+  private readonly batches = new Map<string, number>();
+
+  countItem(status: ItemStatus, reason?: string): void {
+    this.measurements.set(status, (this.measurements.get(status) ?? 0) + 1);
+    if (status === 'rejected' && reason !== undefined) this.countReject(reason);
+  }
+
+  /** A rejection by reason code: per item (schema, unknown_target, ...) or whole batch (bad_gzip, replay, ...). */
+  countReject(reason: string): void {
+    this.rejects.set(reason, (this.rejects.get(reason) ?? 0) + 1);
+  }
+
+  countBatch(outcome: 'ok' | 'error'): void {
+    this.batches.set(outcome, (this.batches.get(outcome) ?? 0) + 1);
+  }
+
+  measurementCount(status: ItemStatus): number {
+    return this.measurements.get(status) ?? 0;
+  }
+
+  rejectCount(reason: string): number {
+    return this.rejects.get(reason) ?? 0;
+  }
+
+  render(sinks: readonly SinkStatus[], probesRegistered: number): string {
+    const lines: string[] = [];
+    lines.push('# HELP ashyq_ingest_measurements_total Measurements answered, by status.');
+    lines.push('# TYPE ashyq_ingest_measurements_total counter');
+    for (const [status, n] of this.measurements) lines.push(`ashyq_ingest_measurements_total{status="${status}"} ${n}`);
+    lines.push('# HELP ashyq_ingest_rejects_total Rejections by reason: of single measurements and of whole requests.');
+    lines.push('# TYPE ashyq_ingest_rejects_total counter');
+    for (const [reason, n] of [...this.rejects].sort()) lines.push(`ashyq_ingest_rejects_total{reason="${escapeLabel(reason)}"} ${n}`);
+    lines.push('# HELP ashyq_ingest_batches_total Measurement uploads answered, by outcome.');
+    lines.push('# TYPE ashyq_ingest_batches_total counter');
+    for (const outcome of ['ok', 'error']) lines.push(`ashyq_ingest_batches_total{outcome="${outcome}"} ${this.batches.get(outcome) ?? 0}`);
+    lines.push('# HELP ashyq_influx_backlog Archived measurements not yet written to a time-series sink.');
+    lines.push('# TYPE ashyq_influx_backlog gauge');
+    for (const sink of sinks) {
+      let backlog: number;
+      try {
+        backlog = sink.backlog();
+      } catch {
+        backlog = Number.NaN;
+      }
+      lines.push(`ashyq_influx_backlog{sink="${escapeLabel(sink.name)}"} ${Number.isFinite(backlog) ? backlog : 'NaN'}`);
+    }
+    lines.push('# HELP ashyq_probes_registered Probes registered with this collector.');
+    lines.push('# TYPE ashyq_probes_registered gauge');
+    lines.push(`ashyq_probes_registered ${probesRegistered}`);
+    return `${lines.join('\n')}\n`;
+  }
+}

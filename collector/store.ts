@@ -1,0 +1,239 @@
+// The embedded store (SQLite, WAL): registered probes, seen measurement ids and 10-minute aggregates.
+import Database from 'better-sqlite3';
+import { InvalidArgumentError } from '../probe/errors.js';
+import type { Verdict } from '../probe/verdict.js';
+import type { ArchiveCursor, ArchivedRecord } from './archive.js';
+
+export const BUCKET_MS = 10 * 60 * 1000;
+
+/** Verdicts that do not count as blocking (the service answered, was down for everyone, or we cannot tell). */
+const NOT_BLOCKED: ReadonlySet<Verdict> = new Set<Verdict>(['ok', 'down', 'offline', 'inconclusive']);
+export function isBlocked(verdict: Verdict): boolean {
+  return !NOT_BLOCKED.has(verdict);
+}
+
+export interface ProbeRecord {
+  id: string;
+  /** PEM SPKI Ed25519. */
+  public_key: string;
+  registered_at: string;
+  last_seen: string | null;
+}
+
+export interface AggregateRow {
+  /** Bucket start, epoch ms (multiple of 10 minutes). */
+  bucket: number;
+  target: string;
+  asn: number | null;
+  cc: string | null;
+  verdict: Verdict;
+  count: number;
+  blocked: number;
+}
+
+export interface SeriesQuery {
+  target: string;
+  asn: number | null;
+  /** Inclusive start and exclusive end, epoch ms. */
+  from: number;
+  to: number;
+  /** Multiple of 10 minutes, ms. */
+  step: number;
+}
+
+export interface SeriesPoint {
+  /** Start of the step, epoch ms. */
+  t: number;
+  count: number;
+  blocked: number;
+  verdicts: Partial<Record<Verdict, number>>;
+}
+
+// Unknown ASN and country are stored as -1 and '' so that they take part in the aggregate key.
+const NO_ASN = -1;
+const NO_CC = '';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS probes (
+  id TEXT PRIMARY KEY,
+  public_key TEXT NOT NULL,
+  registered_at TEXT NOT NULL,
+  last_seen TEXT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS measurements (
+  id TEXT PRIMARY KEY
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS aggregates (
+  bucket INTEGER NOT NULL,
+  target TEXT NOT NULL,
+  asn INTEGER NOT NULL,
+  cc TEXT NOT NULL,
+  verdict TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  blocked INTEGER NOT NULL,
+  PRIMARY KEY (target, bucket, asn, cc, verdict)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+`;
+
+/** Bucket start (epoch ms) of a measurement's start time. */
+export function bucketOf(startedAt: string): number {
+  const t = Date.parse(startedAt);
+  if (Number.isNaN(t)) throw new InvalidArgumentError(`not a time: ${startedAt}`);
+  return Math.floor(t / BUCKET_MS) * BUCKET_MS;
+}
+
+export class Store {
+  private readonly db: Database.Database;
+  private readonly stmt: {
+    insertProbe: Database.Statement<[string, string, string]>;
+    getProbe: Database.Statement<[string], ProbeRecord>;
+    countProbes: Database.Statement<[], { n: number }>;
+    touchProbe: Database.Statement<[string, string]>;
+    hasMeasurement: Database.Statement<[string], { one: number }>;
+    insertMeasurement: Database.Statement<[string]>;
+    upsertAggregate: Database.Statement<[number, string, number, string, string, number]>;
+    getMeta: Database.Statement<[string], { value: string }>;
+    setMeta: Database.Statement<[string, string]>;
+  };
+  private readonly applyTx: (records: ArchivedRecord[], cursor: ArchiveCursor | null) => number;
+
+  private constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    this.stmt = {
+      insertProbe: this.db.prepare('INSERT INTO probes (id, public_key, registered_at, last_seen) VALUES (?, ?, ?, NULL)'),
+      getProbe: this.db.prepare('SELECT id, public_key, registered_at, last_seen FROM probes WHERE id = ?'),
+      countProbes: this.db.prepare('SELECT COUNT(*) AS n FROM probes'),
+      touchProbe: this.db.prepare('UPDATE probes SET last_seen = ? WHERE id = ?'),
+      hasMeasurement: this.db.prepare('SELECT 1 AS one FROM measurements WHERE id = ?'),
+      insertMeasurement: this.db.prepare('INSERT OR IGNORE INTO measurements (id) VALUES (?)'),
+      upsertAggregate: this.db.prepare(
+        `INSERT INTO aggregates (bucket, target, asn, cc, verdict, count, blocked) VALUES (?, ?, ?, ?, ?, 1, ?)
+         ON CONFLICT (target, bucket, asn, cc, verdict) DO UPDATE SET count = count + 1, blocked = blocked + excluded.blocked`,
+      ),
+      getMeta: this.db.prepare('SELECT value FROM meta WHERE key = ?'),
+      setMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+    };
+    this.applyTx = this.db.transaction((records: ArchivedRecord[], cursor: ArchiveCursor | null) => {
+      let added = 0;
+      for (const r of records) {
+        const m = r.measurement;
+        if (this.stmt.insertMeasurement.run(m.id).changes === 0) continue;
+        added++;
+        this.stmt.upsertAggregate.run(
+          bucketOf(m.started_at),
+          m.target.id,
+          r.asn ?? NO_ASN,
+          r.cc ?? NO_CC,
+          m.verdict.verdict,
+          isBlocked(m.verdict.verdict) ? 1 : 0,
+        );
+      }
+      if (cursor !== null) this.stmt.setMeta.run('archive_cursor', JSON.stringify(cursor));
+      return added;
+    });
+  }
+
+  static open(file: string): Store {
+    return new Store(file);
+  }
+
+  /** Register a probe: 'created', 'exists' (same id and key: an idempotent retry) or 'conflict'. */
+  registerProbe(id: string, publicKey: string, registeredAt: string): 'created' | 'exists' | 'conflict' {
+    const existing = this.stmt.getProbe.get(id);
+    if (existing) return existing.public_key === publicKey ? 'exists' : 'conflict';
+    this.stmt.insertProbe.run(id, publicKey, registeredAt);
+    return 'created';
+  }
+
+  probe(id: string): ProbeRecord | undefined {
+    return this.stmt.getProbe.get(id);
+  }
+
+  probeCount(): number {
+    return this.stmt.countProbes.get()?.n ?? 0;
+  }
+
+  touchProbe(id: string, at: string): void {
+    this.stmt.touchProbe.run(at, id);
+  }
+
+  hasMeasurement(id: string): boolean {
+    return this.stmt.hasMeasurement.get(id) !== undefined;
+  }
+
+  /**
+   * Index archived records in one transaction: ids not seen before are added and counted in the
+   * aggregates (a repeated id is skipped); the archive cursor is saved with them. Returns how many were new.
+   */
+  apply(records: ArchivedRecord[], cursor: ArchiveCursor | null): number {
+    return this.applyTx(records, cursor);
+  }
+
+  /** How far the archive has been indexed. */
+  cursor(): ArchiveCursor | null {
+    const row = this.stmt.getMeta.get('archive_cursor');
+    return row ? (JSON.parse(row.value) as ArchiveCursor) : null;
+  }
+
+  /** Forget measurement ids, aggregates and the cursor (probes stay): the start of a reindex. */
+  resetIndex(): void {
+    this.db.transaction(() => {
+      this.db.exec('DELETE FROM measurements; DELETE FROM aggregates;');
+      this.db.prepare("DELETE FROM meta WHERE key = 'archive_cursor'").run();
+    })();
+  }
+
+  measurementCount(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM measurements').get() as { n: number }).n;
+  }
+
+  measurementIds(): string[] {
+    return (this.db.prepare('SELECT id FROM measurements ORDER BY id').all() as Array<{ id: string }>).map((r) => r.id);
+  }
+
+  /** Every aggregate row in key order. */
+  aggregates(): AggregateRow[] {
+    const rows = this.db
+      .prepare('SELECT bucket, target, asn, cc, verdict, count, blocked FROM aggregates ORDER BY target, bucket, asn, cc, verdict')
+      .all() as Array<{ bucket: number; target: string; asn: number; cc: string; verdict: Verdict; count: number; blocked: number }>;
+    return rows.map((r) => ({ ...r, asn: r.asn === NO_ASN ? null : r.asn, cc: r.cc === NO_CC ? null : r.cc }));
+  }
+
+  /** Counts per step for one target (one ASN or all), summed over countries; only steps with data. */
+  series(query: SeriesQuery): SeriesPoint[] {
+    if (query.step <= 0 || query.step % BUCKET_MS !== 0) throw new InvalidArgumentError('step must be a multiple of 10 minutes');
+    const params: Array<string | number> = [query.step, query.step, query.target, query.from, query.to];
+    let sql =
+      'SELECT (bucket / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS t, verdict, SUM(count) AS count, SUM(blocked) AS blocked FROM aggregates WHERE target = ? AND bucket >= ? AND bucket < ?';
+    if (query.asn !== null) {
+      sql += ' AND asn = ?';
+      params.push(query.asn);
+    }
+    sql += ' GROUP BY t, verdict ORDER BY t, verdict';
+    const rows = this.db.prepare(sql).all(...params) as Array<{ t: number; verdict: Verdict; count: number; blocked: number }>;
+    const points: SeriesPoint[] = [];
+    for (const row of rows) {
+      let point = points.at(-1);
+      if (point === undefined || point.t !== row.t) {
+        point = { t: row.t, count: 0, blocked: 0, verdicts: {} };
+        points.push(point);
+      }
+      point.count += row.count;
+      point.blocked += row.blocked;
+      point.verdicts[row.verdict] = row.count;
+    }
+    return points;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,335 @@
+// Checks one uploaded measurement against the data contract; a rejection names the JSON path of the first problem.
+import { isIP } from 'node:net';
+import type {
+  CertificateInfo,
+  DnsObservation,
+  DnsQueryObservation,
+  DnsResponse,
+  Evidence,
+  HttpObservation,
+  TcpObservation,
+  TlsHandshakeObservation,
+  TlsObservation,
+} from '../probe/evidence.js';
+import { FAILURES, OPERATIONS } from '../probe/failure.js';
+import { MEASUREMENT_SCHEMA, type Measurement, type ProbeInfo } from '../probe/measurement.js';
+import { CATEGORIES, type Target } from '../probe/target.js';
+import type { RejectCode } from '../probe/upload/wire.js';
+import { LAYERS, VERDICTS, type Decision } from '../probe/verdict.js';
+
+export const ULID_PATTERN = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
+const COUNTRY = /^[A-Z]{2}$/;
+/** Upper bounds that keep one item's cost predictable (the body limit bounds the whole batch). */
+const MAX_STRING = 16_384;
+const MAX_ARRAY = 10_000;
+
+export interface ValidationContext {
+  /** Collector time, epoch ms. */
+  now: number;
+  maxAgeMs: number;
+  maxFutureMs: number;
+  /** The collector's targets by id. */
+  targets: ReadonlyMap<string, Target>;
+  /** Probe id of the batch's (verified) signer. */
+  signer: string;
+}
+
+export type Validation =
+  | { ok: true; measurement: Measurement }
+  | { ok: false; id: string | null; code: RejectCode; reason: string };
+
+interface Fault {
+  code: RejectCode;
+  reason: string;
+}
+
+type Check = (value: unknown, path: string) => Fault | null;
+
+function fault(path: string, problem: string, code: RejectCode = 'schema'): Fault {
+  return { code, reason: `${path === '' ? '$' : path}: ${problem}` };
+}
+
+/** A short, printable rendering of untrusted input for a reason text. */
+function show(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function kind(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value}`;
+}
+
+function join(path: string, key: string): string {
+  return path === '' ? key : `${path}.${key}`;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+interface StringOptions {
+  max?: number;
+  pattern?: RegExp;
+  /** What the pattern means, for the reason text. */
+  label?: string;
+  code?: RejectCode;
+  test?: (value: string) => boolean;
+}
+
+function str(options: StringOptions = {}): Check {
+  const max = options.max ?? MAX_STRING;
+  return (value, path) => {
+    if (typeof value !== 'string') return fault(path, `expected a string, got ${kind(value)}`);
+    if (value.length > max) return fault(path, `longer than ${max} characters`);
+    if (options.pattern !== undefined && !options.pattern.test(value)) {
+      return fault(path, `not ${options.label ?? 'valid'}: ${show(value)}`, options.code);
+    }
+    if (options.test !== undefined && !options.test(value)) {
+      return fault(path, `not ${options.label ?? 'valid'}: ${show(value)}`, options.code);
+    }
+    return null;
+  };
+}
+
+function num(options: { int?: boolean; min?: number; max?: number } = {}): Check {
+  return (value, path) => {
+    if (typeof value !== 'number' || !Number.isFinite(value)) return fault(path, `expected a number, got ${kind(value)}`);
+    if (options.int === true && !Number.isInteger(value)) return fault(path, `expected an integer, got ${value}`);
+    if (options.min !== undefined && value < options.min) return fault(path, `${value} is below ${options.min}`);
+    if (options.max !== undefined && value > options.max) return fault(path, `${value} is above ${options.max}`);
+    return null;
+  };
+}
+
+const bool: Check = (value, path) => (typeof value === 'boolean' ? null : fault(path, `expected a boolean, got ${kind(value)}`));
+
+function literal(expected: string | number): Check {
+  return (value, path) => (value === expected ? null : fault(path, `expected ${show(expected)}, got ${show(value)}`));
+}
+
+function nullable(check: Check): Check {
+  return (value, path) => (value === null ? null : check(value, path));
+}
+
+function oneOf(values: readonly string[], what: string, code: RejectCode = 'schema'): Check {
+  const set: ReadonlySet<string> = new Set(values);
+  return (value, path) => {
+    if (typeof value !== 'string') return fault(path, `expected a string, got ${kind(value)}`);
+    return set.has(value) ? null : fault(path, `unknown ${what} ${show(value)}`, code);
+  };
+}
+
+function arr(check: Check, max = MAX_ARRAY): Check {
+  return (value, path) => {
+    if (!Array.isArray(value)) return fault(path, `expected an array, got ${kind(value)}`);
+    if (value.length > max) return fault(path, `more than ${max} entries`);
+    for (let i = 0; i < value.length; i++) {
+      const problem = check(value[i], `${path}[${i}]`);
+      if (problem) return problem;
+    }
+    return null;
+  };
+}
+
+/** An object with exactly the keys of T (the mapped type makes the compiler flag a field added to T). */
+function obj<T>(fields: { [K in keyof T]-?: Check }): Check {
+  const entries = Object.entries(fields) as Array<[string, Check]>;
+  const known: ReadonlySet<string> = new Set(entries.map(([key]) => key));
+  return (value, path) => {
+    if (!isPlainObject(value)) return fault(path, `expected an object, got ${kind(value)}`);
+    for (const key of Object.keys(value)) {
+      if (!known.has(key)) return fault(path, `unknown key ${show(key)}`);
+    }
+    for (const [key, check] of entries) {
+      if (!Object.prototype.hasOwnProperty.call(value, key)) return fault(join(path, key), 'missing');
+      const problem = check(value[key], join(path, key));
+      if (problem) return problem;
+    }
+    return null;
+  };
+}
+
+/** A string-to-string map with bounded size (HTTP headers of interest). */
+function dict(max = 64): Check {
+  const valueCheck = str();
+  return (value, path) => {
+    if (!isPlainObject(value)) return fault(path, `expected an object, got ${kind(value)}`);
+    const keys = Object.keys(value);
+    if (keys.length > max) return fault(path, `more than ${max} keys`);
+    for (const key of keys) {
+      if (key.length > 256) return fault(path, 'a key is longer than 256 characters');
+      const problem = valueCheck(value[key], /^[A-Za-z_][A-Za-z0-9_-]*$/.test(key) ? join(path, key) : `${path}[${show(key)}]`);
+      if (problem) return problem;
+    }
+    return null;
+  };
+}
+
+const ip = str({ max: 64, label: 'an IP address', test: (v) => isIP(v) !== 0 });
+const port = num({ int: true, min: 0, max: 65_535 });
+const ms = num({ min: 0 });
+const isoTime = str({ max: 40, pattern: ISO_UTC, label: 'an ISO 8601 UTC time', test: (v) => !Number.isNaN(Date.parse(v)) });
+
+const failureFields = {
+  failure: nullable(oneOf(FAILURES, 'failure', 'unknown_failure')),
+  operation: nullable(oneOf(OPERATIONS, 'operation')),
+  error: nullable(str()),
+};
+
+const dnsResponse = obj<DnsResponse>({
+  rcode: str({ max: 32 }),
+  addresses: arr(ip),
+  cnames: arr(str({ max: 255 })),
+  ttl: nullable(num({ int: true, min: 0 })),
+  after_ms: ms,
+});
+
+const dnsQuery = obj<DnsQueryObservation>({
+  domain: str({ max: 255 }),
+  qtype: oneOf(['A', 'AAAA'], 'query type'),
+  resolver: str({ max: 512 }),
+  kind: oneOf(['system', 'udp', 'doh'], 'resolver kind'),
+  rcode: nullable(str({ max: 32 })),
+  addresses: arr(ip),
+  ttl: nullable(num({ int: true, min: 0 })),
+  rtt_ms: nullable(ms),
+  late: arr(dnsResponse),
+  bogons: arr(ip),
+  ...failureFields,
+});
+
+const dnsObservation = obj<DnsObservation>({
+  domain: str({ max: 255 }),
+  queries: arr(dnsQuery),
+});
+
+const tcpObservation = obj<TcpObservation>({
+  domain: nullable(str({ max: 255 })),
+  ip,
+  port,
+  rtt_ms: nullable(ms),
+  ...failureFields,
+});
+
+const certificate = obj<CertificateInfo>({
+  subject: str(),
+  issuer: str(),
+  fingerprint256: str({ max: 128 }),
+  spki_sha256: nullable(str({ max: 128 })),
+  serial: str({ max: 256 }),
+  valid_from: str({ max: 64 }),
+  valid_to: str({ max: 64 }),
+  san: arr(str({ max: 512 })),
+});
+
+const handshakeFields = {
+  sni: nullable(str({ max: 255 })),
+  version: nullable(str({ max: 32 })),
+  cipher: nullable(str({ max: 128 })),
+  alpn: nullable(str({ max: 64 })),
+  chain: arr(certificate, 32),
+  trusted: nullable(bool),
+  hostname_ok: nullable(bool),
+  validation_error: nullable(str({ max: 128 })),
+  rtt_ms: nullable(ms),
+  ...failureFields,
+};
+
+const tlsHandshake = obj<TlsHandshakeObservation>(handshakeFields);
+
+const tlsObservation = obj<TlsObservation>({
+  domain: nullable(str({ max: 255 })),
+  ip,
+  port,
+  neutral: nullable(tlsHandshake),
+  ...handshakeFields,
+});
+
+const httpObservation = obj<HttpObservation>({
+  domain: str({ max: 255 }),
+  url: str({ max: 2048 }),
+  ip,
+  port,
+  status: nullable(num({ int: true, min: 100, max: 999 })),
+  headers: dict(),
+  body_length: nullable(num({ int: true, min: 0 })),
+  body_sha256: nullable(str({ max: 128 })),
+  body_head: nullable(str()),
+  title: nullable(str({ max: 2048 })),
+  rtt_ms: nullable(ms),
+  ...failureFields,
+});
+
+const evidence = obj<Evidence>({
+  dns: arr(dnsObservation),
+  tcp: arr(tcpObservation),
+  tls: arr(tlsObservation),
+  http: arr(httpObservation),
+});
+
+const probeInfo = obj<ProbeInfo>({
+  id: str({ pattern: /^[A-Za-z0-9_-]{8,64}$/, label: 'a probe id' }),
+  asn: nullable(num({ int: true, min: 0, max: 4_294_967_295 })),
+  cc: nullable(str({ max: 2, pattern: COUNTRY, label: 'an ISO 3166-1 alpha-2 code' })),
+  network: nullable(str({ max: 256 })),
+  software: obj<ProbeInfo['software']>({ name: literal('ashyq-probe'), version: str({ max: 64 }) }),
+});
+
+const decision = obj<Decision>({
+  verdict: oneOf(VERDICTS, 'verdict', 'unknown_verdict'),
+  layer: nullable(oneOf(LAYERS, 'layer')),
+  confidence: num({ min: 0, max: 1 }),
+  reason: str(),
+  subjects: arr(str({ max: 512 }), 1000),
+});
+
+const measurement = obj<Measurement>({
+  schema: literal(MEASUREMENT_SCHEMA),
+  id: str({ max: 64, pattern: ULID_PATTERN, label: 'a ULID', code: 'bad_id' }),
+  probe: probeInfo,
+  target: obj<Measurement['target']>({ id: str({ max: 128 }), category: oneOf(CATEGORIES, 'category') }),
+  started_at: isoTime,
+  runtime_ms: ms,
+  evidence,
+  timing: obj<Measurement['timing']>({ dns: ms, tcp: ms, tls: ms, http: ms }),
+  verdict: decision,
+});
+
+/** The id an item claims, for the answer (only when it is a short string). */
+export function claimedId(value: unknown): string | null {
+  if (!isPlainObject(value)) return null;
+  const id = value['id'];
+  return typeof id === 'string' && id.length <= 64 ? id : null;
+}
+
+/** Check one item of a batch: structure, vocabulary, time window, target and signer. */
+export function validateMeasurement(value: unknown, ctx: ValidationContext): Validation {
+  const id = claimedId(value);
+  const reject = (f: Fault): Validation => ({ ok: false, id, code: f.code, reason: f.reason });
+  if (isPlainObject(value) && Object.prototype.hasOwnProperty.call(value, 'schema') && value['schema'] !== MEASUREMENT_SCHEMA) {
+    return reject(fault('schema', `unsupported schema ${show(value['schema'])} (this collector reads ${MEASUREMENT_SCHEMA})`, 'unsupported_schema'));
+  }
+  const problem = measurement(value, '');
+  if (problem) return reject(problem);
+  const m = value as Measurement;
+
+  const started = Date.parse(m.started_at);
+  if (started < ctx.now - ctx.maxAgeMs) {
+    return reject(fault('started_at', `${m.started_at} is older than the ${Math.round(ctx.maxAgeMs / 3_600_000)} h the collector accepts`, 'too_old'));
+  }
+  if (started > ctx.now + ctx.maxFutureMs) {
+    return reject(fault('started_at', `${m.started_at} is more than ${Math.round(ctx.maxFutureMs / 1000)} s in the future`, 'in_future'));
+  }
+  const target = ctx.targets.get(m.target.id);
+  if (target === undefined) return reject(fault('target.id', `unknown target ${show(m.target.id)}`, 'unknown_target'));
+  if (target.category !== m.target.category) {
+    return reject(fault('target.category', `${show(m.target.category)} but target ${show(target.id)} is ${show(target.category)}`, 'target_mismatch'));
+  }
+  if (m.probe.id !== ctx.signer) {
+    return reject(fault('probe.id', `${show(m.probe.id)} is not the probe that signed the batch`, 'probe_mismatch'));
+  }
+  return { ok: true, measurement: m };
+}

@@ -1,0 +1,120 @@
+// The classifier: evidence (and optionally the control's evidence) → Decision. Pure: no sockets, no clock, no I/O.
+import type { Evidence } from '../evidence.js';
+import type { Endpoint, Target } from '../target.js';
+import type { Decision, Layer } from '../verdict.js';
+import { endpointSubject, ipKey, nameKey, unique } from './address.js';
+import { combine } from './combine.js';
+import { CONFIDENCE } from './confidence.js';
+import { applyControl } from './control.js';
+import { judgeDns } from './dns.js';
+import type { Context, Finding, Gap } from './finding.js';
+import { judgeHttp } from './http.js';
+import { judgeTcpPort } from './tcp.js';
+import { judgeTlsPort } from './tls.js';
+
+export interface ClassifyOptions {
+  /** The control prober's evidence for the same target (at the collector). */
+  control?: Evidence;
+}
+
+interface SubjectResult {
+  findings: Finding[];
+  gaps: Gap[];
+  layers: Layer[];
+}
+
+function isEmpty(e: Evidence): boolean {
+  return e.dns.length === 0 && e.tcp.length === 0 && e.tls.length === 0 && e.http.length === 0;
+}
+
+/** One domain through dns → tcp → tls → http; a layer is judged only over the paths the previous one left. */
+function judgeDomain(domain: string, ctx: Context): SubjectResult {
+  const { target, evidence } = ctx;
+  const d = nameKey(domain);
+  const out: SubjectResult = { findings: [], gaps: [], layers: ['dns'] };
+  const collect = (r: { findings: Finding[]; gaps: Gap[] }): void => {
+    out.findings.push(...r.findings);
+    out.gaps.push(...r.gaps);
+  };
+
+  const dns = judgeDns(domain, ctx);
+  collect(dns);
+  if (dns.addresses.length === 0) return out;
+  const addresses = new Set(dns.addresses);
+  const ofDomain = (t: { domain: string | null; ip: string }): boolean =>
+    t.domain !== null && nameKey(t.domain) === d && addresses.has(ipKey(t.ip));
+
+  const tcpPassed = new Map<number, boolean>();
+  for (const port of unique(target.ports)) {
+    const r = judgeTcpPort(domain, domain, port, evidence.tcp.filter((t) => t.port === port && ofDomain(t)));
+    collect(r);
+    tcpPassed.set(port, r.passed);
+    if (!out.layers.includes('tcp')) out.layers.push('tcp');
+  }
+  const tlsPassed = new Map<number, boolean>();
+  for (const port of unique(target.tls_ports)) {
+    // Only over a connect that worked (a TCP finding or gap explains the rest); a TLS port that is
+    // not among the TCP ports is never measured.
+    if (tcpPassed.get(port) !== true) continue;
+    const r = judgeTlsPort(domain, port, evidence.tls.filter((t) => t.port === port && ofDomain(t)));
+    collect(r);
+    tlsPassed.set(port, r.passed);
+    if (!out.layers.includes('tls')) out.layers.push('tls');
+  }
+  if (target.http !== null) {
+    const https = target.tls_ports.includes(443);
+    const port = https ? 443 : 80;
+    const pathOk = tcpPassed.get(port) !== false && (!https || tlsPassed.get(443) !== false);
+    if (pathOk) {
+      collect(judgeHttp(domain, target.http, evidence.http.filter((h) => nameKey(h.domain) === d), addresses));
+      out.layers.push('http');
+    }
+  }
+  return out;
+}
+
+/**
+ * One fixed endpoint, judged per port over TCP only: endpoints may speak their own protocol (e.g.
+ * Telegram's MTProto), so the measurement makes no TLS handshake with them.
+ */
+function judgeEndpoint(endpoint: Endpoint, ctx: Context): SubjectResult {
+  const ip = ipKey(endpoint.ip);
+  const out: SubjectResult = { findings: [], gaps: [], layers: ['tcp'] };
+  for (const port of unique(endpoint.ports)) {
+    const subject = endpointSubject(endpoint.ip, port);
+    const obs = ctx.evidence.tcp.filter((t) => t.domain === null && ipKey(t.ip) === ip && t.port === port);
+    const tcp = judgeTcpPort(subject, null, port, obs);
+    out.findings.push(...tcp.findings);
+    out.gaps.push(...tcp.gaps);
+  }
+  return out;
+}
+
+/**
+ * Decide what the evidence of one target means. Every domain and fixed endpoint is judged layer by
+ * layer; the target's verdict is the strongest finding over them (see combine). With
+ * `options.control`, findings the control reproduces become `down`.
+ */
+export function classify(target: Target, evidence: Evidence, options: ClassifyOptions = {}): Decision {
+  if (isEmpty(evidence)) {
+    return { verdict: 'inconclusive', layer: null, confidence: CONFIDENCE.inconclusive, reason: `${target.id}: no evidence was recorded`, subjects: [] };
+  }
+  const ctx: Context = { target, evidence, control: options.control };
+  const findings: Finding[] = [];
+  const gaps: Gap[] = [];
+  const passedSubjects: string[] = [];
+  const layers = new Set<Layer>();
+  const record = (subjects: string[], r: SubjectResult): void => {
+    const judged = options.control === undefined ? r.findings : applyControl(r.findings, options.control);
+    findings.push(...judged);
+    gaps.push(...r.gaps);
+    for (const l of r.layers) layers.add(l);
+    if (judged.length === 0 && r.gaps.length === 0) passedSubjects.push(...subjects);
+  };
+  for (const domain of unique(target.domains.map(nameKey))) record([domain], judgeDomain(domain, ctx));
+  for (const endpoint of target.endpoints) {
+    record(endpoint.ports.map((p) => endpointSubject(endpoint.ip, p)), judgeEndpoint(endpoint, ctx));
+  }
+  const order: Layer[] = ['dns', 'tcp', 'tls', 'http'];
+  return combine(findings, gaps, { subjects: passedSubjects, layers: order.filter((l) => layers.has(l)) });
+}

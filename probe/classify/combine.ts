@@ -1,0 +1,55 @@
+// Combines the findings and gaps of a target's subjects into one Decision: the strongest finding wins.
+import type { Decision, Layer } from '../verdict.js';
+import { shortList, unique } from './address.js';
+import { CONFIDENCE } from './confidence.js';
+import { rankOf, type Finding, type Gap } from './finding.js';
+
+export interface Passed {
+  /** Subjects with a working path through every measured layer, in target order. */
+  subjects: string[];
+  /** The layers that were judged. */
+  layers: Layer[];
+}
+
+/**
+ * The decision for a target: the best-ranked finding (earliest layer first, see FINDING_RANK),
+ * listing every subject that showed the same verdict; with no finding, `inconclusive` when some
+ * subject could not be judged, else `ok`.
+ */
+export function combine(findings: readonly Finding[], gaps: readonly Gap[], passed: Passed): Decision {
+  if (findings.length > 0) {
+    const best = Math.min(...findings.map((f) => rankOf(f.verdict)));
+    const group = findings.filter((f) => rankOf(f.verdict) === best);
+    // Highest confidence first; stable, so target order breaks ties.
+    const top = [...group].sort((a, b) => b.confidence - a.confidence)[0] as Finding;
+    const subjects = unique(group.map((f) => f.subject));
+    const others = subjects.filter((s) => s !== top.subject);
+    return {
+      verdict: top.verdict,
+      layer: top.layer,
+      confidence: top.confidence,
+      reason: others.length > 0 ? `${top.reason}; the same for ${shortList(others)}` : top.reason,
+      subjects,
+    };
+  }
+  if (gaps.length > 0) {
+    const first = gaps[0] as Gap;
+    return {
+      verdict: 'inconclusive',
+      layer: null,
+      confidence: CONFIDENCE.inconclusive,
+      reason: gaps.length > 1 ? `${first.reason}; ${gaps.length - 1} more without a verdict` : first.reason,
+      subjects: unique(gaps.map((g) => g.subject)),
+    };
+  }
+  if (passed.subjects.length === 0) {
+    return { verdict: 'inconclusive', layer: null, confidence: CONFIDENCE.inconclusive, reason: 'nothing was judged', subjects: [] };
+  }
+  return {
+    verdict: 'ok',
+    layer: null,
+    confidence: CONFIDENCE.ok,
+    reason: `every domain and endpoint has a working path (${passed.layers.join(' → ')}): ${shortList(passed.subjects)}`,
+    subjects: passed.subjects,
+  };
+}

@@ -1,0 +1,284 @@
+// DNS rules for one domain: injection, bogons, NXDOMAIN, inconsistent answers, timeouts; and the addresses left to trust.
+import type { DnsQueryObservation, Evidence } from '../evidence.js';
+import { ipKey, nameKey, sameAddressSet, shortList, unique } from './address.js';
+import { CONFIDENCE } from './confidence.js';
+import type { Context, Finding, Gap, LayerResult } from './finding.js';
+import { handshakeValid } from './tls.js';
+
+export interface DnsResult extends LayerResult {
+  /** Addresses of the domain that no rule found tampered, in first-seen order. */
+  addresses: string[];
+}
+
+const RESOLVER_ERRORS = new Set(['dns_servfail_error', 'dns_refused_error', 'dns_no_answer']);
+
+export function queriesFor(evidence: Evidence, domain: string): DnsQueryObservation[] {
+  const d = nameKey(domain);
+  return evidence.dns.filter((o) => nameKey(o.domain) === d).flatMap((o) => o.queries);
+}
+
+export function isNx(q: DnsQueryObservation): boolean {
+  return q.rcode === 'NXDOMAIN' || q.failure === 'dns_nxdomain_error';
+}
+
+export function bogonsOf(q: DnsQueryObservation): string[] {
+  if (q.bogons.length > 0) return q.bogons;
+  return q.failure === 'dns_bogon_error' ? q.addresses : [];
+}
+
+/** Addresses of the first answer that are not bogons (none when the query failed). */
+export function usableAddresses(q: DnsQueryObservation): string[] {
+  if (q.failure !== null && q.failure !== 'dns_bogon_error') return [];
+  const bogons = new Set(bogonsOf(q).map(ipKey));
+  return q.addresses.filter((a) => !bogons.has(ipKey(a)));
+}
+
+/** The resolver sent an answer (of any kind) rather than timing out or failing locally. */
+function responded(q: DnsQueryObservation): boolean {
+  return (
+    q.rcode !== null || q.failure === null || isNx(q) || q.failure === 'dns_bogon_error' || RESOLVER_ERRORS.has(q.failure)
+  );
+}
+
+function label(q: DnsQueryObservation): string {
+  return `${q.qtype} via ${q.resolver}`;
+}
+
+function describeAnswer(rcode: string | null, addresses: readonly string[]): string {
+  return addresses.length > 0 ? shortList(addresses) : (rcode ?? 'no answer');
+}
+
+function failureOf(q: DnsQueryObservation): string {
+  return q.failure ?? (q.rcode !== null && q.rcode !== 'NOERROR' ? q.rcode : 'no address');
+}
+
+export function judgeDns(domain: string, ctx: Context): DnsResult {
+  const queries = queriesFor(ctx.evidence, domain);
+  if (queries.length === 0) {
+    return { findings: [], gaps: [{ subject: domain, layer: 'dns', reason: `${domain}: no DNS query was recorded` }], addresses: [] };
+  }
+  const findings: Finding[] = [];
+  const gaps: Gap[] = [];
+  const tainted = new Set<string>();
+  /** Addresses of late answers judged genuine (the forged answer came first). */
+  const genuineLate: string[] = [];
+  const flagged = new Set<string>();
+  const add = (f: Finding, resolver: string | null): void => {
+    if (resolver !== null) flagged.add(resolver);
+    // One finding of a kind per resolver is enough (A and AAAA usually agree).
+    if (findings.some((x) => x.verdict === f.verdict && x.reason === f.reason)) return;
+    findings.push(f);
+  };
+
+  const controlAnswers = ctx.control === undefined ? [] : unique(queriesFor(ctx.control, domain).flatMap(usableAddresses));
+  // The control inside the probe's own evidence: DoH when it answered, otherwise the other resolvers.
+  const doh = queries.filter((q) => q.kind === 'doh' && responded(q));
+  const useDoh = doh.length > 0;
+  const controlsFor = (q: DnsQueryObservation): DnsQueryObservation[] =>
+    useDoh ? (q.kind === 'doh' ? [] : doh) : queries.filter((c) => c.resolver !== q.resolver && responded(c));
+  const controlAddressesFor = (q: DnsQueryObservation): string[] =>
+    unique([...controlsFor(q).flatMap(usableAddresses), ...controlAnswers].map(ipKey));
+  const tested = useDoh ? queries.filter((q) => q.kind !== 'doh') : queries;
+
+  // Injection: one UDP query, two different answers. The answer the control does not confirm is the
+  // forged one; without a control, the first (the injector sits closer than the resolver).
+  for (const q of queries) {
+    if (q.kind === 'system' || q.rcode === null) continue;
+    const late = q.late.find((r) => r.rcode !== q.rcode || !sameAddressSet(r.addresses, q.addresses));
+    if (late === undefined) continue;
+    const control = new Set(controlAddressesFor(q));
+    const firstConfirmed = q.addresses.some((a) => control.has(ipKey(a)));
+    const lateConfirmed = late.addresses.some((a) => control.has(ipKey(a)));
+    const forgedIsLate = firstConfirmed && !lateConfirmed;
+    const forged = forgedIsLate ? late.addresses : q.addresses;
+    for (const a of forged) tainted.add(ipKey(a));
+    if (!forgedIsLate) genuineLate.push(...late.addresses);
+    add(
+      {
+        verdict: 'dns.injected',
+        layer: 'dns',
+        confidence: CONFIDENCE.dnsInjected,
+        subject: domain,
+        reason:
+          `${domain} ${label(q)}: two different answers to one query (${describeAnswer(q.rcode, q.addresses)}, ` +
+          `then ${describeAnswer(late.rcode, late.addresses)} ${late.after_ms} ms after sending): an on-path injector raced the resolver`,
+      },
+      q.resolver,
+    );
+  }
+
+  // Bogons: an answer in a private/reserved range, unless the DoH control gives the same (the domain's own record).
+  for (const q of queries) {
+    const bogons = bogonsOf(q);
+    if (bogons.length === 0) continue;
+    for (const a of bogons) tainted.add(ipKey(a));
+    const keys = new Set(bogons.map(ipKey));
+    if (useDoh && doh.some((d) => bogonsOf(d).some((a) => keys.has(ipKey(a))))) continue;
+    add(
+      {
+        verdict: 'dns.bogon',
+        layer: 'dns',
+        confidence: CONFIDENCE.dnsBogon,
+        subject: domain,
+        reason: `${domain} ${label(q)}: answer in a bogon range (${shortList(bogons)})`,
+        symptom: { layer: 'dns', kind: 'bogon', domain, addresses: bogons },
+      },
+      q.resolver,
+    );
+  }
+
+  // NXDOMAIN from a tested resolver while its control answered.
+  for (const q of tested) {
+    if (!isNx(q)) continue;
+    const answering = controlsFor(q).find((c) => usableAddresses(c).length > 0);
+    if (answering === undefined) continue;
+    add(
+      {
+        verdict: 'dns.nxdomain',
+        layer: 'dns',
+        confidence: useDoh ? CONFIDENCE.dnsNxdomainDoh : CONFIDENCE.dnsNxdomainPlain,
+        subject: domain,
+        reason: `${domain} ${label(q)}: NXDOMAIN while ${answering.resolver} answered ${shortList(usableAddresses(answering))}`,
+        symptom: { layer: 'dns', kind: 'nxdomain', domain, addresses: [] },
+      },
+      q.resolver,
+    );
+  }
+
+  const anyAnswer = queries.some((q) => usableAddresses(q).length > 0);
+  const responding = queries.filter(responded);
+  const resolvers = unique(queries.map((q) => q.resolver));
+
+  // NXDOMAIN (or no data) from every resolver that answered, and no address anywhere.
+  if (!anyAnswer && queries.some(isNx) && responding.every((q) => isNx(q) || q.failure === 'dns_no_answer')) {
+    const nxResolvers = unique(queries.filter(isNx).map((q) => q.resolver));
+    const symptom = { layer: 'dns' as const, kind: 'nxdomain' as const, domain, addresses: [] };
+    if (controlAnswers.length > 0) {
+      add(
+        {
+          verdict: 'dns.nxdomain',
+          layer: 'dns',
+          confidence: CONFIDENCE.dnsNxdomainControl,
+          subject: domain,
+          reason: `${domain}: NXDOMAIN from every resolver here (${shortList(nxResolvers)}) while the control resolved ${shortList(controlAnswers)}`,
+          symptom,
+        },
+        null,
+      );
+    } else if (useDoh) {
+      // DoH agrees: the name may really not exist. Only the control can say more (NXDOMAIN there too → down).
+      const controlNx = ctx.control !== undefined && queriesFor(ctx.control, domain).some(isNx);
+      if (controlNx) {
+        add(
+          {
+            verdict: 'dns.nxdomain',
+            layer: 'dns',
+            confidence: CONFIDENCE.dnsNxdomainEverywhere,
+            subject: domain,
+            reason: `${domain}: every resolver, DoH included (${shortList(nxResolvers)}), answered NXDOMAIN`,
+            symptom,
+          },
+          null,
+        );
+      } else {
+        gaps.push({
+          subject: domain,
+          layer: 'dns',
+          reason: `${domain}: every resolver, DoH included (${shortList(nxResolvers)}), answered NXDOMAIN: the name may not exist`,
+        });
+      }
+    } else {
+      add(
+        {
+          verdict: 'dns.nxdomain',
+          layer: 'dns',
+          confidence: CONFIDENCE.dnsNxdomainEverywhere,
+          subject: domain,
+          reason: `${domain}: NXDOMAIN from every resolver (${shortList(nxResolvers)}) and no DoH answer to compare with`,
+          symptom,
+        },
+        null,
+      );
+    }
+  }
+
+  // Every query timed out.
+  if (queries.every((q) => q.failure === 'generic_timeout_error')) {
+    add(
+      {
+        verdict: 'dns.timeout',
+        layer: 'dns',
+        confidence: CONFIDENCE.dnsTimeout,
+        subject: domain,
+        reason: `${domain}: every DNS query timed out (${shortList(resolvers)})`,
+        symptom: { layer: 'dns', kind: 'timeout', domain, addresses: [] },
+      },
+      null,
+    );
+  }
+
+  // Inconsistent answers: a tested resolver's addresses differ from the control's and none of them
+  // completes a TLS handshake valid for the domain (a TCP connect when no TLS was measured) while a
+  // control address does. A DNS answer whose address validates for the domain is consistent.
+  const d = nameKey(domain);
+  const tlsMeasured = ctx.evidence.tls.some((t) => t.domain !== null && nameKey(t.domain) === d);
+  const works = (ip: string): boolean =>
+    tlsMeasured
+      ? ctx.evidence.tls.some((t) => t.domain !== null && nameKey(t.domain) === d && ipKey(t.ip) === ip && handshakeValid(t))
+      : ctx.evidence.tcp.some((t) => t.domain !== null && nameKey(t.domain) === d && ipKey(t.ip) === ip && t.failure === null);
+  const controlName = useDoh ? (doh[0]?.resolver ?? 'DoH') : 'the other resolvers';
+  for (const resolver of unique(tested.map((q) => q.resolver))) {
+    if (flagged.has(resolver)) continue;
+    const own = tested.filter((q) => q.resolver === resolver);
+    const first = own[0];
+    if (first === undefined) continue;
+    const control = new Set(controlAddressesFor(first).filter((a) => !tainted.has(a)));
+    if (control.size === 0) continue;
+    const good = [...control].find(works);
+    if (good === undefined) continue;
+    const mine = unique(own.flatMap(usableAddresses).map(ipKey)).filter((a) => !tainted.has(a));
+    if (mine.length === 0) {
+      // The resolver refused to give any address (SERVFAIL, REFUSED, empty answer) for a name the control resolves.
+      const errors = own.filter((q) => q.failure !== null && RESOLVER_ERRORS.has(q.failure));
+      if (errors.length === 0 || !own.every((q) => q.failure !== null && (RESOLVER_ERRORS.has(q.failure) || q.failure === 'generic_timeout_error'))) continue;
+      add(
+        {
+          verdict: 'dns.inconsistent',
+          layer: 'dns',
+          confidence: CONFIDENCE.dnsResolverError,
+          subject: domain,
+          reason: `${domain} via ${resolver}: ${unique(errors.map(failureOf)).join(', ')} while ${controlName} answered ${shortList([...control])}, and ${good} completed ${tlsMeasured ? `a TLS handshake valid for ${domain}` : 'a TCP connect'}`,
+        },
+        resolver,
+      );
+      continue;
+    }
+    if (mine.every((a) => control.has(a)) || mine.some(works)) continue;
+    for (const a of mine) if (!control.has(a)) tainted.add(a);
+    add(
+      {
+        verdict: 'dns.inconsistent',
+        layer: 'dns',
+        confidence: tlsMeasured ? CONFIDENCE.dnsInconsistentTls : CONFIDENCE.dnsInconsistentTcp,
+        subject: domain,
+        reason:
+          `${domain} via ${resolver}: answered ${shortList(mine)} where ${controlName} answered ${shortList([...control])}, ` +
+          `and no ${resolver} address completed ${tlsMeasured ? `a TLS handshake valid for ${domain}` : 'a TCP connect'} while ${good} did`,
+      },
+      resolver,
+    );
+  }
+
+  const bogonKeys = new Set(queries.flatMap(bogonsOf).map(ipKey));
+  const addresses = unique([...queries.flatMap(usableAddresses), ...genuineLate].map(ipKey)).filter(
+    (a) => !tainted.has(a) && !bogonKeys.has(a),
+  );
+  if (findings.length === 0 && gaps.length === 0 && addresses.length === 0) {
+    const failures = resolvers.map((r) => {
+      const own = queries.filter((q) => q.resolver === r);
+      return `${r}: ${unique(own.map(failureOf)).join('/')}`;
+    });
+    gaps.push({ subject: domain, layer: 'dns', reason: `${domain}: no resolver gave a usable answer (${shortList(failures, 4)})` });
+  }
+  return { findings, gaps, addresses };
+}

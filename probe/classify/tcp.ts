@@ -1,0 +1,66 @@
+// TCP rules for one subject and port: every trusted address failing the same way is tcp.reset/timeout/refused.
+import type { TcpObservation } from '../evidence.js';
+import type { Failure } from '../failure.js';
+import { shortList, unique } from './address.js';
+import { CONFIDENCE, conf } from './confidence.js';
+import type { Finding, FindingVerdict, LayerResult } from './finding.js';
+
+export interface PortResult extends LayerResult {
+  /** At least one address connected (or nothing to judge and no finding: see gaps). */
+  passed: boolean;
+}
+
+const BLOCKING: ReadonlyArray<{ failure: Failure; verdict: FindingVerdict; confidence: number; verb: string }> = [
+  { failure: 'connection_reset', verdict: 'tcp.reset', confidence: CONFIDENCE.tcpReset, verb: 'was reset' },
+  { failure: 'generic_timeout_error', verdict: 'tcp.timeout', confidence: CONFIDENCE.tcpTimeout, verb: 'timed out' },
+  { failure: 'connection_refused', verdict: 'tcp.refused', confidence: CONFIDENCE.tcpRefused, verb: 'was refused' },
+];
+
+/**
+ * Judge the connects of one subject (a domain's trusted addresses, or a fixed endpoint) on one port.
+ * Mixed results with one success pass; a lack of route (network_unreachable) is left out when other
+ * addresses were tried, since it means the probe has no IPv6, not that the target is blocked.
+ */
+export function judgeTcpPort(subject: string, domain: string | null, port: number, obs: readonly TcpObservation[]): PortResult {
+  if (obs.length === 0) {
+    return { findings: [], gaps: [{ subject, layer: 'tcp', reason: `${subject}: no TCP connect to port ${port} was recorded` }], passed: false };
+  }
+  if (obs.some((o) => o.failure === null)) return { findings: [], gaps: [], passed: true };
+
+  const routed = obs.filter((o) => o.failure !== 'network_unreachable');
+  if (routed.length === 0) {
+    return {
+      findings: [],
+      gaps: [{ subject, layer: 'tcp', reason: `${subject}: no route to any address on port ${port} (network_unreachable)` }],
+      passed: false,
+    };
+  }
+  const counted = BLOCKING.map((b) => ({ ...b, obs: routed.filter((o) => o.failure === b.failure) })).filter((b) => b.obs.length > 0);
+  // Most frequent blocking failure; ties keep BLOCKING's order (reset, timeout, refused).
+  const top = counted.reduce<(typeof counted)[number] | undefined>((best, b) => (best === undefined || b.obs.length > best.obs.length ? b : best), undefined);
+  if (top === undefined) {
+    const failures = unique(routed.map((o) => o.failure ?? 'unknown_failure'));
+    return {
+      findings: [],
+      gaps: [{ subject, layer: 'tcp', reason: `${subject}: TCP connect to port ${port} failed with ${failures.join(', ')} at ${shortList(unique(routed.map((o) => o.ip)))}` }],
+      passed: false,
+    };
+  }
+  const ips = unique(top.obs.map((o) => o.ip));
+  const others = routed.filter((o) => o.failure !== top.failure);
+  const where =
+    domain === null
+      ? ''
+      : others.length === 0
+        ? ` at every address (${shortList(ips)})`
+        : ` at ${ips.length} of ${unique(routed.map((o) => o.ip)).length} addresses (${shortList(ips)}; the others: ${unique(others.map((o) => o.failure ?? 'unknown_failure')).join(', ')})`;
+  const finding: Finding = {
+    verdict: top.verdict,
+    layer: 'tcp',
+    confidence: conf(top.confidence * (others.length > 0 ? CONFIDENCE.mixedFactor : 1)),
+    subject,
+    reason: `${subject}: TCP connect${domain === null ? '' : ` to port ${port}`} ${top.verb} (${top.failure})${where}`,
+    symptom: { layer: 'tcp', domain, ip: domain === null ? (obs[0]?.ip ?? null) : null, port, failure: top.failure },
+  };
+  return { findings: [finding], gaps: [], passed: false };
+}

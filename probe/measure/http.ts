@@ -1,0 +1,291 @@
+// The HTTP measurement: one GET with undici over the address DNS found, keeping status, headers of interest and a body digest.
+//
+// The connection is made by the probe itself (deps.network.dialTcp to the given ip:port, then for
+// https a TLS handshake with the domain as SNI and certificate validation ON) and handed to an
+// undici Client, so there is no second name resolution and exactly one connection. Steps and
+// their operations: connect, tls_handshake (an untrusted chain fails here with ssl_*; the TLS
+// measurement is where the chain itself is recorded), http_request (until the response headers),
+// http_body. Each step has its own timeoutMs. Redirects are not followed: the status and `location`
+// are recorded. The body is read up to maxBodyBytes; beyond that reading stops and body_length
+// (= maxBodyBytes) and body_sha256 cover the bytes read. When the body fails midway, what arrived
+// before the failure is still recorded beside the failure. rtt_ms runs from the start of the connect
+// to the response headers.
+import { createHash } from 'node:crypto';
+import type net from 'node:net';
+import type { Readable } from 'node:stream';
+import type tls from 'node:tls';
+import { Client } from 'undici';
+import type { Deps } from '../deps.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { HttpObservation } from '../evidence.js';
+import { classifyError, errorTree, rawError, type Failure, type Operation } from '../failure.js';
+import type { TrustStore } from '../trust.js';
+import { checkTimeout, startDeadline } from './deadline.js';
+import { dialWithin } from './tcp.js';
+import { classifyTlsError, secureHandshake } from './tls.js';
+
+export interface HttpTarget {
+  /** The URL requested; its host is sent as Host header and used as SNI for https. */
+  url: string;
+  /** The address DNS found for the URL's host; the only address dialled. */
+  ip: string;
+  port: number;
+  domain: string;
+}
+
+export interface HttpOptions {
+  /** Timeout of each step (connect, TLS handshake, response headers, body) in ms. */
+  timeoutMs: number;
+  trust: TrustStore;
+  /** Body bytes read at most (e.g. 1 MiB); reading stops there. */
+  maxBodyBytes: number;
+  /** User-Agent sent; a common browser's by default, so the probe does not announce itself. */
+  userAgent?: string;
+  /** Aborting rejects with `signal.reason` after the connection is destroyed. */
+  signal?: AbortSignal;
+}
+
+/** Response headers recorded (lower-case); anything else is dropped. */
+export const HEADERS_OF_INTEREST = [
+  'server',
+  'location',
+  'content-type',
+  'content-length',
+  'content-language',
+  'via',
+  'x-cache',
+  'x-powered-by',
+  'x-squid-error',
+  'refresh',
+] as const;
+
+export const DEFAULT_USER_AGENT =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0';
+
+/** Characters of body_head. */
+export const BODY_HEAD_CHARS = 4096;
+/** Characters of title. */
+export const TITLE_CHARS = 200;
+/** Bytes of the body decoded as text to find body_head and the title. */
+const TEXT_BYTES = 64 * 1024;
+
+const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
+
+function decodeEntities(text: string): string {
+  return text.replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, (whole, name: string) => {
+    if (name[0] === '#') {
+      const code = name[1] === 'x' || name[1] === 'X' ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
+      return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+    }
+    return ENTITIES[name.toLowerCase()] ?? whole;
+  });
+}
+
+/** The document title: the first <title> element, entities decoded, whitespace collapsed, ≤ 200 chars. */
+export function titleOf(html: string): string | null {
+  const m = /<title\b[^>]*>([\s\S]*?)<\/title\s*>/i.exec(html);
+  if (!m) return null;
+  const title = decodeEntities(m[1] ?? '')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return title === '' ? null : title.slice(0, TITLE_CHARS);
+}
+
+function pickHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of HEADERS_OF_INTEREST) {
+    const value = headers[name];
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+/** classifyError, telling a peer's FIN (undici: "other side closed") from a reset. */
+function classifyHttpError(operation: Operation, err: unknown): Failure {
+  const eof = errorTree(err).some((node) => {
+    const e = node as { code?: unknown; message?: unknown } | null;
+    return e?.code === 'UND_ERR_SOCKET' && e.message === 'other side closed';
+  });
+  return eof ? 'eof_error' : classifyError(operation, err);
+}
+
+interface Body {
+  length: number;
+  sha256: string;
+  text: Buffer;
+}
+
+/** Read at most maxBytes of the body; resolves with what was read, or rejects carrying it. */
+async function readBody(body: Readable, maxBytes: number, into: Body): Promise<void> {
+  const hash = createHash('sha256');
+  const textParts: Buffer[] = [];
+  let textLength = 0;
+  const settle = () => {
+    into.sha256 = hash.copy().digest('hex');
+    into.text = Buffer.concat(textParts, textLength);
+  };
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      const take = Math.min(chunk.length, maxBytes - into.length);
+      if (take > 0) {
+        const part = chunk.subarray(0, take);
+        hash.update(part);
+        into.length += take;
+        if (textLength < TEXT_BYTES) {
+          const keep = part.subarray(0, TEXT_BYTES - textLength);
+          textParts.push(keep);
+          textLength += keep.length;
+        }
+      }
+      // The cap is reached: stop reading (the rest of the body is never downloaded).
+      if (take < chunk.length) break;
+    }
+  } finally {
+    settle();
+  }
+}
+
+export async function measureHttp(target: HttpTarget, options: HttpOptions, deps: Deps): Promise<HttpObservation> {
+  const { url, ip, port, domain } = target;
+  checkTimeout(options.timeoutMs);
+  if (!Number.isSafeInteger(options.maxBodyBytes) || options.maxBodyBytes < 0) {
+    throw new InvalidArgumentError(`maxBodyBytes must be a non-negative integer, got ${options.maxBodyBytes}`);
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new InvalidArgumentError(`not a URL: ${url}`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new InvalidArgumentError(`only http and https URLs are measured, got ${url}`);
+  }
+  options.signal?.throwIfAborted();
+
+  const obs: HttpObservation = {
+    domain,
+    url,
+    ip,
+    port,
+    status: null,
+    headers: {},
+    body_length: null,
+    body_sha256: null,
+    body_head: null,
+    title: null,
+    rtt_ms: null,
+    failure: null,
+    operation: null,
+    error: null,
+  };
+  const failed = (operation: Operation, failure: Failure, err: unknown): HttpObservation =>
+    Object.assign(obs, { failure, operation, error: rawError(err) });
+
+  const started = deps.clock.monotonic();
+  const connect = startDeadline('connect', options.timeoutMs, options.signal);
+  let raw: net.Socket;
+  try {
+    raw = await dialWithin(deps.network, ip, port, connect);
+  } catch (err) {
+    if (connect.cancelled()) throw options.signal?.reason;
+    return failed('connect', classifyError('connect', err), err);
+  } finally {
+    connect.dispose();
+  }
+
+  // undici attaches its own listeners; this one keeps a late error from going unhandled.
+  raw.on('error', () => undefined);
+  let socket: net.Socket | tls.TLSSocket = raw;
+  if (parsed.protocol === 'https:') {
+    const handshake = startDeadline('tls_handshake', options.timeoutMs, options.signal);
+    try {
+      socket = await secureHandshake(
+        raw,
+        {
+          servername: domain,
+          secureContext: options.trust.secureContext(),
+          rejectUnauthorized: true,
+          ALPNProtocols: ['http/1.1'],
+        },
+        handshake,
+      );
+    } catch (err) {
+      if (handshake.cancelled()) throw options.signal?.reason;
+      return failed('tls_handshake', classifyTlsError(err), err);
+    } finally {
+      handshake.dispose();
+    }
+  }
+
+  // The one connection made above; undici asks for another only if it breaks, and gets an error.
+  let handed = false;
+  const connection = socket;
+  const client = new Client(parsed.origin, {
+    connect(_opts, callback) {
+      // undici stalls when the connector answers synchronously: answer on the next microtask.
+      queueMicrotask(() => {
+        if (handed) callback(new Error('the measured connection is closed; no second connection is made'), null);
+        else {
+          handed = true;
+          callback(null, connection);
+        }
+      });
+    },
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    pipelining: 1,
+  });
+  const teardown = () => {
+    connection.destroy();
+    raw.destroy();
+    void client.destroy().catch(() => undefined);
+  };
+
+  try {
+    const request = startDeadline('http_request', options.timeoutMs, options.signal);
+    let response: Awaited<ReturnType<Client['request']>>;
+    try {
+      response = await client.request({
+        path: `${parsed.pathname}${parsed.search}`,
+        method: 'GET',
+        headers: {
+          'user-agent': options.userAgent ?? DEFAULT_USER_AGENT,
+          accept: 'text/html,application/xhtml+xml,*/*;q=0.8',
+        },
+        signal: request.signal,
+      });
+    } catch (err) {
+      if (request.cancelled()) throw options.signal?.reason;
+      return failed('http_request', classifyHttpError('http_request', err), err);
+    } finally {
+      request.dispose();
+    }
+    obs.rtt_ms = deps.clock.monotonic() - started;
+    obs.status = response.statusCode;
+    obs.headers = pickHeaders(response.headers);
+
+    const reading = startDeadline('http_body', options.timeoutMs, options.signal);
+    const onAbort = () => response.body.destroy(reading.signal.reason as Error);
+    reading.signal.addEventListener('abort', onAbort, { once: true });
+    const body: Body = { length: 0, sha256: '', text: Buffer.alloc(0) };
+    let bodyError: unknown = null;
+    try {
+      await readBody(response.body, options.maxBodyBytes, body);
+    } catch (err) {
+      bodyError = err;
+    } finally {
+      reading.signal.removeEventListener('abort', onAbort);
+      reading.dispose();
+    }
+    if (reading.cancelled()) throw options.signal?.reason;
+    const text = body.text.toString('utf8');
+    obs.body_length = body.length;
+    obs.body_sha256 = body.sha256;
+    obs.body_head = text.slice(0, BODY_HEAD_CHARS);
+    obs.title = titleOf(text);
+    if (bodyError !== null) return failed('http_body', classifyHttpError('http_body', bodyError), bodyError);
+    return obs;
+  } finally {
+    teardown();
+  }
+}

@@ -1,0 +1,89 @@
+// The collector config: embedded defaults, a YAML file validated with file:line, environment overrides.
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS, defaultCollectorConfig, loadCollectorConfig, parseCollectorConfig } from '../collector/config.js';
+import { ConfigError, ConfigErrors } from '../probe/errors.js';
+import { FIXTURES } from './fixtures/collector/helpers.js';
+
+describe('collector config', () => {
+  it('has an embedded default that needs no other service', () => {
+    const c = defaultCollectorConfig({});
+    expect(c).toEqual({
+      data_dir: path.resolve('var/collector'),
+      listen: { host: '127.0.0.1', port: 8480 },
+      tls: null,
+      trust_proxy: false,
+      enrollment_tokens: [],
+      targets_file: null,
+      limits: DEFAULT_LIMITS,
+      influx: null,
+      ip_db: null,
+    });
+  });
+
+  it('takes the enrollment token and InfluxDB from the environment', () => {
+    const c = defaultCollectorConfig({
+      ASHYQ_ENROLLMENT_TOKEN: 'from-the-environment-123',
+      ASHYQ_INFLUX_URL: 'http://127.0.0.1:8428',
+      ASHYQ_INFLUX_BUCKET: 'ashyq',
+    });
+    expect(c.enrollment_tokens).toEqual(['from-the-environment-123']);
+    expect(c.influx).toEqual({ url: 'http://127.0.0.1:8428', token: '', org: '', bucket: 'ashyq' });
+    expect(() => defaultCollectorConfig({ ASHYQ_INFLUX_TOKEN: 't' })).toThrow(ConfigError);
+  });
+
+  it('loads every key of a file, resolving paths against the file, env overriding influx', async () => {
+    const file = path.join(FIXTURES, 'collector.yaml');
+    const c = await loadCollectorConfig(file, { ASHYQ_INFLUX_TOKEN: 'env-token' });
+    expect(c).toEqual({
+      data_dir: path.resolve(FIXTURES, '../../../var/test-collector'),
+      listen: { host: '0.0.0.0', port: 9443 },
+      tls: { cert: path.join(FIXTURES, 'tls/cert.pem'), key: path.join(FIXTURES, 'tls/key.pem') },
+      trust_proxy: true,
+      enrollment_tokens: ['a-long-enrollment-token-1'],
+      targets_file: path.join(FIXTURES, 'targets.yaml'),
+      limits: {
+        max_body_bytes: 1_048_576,
+        max_json_bytes: 8_388_608,
+        max_batch_items: 200,
+        max_age_s: 86_400,
+        max_future_s: 120,
+        signature_skew_s: 60,
+        rate_per_probe: { per_minute: 10, burst: 5 },
+      },
+      influx: { url: 'http://127.0.0.1:8086', token: 'env-token', org: 'ashyq', bucket: 'reachability' },
+      ip_db: { asn: [path.join(FIXTURES, 'asn-sample.csv')], country: [path.join(FIXTURES, 'country-sample.csv')] },
+    });
+  });
+
+  it('reports every problem with file:line and key', async () => {
+    const file = path.join(FIXTURES, 'collector-invalid.yaml');
+    const err = await loadCollectorConfig(file, {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigErrors);
+    const messages = (err as ConfigErrors).errors.map((e) => e.message);
+    expect(messages).toEqual([
+      `${file}:5: listen.port: expected an integer from 0 to 65535`,
+      `${file}:6: trust_proxy: expected true or false`,
+      `${file}:9: limits.max_items: unknown key (allowed: max_body_bytes, max_json_bytes, max_batch_items, max_age_s, max_future_s, signature_skew_s, rate_per_probe)`,
+      `${file}:10: colour: unknown key (allowed: data_dir, listen, tls, trust_proxy, enrollment_tokens, targets_file, limits, influx, ip_db)`,
+    ]);
+  });
+
+  it('reports YAML syntax errors, short tokens, half a tls block and a bad influx URL', () => {
+    const one = (text: string) => {
+      try {
+        parseCollectorConfig(text, 'c.yaml', '/base', {});
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'no error';
+    };
+    expect(one('listen: [1, 2')).toMatch(/^c\.yaml:1: /);
+    expect(one('enrollment_tokens: [short]')).toBe('c.yaml:1: enrollment_tokens[0]: a token must have at least 16 characters');
+    expect(one('tls:\n  cert: a.pem\n')).toBe('c.yaml:2: tls: needs both cert and key');
+    expect(one('influx: { url: "ftp://x", bucket: b }')).toBe('c.yaml:1: influx.url: expected an http(s) URL');
+    expect(one('influx: { url: "http://127.0.0.1:8086" }')).toBe('c.yaml:1: influx.bucket: missing');
+    expect(one('')).toBe('no error');
+    expect(parseCollectorConfig('data_dir: d\n', 'c.yaml', '/base', {}).data_dir).toBe('/base/d');
+  });
+});

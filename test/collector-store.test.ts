@@ -1,0 +1,66 @@
+// The embedded store: probe registration outcomes, id dedup, 10-minute aggregates and series per step.
+import path from 'node:path';
+import { rm } from 'node:fs/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ArchivedRecord } from '../collector/archive.js';
+import { bucketOf, isBlocked, Store } from '../collector/store.js';
+import type { Verdict } from '../probe/verdict.js';
+import { makeMeasurement, T0, tempDir } from './fixtures/collector/helpers.js';
+
+let dir: string;
+let store: Store;
+beforeEach(async () => {
+  dir = await tempDir('ashyq-store-');
+  store = Store.open(path.join(dir, 'store.sqlite'));
+});
+afterEach(async () => {
+  store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function rec(at: number, verdict: Verdict, asn: number | null, cc: string | null = 'KZ'): ArchivedRecord {
+  return { received_at: new Date(T0).toISOString(), probe_id: 'probe-0001', asn, cc, network: null, measurement: makeMeasurement({ probeId: 'probe-0001', at, verdict }) };
+}
+
+describe('Store', () => {
+  it('registers probes: created, exists for the same key, conflict for another', () => {
+    expect(store.registerProbe('probe-0001', 'KEY-A', '2024-05-09T07:00:00.000Z')).toBe('created');
+    expect(store.registerProbe('probe-0001', 'KEY-A', '2024-05-09T08:00:00.000Z')).toBe('exists');
+    expect(store.registerProbe('probe-0001', 'KEY-B', '2024-05-09T08:00:00.000Z')).toBe('conflict');
+    store.touchProbe('probe-0001', '2024-05-09T09:00:00.000Z');
+    expect(store.probe('probe-0001')).toEqual({ id: 'probe-0001', public_key: 'KEY-A', registered_at: '2024-05-09T07:00:00.000Z', last_seen: '2024-05-09T09:00:00.000Z' });
+    expect(store.probeCount()).toBe(1);
+  });
+
+  it('counts each id once into per-10-minute aggregates keyed by target, ASN, country and verdict', () => {
+    const a = rec(T0 + 60_000, 'ok', 9198);
+    const b = rec(T0 + 9 * 60_000, 'tls.reset', 9198);
+    const c = rec(T0 + 10 * 60_000, 'tls.reset', null, null);
+    expect(store.apply([a, b, a], { segment: '2024-05-09', offset: 10 })).toBe(2);
+    expect(store.apply([b, c], { segment: '2024-05-09', offset: 20 })).toBe(1);
+    expect(store.cursor()).toEqual({ segment: '2024-05-09', offset: 20 });
+    expect(store.hasMeasurement(a.measurement.id)).toBe(true);
+    expect(store.aggregates()).toEqual([
+      { bucket: T0, target: 'youtube', asn: 9198, cc: 'KZ', verdict: 'ok', count: 1, blocked: 0 },
+      { bucket: T0, target: 'youtube', asn: 9198, cc: 'KZ', verdict: 'tls.reset', count: 1, blocked: 1 },
+      { bucket: T0 + 600_000, target: 'youtube', asn: null, cc: null, verdict: 'tls.reset', count: 1, blocked: 1 },
+    ]);
+    expect(store.series({ target: 'youtube', asn: null, from: T0, to: T0 + 3_600_000, step: 3_600_000 })).toEqual([
+      { t: T0, count: 3, blocked: 2, verdicts: { ok: 1, 'tls.reset': 2 } },
+    ]);
+    expect(store.series({ target: 'youtube', asn: 9198, from: T0, to: T0 + 3_600_000, step: 600_000 })).toEqual([
+      { t: T0, count: 2, blocked: 1, verdicts: { ok: 1, 'tls.reset': 1 } },
+    ]);
+    expect(store.series({ target: 'youtube', asn: null, from: T0 + 600_000, to: T0 + 1_200_000, step: 600_000 })).toHaveLength(1);
+    expect(() => store.series({ target: 'youtube', asn: null, from: T0, to: T0 + 1, step: 300_000 })).toThrow(/multiple of 10 minutes/);
+    store.resetIndex();
+    expect([store.aggregates(), store.measurementCount(), store.cursor()]).toEqual([[], 0, null]);
+    expect(store.probeCount()).toBe(0);
+  });
+
+  it('buckets by start time and treats ok, down, offline and inconclusive as not blocked', () => {
+    expect(bucketOf('2024-05-09T07:19:59.999Z')).toBe(Date.UTC(2024, 4, 9, 7, 10));
+    expect(['ok', 'down', 'offline', 'inconclusive'].map((v) => isBlocked(v as Verdict))).toEqual([false, false, false, false]);
+    expect(['dns.nxdomain', 'tls.interception', 'http.blockpage'].map((v) => isBlocked(v as Verdict))).toEqual([true, true, true]);
+  });
+});

@@ -1,0 +1,175 @@
+// Line protocol of the InfluxDB sink: escaping, the reachability point of a measurement, event annotations, timestamps.
+import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '../probe/errors.js';
+import { VERDICTS } from '../probe/verdict.js';
+import {
+  connectRtt,
+  escapeMeasurement,
+  escapeTag,
+  eventLine,
+  floatField,
+  integerField,
+  isBlocked,
+  pointTimestamp,
+  quoteString,
+  toLines,
+} from '../collector/influx/line.js';
+import { makeRecord } from './services/archive-records.js';
+
+const START = Date.parse('2019-05-09T07:00:00.000Z');
+
+describe('escaping', () => {
+  it('escapes comma, equals and space in tags, and nothing else', () => {
+    expect(escapeTag('a,b=c d')).toBe('a\\,b\\=c\\ d');
+    expect(escapeTag('tls.reset')).toBe('tls.reset');
+    expect(escapeTag('Қазақтелеком "KT"')).toBe('Қазақтелеком\\ "KT"');
+  });
+
+  it('turns backslashes into slashes and line breaks into spaces in tags, and never emits an empty tag', () => {
+    expect(escapeTag('a\\b\\')).toBe('a/b/');
+    expect(escapeTag('two\nlines\r\nhere\r')).toBe('two\\ lines\\ here\\ ');
+    expect(escapeTag('')).toBe('unknown');
+  });
+
+  it('escapes comma and space (not equals) in measurement names', () => {
+    expect(escapeMeasurement('my m,x=1')).toBe('my\\ m\\,x=1');
+  });
+
+  it('quotes string fields, escaping double quotes and backslashes', () => {
+    expect(quoteString('plain')).toBe('"plain"');
+    expect(quoteString('say "hi" \\ bye')).toBe('"say \\"hi\\" \\\\ bye"');
+    expect(quoteString('a,b=c d')).toBe('"a,b=c d"');
+    expect(quoteString('line1\nline2')).toBe('"line1 line2"');
+  });
+
+  it('types numbers: integers with i, floats bare, non-finite floats left out', () => {
+    expect(integerField(1)).toBe('1i');
+    expect(() => integerField(1.5)).toThrow(InvalidArgumentError);
+    expect(floatField(12.25)).toBe('12.25');
+    expect(floatField(12)).toBe('12');
+    expect(floatField(Number.NaN)).toBeNull();
+    expect(floatField(Number.POSITIVE_INFINITY)).toBeNull();
+  });
+});
+
+describe('pointTimestamp', () => {
+  it('is the millisecond time in ns plus a stable sub-millisecond tiebreak from the id', () => {
+    const a = pointTimestamp(START, '01ARZ3NDEKTSV4RRFFQ69G5FAV');
+    expect(a).toMatch(/^\d{19}$/);
+    expect(a.slice(0, 13)).toBe(String(START));
+    expect(pointTimestamp(START, '01ARZ3NDEKTSV4RRFFQ69G5FAV')).toBe(a);
+  });
+
+  it('gives different measurements of the same millisecond different timestamps', () => {
+    const stamps = new Set<string>();
+    for (let i = 0; i < 1000; i++) stamps.add(pointTimestamp(START, `measurement-${i}`));
+    // 1000 ids into 10^6 slots: a collision is possible but must be rare (expected ≈ 0.5).
+    expect(stamps.size).toBeGreaterThanOrEqual(997);
+  });
+
+  it('refuses a bad time', () => {
+    expect(() => pointTimestamp(Number.NaN, 'x')).toThrow(InvalidArgumentError);
+    expect(() => pointTimestamp(-1, 'x')).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('isBlocked', () => {
+  it('is 0 exactly for ok, down, offline and inconclusive', () => {
+    const notBlocked = VERDICTS.filter((v) => !isBlocked(v));
+    expect(notBlocked.sort()).toEqual(['down', 'inconclusive', 'offline', 'ok']);
+    expect(isBlocked('tls.interception')).toBe(true);
+    expect(isBlocked('http.blockpage')).toBe(true);
+  });
+});
+
+describe('toLines', () => {
+  it('writes one reachability point with low-cardinality tags and the probe as a field', () => {
+    const record = makeRecord(1, { startMs: START, probeId: 'probe-abc', asn: 9198, cc: 'KZ' });
+    const lines = toLines(record);
+    expect(lines).toHaveLength(1);
+    const m = record.measurement;
+    expect(lines[0]).toBe(
+      `reachability,target=facebook,category=social,asn=9198,cc=KZ,layer=tls,verdict=tls.reset ` +
+        `blocked=1i,rtt=21.25,runtime=801,count=1i,probe="probe-abc" ${pointTimestamp(START + 1000, m.id)}`,
+    );
+  });
+
+  it('uses "unknown" for a missing ASN or country and "none" for a verdict without layer, and leaves rtt out without a connect', () => {
+    const record = makeRecord(0, { startMs: START, asn: null, cc: null });
+    record.measurement.probe.asn = null;
+    record.measurement.probe.cc = null;
+    record.measurement.evidence.tcp = [];
+    const [line] = toLines(record);
+    expect(line).toContain(',asn=unknown,cc=unknown,layer=none,verdict=ok ');
+    expect(line).toContain(' blocked=0i,runtime=800,count=1i,probe=');
+    expect(line).not.toContain('rtt=');
+  });
+
+  it("falls back to the probe's claimed ASN and country when the collector has none", () => {
+    const record = makeRecord(0, { startMs: START, asn: null, cc: null });
+    record.measurement.probe.asn = 48503;
+    record.measurement.probe.cc = 'KZ';
+    expect(toLines(record)[0]).toContain(',asn=48503,cc=KZ,');
+  });
+
+  it('takes rtt from the fastest successful TCP connect', () => {
+    const record = makeRecord(0, { startMs: START });
+    const base = record.measurement.evidence.tcp[0]!;
+    record.measurement.evidence.tcp = [
+      { ...base, rtt_ms: 40.5 },
+      { ...base, rtt_ms: 12.75 },
+      { ...base, rtt_ms: 3, failure: 'connection_reset', operation: 'connect', error: 'ECONNRESET' },
+    ];
+    expect(connectRtt(record.measurement)).toBe(12.75);
+    expect(toLines(record)[0]).toContain(',rtt=12.75,');
+  });
+
+  it('escapes hostile values so that the line keeps its shape', () => {
+    const record = makeRecord(0, { startMs: START, probeId: 'p "q" \\ z', cc: 'K Z' });
+    record.measurement.target.id = 'you tube,x=1';
+    const [line] = toLines(record);
+    expect(line).toContain('reachability,target=you\\ tube\\,x\\=1,category=video,');
+    expect(line).toContain(',cc=K\\ Z,');
+    expect(line).toContain('probe="p \\"q\\" \\\\ z"');
+    // measurement+tags, fields, timestamp: exactly three unescaped spaces outside quotes.
+    const outside = line!.replace(/"(?:[^"\\]|\\.)*"/g, '""').replace(/\\./g, '');
+    expect(outside.split(' ')).toHaveLength(3);
+  });
+
+  it('refuses a record without a readable start time', () => {
+    const record = makeRecord(0, { startMs: START });
+    record.measurement.started_at = 'yesterday';
+    expect(() => toLines(record)).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('eventLine', () => {
+  it('writes a blocking_event annotation point', () => {
+    const at = '2019-05-09T07:00:00.000Z';
+    const line = eventLine({
+      id: 'ev-1',
+      target: 'youtube',
+      asn: 9198,
+      cc: 'KZ',
+      method: 'tls.reset',
+      state: 'start',
+      at,
+      probes: 14,
+      confidence: 0.92,
+      text: 'YouTube unreachable on AS9198 "Kazakhtelecom", 14 probes',
+    });
+    expect(line).toBe(
+      `blocking_event,target=youtube,asn=9198,cc=KZ,method=tls.reset ` +
+        `state="start",probes=14i,confidence=0.92,text="YouTube unreachable on AS9198 \\"Kazakhtelecom\\", 14 probes",event="ev-1" ` +
+        pointTimestamp(Date.parse(at), 'ev-1/start'),
+    );
+  });
+
+  it('keeps a start and an end at the same instant apart, and covers a country-wide event', () => {
+    const base = { id: 'ev-2', target: 'social group', asn: null, cc: 'KZ', method: 'shutdown', at: '2022-01-05T12:00:00Z', probes: 40, confidence: 1, text: 't' };
+    const start = eventLine({ ...base, state: 'start' });
+    const end = eventLine({ ...base, state: 'end' });
+    expect(start.split(' ').at(-1)).not.toBe(end.split(' ').at(-1));
+    expect(start.startsWith('blocking_event,target=social\\ group,asn=unknown,cc=KZ,method=shutdown ')).toBe(true);
+  });
+});
