@@ -31,6 +31,12 @@ export interface Target {
   ports: number[];
   /** Ports on which a TLS handshake is made (subset of the ports used). */
   tls_ports: number[];
+  /**
+   * Domains whose certificates come from the service's own CA, not the public roots (Signal's chat
+   * and storage servers): an untrusted chain there is normal; only a known interception CA or a
+   * certificate for another name is interception. Absent means none.
+   */
+  private_ca?: string[];
   /** HTTP GET made on each domain when set; https when 443 is among `tls_ports`, else http on 80. */
   http: HttpExpectation | null;
 }

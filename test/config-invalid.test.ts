@@ -35,6 +35,7 @@ const CASES: Case[] = [
   { fixture: 'bad-port.yaml', line: 10, key: 'targets[3].ports[1]', problem: 'expected an integer 1..65535, got "https"' },
   { fixture: 'port-out-of-range.yaml', line: 13, key: 'targets[1].ports[1]', problem: 'expected an integer 1..65535, got 65536' },
   { fixture: 'tls-ports-not-subset.yaml', line: 8, key: 'targets[0].tls_ports[1]', problem: 'port 8443 is not among the ports connected to (80, 443)' },
+  { fixture: 'private-ca-stray.yaml', line: 7, key: 'targets[0].private_ca', problem: 'private_ca names domains the target does not have: storage.signal.org' },
   { fixture: 'canary-missing.yaml', line: 3, key: 'targets[0].canary', problem: 'missing required field' },
   { fixture: 'canary-forbidden.yaml', line: 6, key: 'targets[0].canary', problem: 'only targets of category canary have this field' },
   { fixture: 'canary-bad-value.yaml', line: 6, key: 'targets[0].canary', problem: 'expected one of domestic, international, got "local"' },

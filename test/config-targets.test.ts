@@ -121,7 +121,8 @@ describe('the shipped targets.yaml', () => {
   it('gives fully-defaulted targets whose TLS ports are ports connected to', () => {
     const keys = ['category', 'domains', 'endpoints', 'http', 'id', 'name', 'ports', 'tls_ports'];
     for (const t of targets) {
-      expect(Object.keys(t).sort()).toEqual(t.category === 'canary' ? [...keys, 'canary'].sort() : keys);
+      const extra = [...(t.category === 'canary' ? ['canary'] : []), ...(t.private_ca !== undefined ? ['private_ca'] : [])];
+      expect(Object.keys(t).sort()).toEqual([...keys, ...extra].sort());
       expect(t.ports.length).toBeGreaterThan(0);
       const used = new Set([...t.ports, ...t.endpoints.flatMap((e) => e.ports)]);
       for (const p of t.tls_ports) expect(used.has(p)).toBe(true);

@@ -56,7 +56,8 @@ function judgeDomain(domain: string, ctx: Context): SubjectResult {
     // Only over a connect that worked (a TCP finding or gap explains the rest); a TLS port that is
     // not among the TCP ports is never measured.
     if (tcpPassed.get(port) !== true) continue;
-    const r = judgeTlsPort(domain, port, evidence.tls.filter((t) => t.port === port && ofDomain(t)));
+    const privateCa = (target.private_ca ?? []).some((p) => nameKey(p) === d);
+    const r = judgeTlsPort(domain, port, evidence.tls.filter((t) => t.port === port && ofDomain(t)), privateCa);
     collect(r);
     tlsPassed.set(port, r.passed);
     if (!out.layers.includes('tls')) out.layers.push('tls');

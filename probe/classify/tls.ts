@@ -25,9 +25,16 @@ export function handshakeValid(t: TlsHandshakeObservation): boolean {
  * trusted:false / hostname_ok:false, or an ssl_* failure. A failure of the step's own TCP connect
  * (operation "connect") says nothing about TLS.
  */
-function outcomeOf(t: TlsHandshakeObservation): Outcome {
+function outcomeOf(t: TlsHandshakeObservation, privateCa: boolean): Outcome {
   if (t.chain.length > 0 && matchInterceptionCa(t.chain) !== null) return 'known-ca';
-  if (t.failure === null) return t.trusted === false || t.hostname_ok === false ? 'untrusted' : 'ok';
+  if (t.failure === null) {
+    if (t.hostname_ok === false) return 'untrusted';
+    // A service with its own CA: the public roots cannot vouch for it, so an otherwise complete
+    // handshake for the right name is what its real servers look like.
+    if (t.trusted === false) return privateCa && t.chain.length > 0 ? 'ok' : 'untrusted';
+    return 'ok';
+  }
+  if (privateCa && t.failure === 'ssl_unknown_authority') return 'ok';
   if (UNTRUSTED_FAILURES.has(t.failure)) return 'untrusted';
   if (t.operation === 'connect') return 'other';
   if (t.failure === 'connection_reset') return 'reset';
@@ -50,13 +57,16 @@ function issuerOf(t: TlsHandshakeObservation): string {
   return leaf === undefined ? 'an unknown issuer (no certificate recorded)' : describeDn(leaf.issuer);
 }
 
-/** Judge the handshakes made for `domain` (the name the chain must validate for) on one port. */
-export function judgeTlsPort(domain: string, port: number, obs: readonly TlsObservation[]): PortResult {
+/**
+ * Judge the handshakes made for `domain` (the name the chain must validate for) on one port.
+ * `privateCa`: the domain's real certificates come from the service's own CA (target.private_ca).
+ */
+export function judgeTlsPort(domain: string, port: number, obs: readonly TlsObservation[], privateCa = false): PortResult {
   const subject = domain;
   if (obs.length === 0) {
     return { findings: [], gaps: [{ subject, layer: 'tls', reason: `${subject}: no TLS handshake on port ${port} was recorded` }], passed: false };
   }
-  const judged = obs.map((t) => ({ t, outcome: outcomeOf(t) }));
+  const judged = obs.map((t) => ({ t, outcome: outcomeOf(t, privateCa) }));
   const onPort = ` on port ${port}`;
 
   // A known interception CA anywhere is interception, even next to clean handshakes and even when the

@@ -16,7 +16,7 @@ export const TARGETS_VERSION = 1;
 
 export const TARGET_ID = /^[a-z0-9][a-z0-9_-]*$/;
 const TOP_KEYS = ['version', 'targets'] as const;
-const TARGET_KEYS = ['id', 'name', 'category', 'canary', 'domains', 'endpoints', 'ports', 'tls_ports', 'http'] as const;
+const TARGET_KEYS = ['id', 'name', 'category', 'canary', 'domains', 'endpoints', 'ports', 'tls_ports', 'private_ca', 'http'] as const;
 const ENDPOINT_KEYS = ['ip', 'ports'] as const;
 const HTTP_KEYS = ['path', 'status'] as const;
 const CANARY_KINDS = ['domestic', 'international'] as const;
@@ -68,6 +68,7 @@ export function formatTargets(targets: readonly Target[]): string {
     endpoints: t.endpoints.map((e) => ({ ip: e.ip, ports: e.ports })),
     ports: t.ports,
     tls_ports: t.tls_ports,
+    ...(t.private_ca !== undefined && t.private_ca.length > 0 ? { private_ca: t.private_ca } : {}),
     http: t.http === null ? null : { path: t.http.path, status: t.http.status },
   }));
   return stringify({ version: TARGETS_VERSION, targets: plain }, { lineWidth: 0 });
@@ -144,6 +145,12 @@ function readTarget(item: YamlValue, ids: Map<string, number | undefined>): Targ
   );
   const tlsPorts = readTlsPorts(m, ports, endpoints);
   const http = m.optional('http', null, readHttp);
+  const privateCa = m.optional('private_ca', [] as string[], (v) => v.listOf(hostname));
+  const privateCaValue = m.get('private_ca');
+  if (privateCa && privateCaValue && domains !== undefined) {
+    const stray = privateCa.filter((d) => !domains.includes(d));
+    if (stray.length > 0) privateCaValue.fail(`private_ca names domains the target does not have: ${stray.join(', ')}`);
+  }
 
   if (domains !== undefined && endpoints !== undefined && domains.length === 0 && endpoints.length === 0) {
     item.fail('a target needs at least one domain or endpoint');
@@ -170,6 +177,7 @@ function readTarget(item: YamlValue, ids: Map<string, number | undefined>): Targ
     endpoints,
     ports,
     tls_ports: tlsPorts,
+    ...(privateCa !== undefined && privateCa.length > 0 ? { private_ca: privateCa } : {}),
     http,
   };
 }
