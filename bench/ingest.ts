@@ -350,6 +350,7 @@ async function runPhase(s: Settings, label: string, vm: VictoriaMetrics | null, 
     };
   }
   const collector = await createCollector(config, deps);
+  let completed = false;
   try {
     const address = await collector.app.listen({ host: '127.0.0.1', port: 0 });
     process.stdout.write(`  ${label}: ${Math.ceil(s.measurements / s.batch)} batches of ${s.batch} from ${s.probes} probes, ${s.concurrency} in flight ... `);
@@ -372,10 +373,12 @@ async function runPhase(s: Settings, label: string, vm: VictoriaMetrics | null, 
     const vmAfter = processCpu(vm?.pid);
     result.vmCpu = vmBefore !== null && vmAfter !== null ? vmAfter - vmBefore : null;
     console.log('done');
+    completed = true;
     return { result, dir };
   } finally {
     await collector.close();
     await (sink as InfluxSink | null)?.stop();
+    if (!completed) await rm(dir, { recursive: true, force: true });
   }
 }
 

@@ -124,6 +124,8 @@ export class InfluxSink {
   private readonly readerWake = new Wakeup();
   private readonly writerWake = new Wakeup();
   private readonly retryWake = new Wakeup();
+  /** Only stop() and drain() cut this short. */
+  private readonly pause = new Wakeup();
 
   /** Position after the last acknowledged record (persisted), undefined = archive start. */
   private acked: ArchiveCursor | undefined;
@@ -203,6 +205,7 @@ export class InfluxSink {
     if (!this.running) return Promise.resolve(false);
     const ticket = ++this.drainTickets;
     this.readerWake.signal();
+    this.pause.signal();
     return new Promise((resolve) => {
       this.drainWaiters.push({ ticket, resolve });
       this.settleDrains();
@@ -238,6 +241,7 @@ export class InfluxSink {
     this.readerWake.signal();
     this.writerWake.signal();
     this.retryWake.signal();
+    this.pause.signal();
     await this.loops;
     this.settleDrains();
   }
@@ -287,7 +291,12 @@ export class InfluxSink {
         await this.readerWake.wait(this.delay(failures));
         continue;
       }
+      const passEnded = this.clock.monotonic();
       await this.readerWake.wait(this.flushIntervalMs);
+      // Under a stream of notifications, gather them: one pass per gap rather than one per upload
+      // (each pass reopens the archive). Writes are batched over flushIntervalMs anyway.
+      const gap = Math.min(100, this.flushIntervalMs / 4) - (this.clock.monotonic() - passEnded);
+      if (gap > 0 && this.running && this.drainWaiters.length === 0) await this.pause.wait(gap);
     }
   }
 
