@@ -1,4 +1,5 @@
 // One measuring run over a list of targets: measure all concurrently, classify, apply the canary rule.
+import { setMaxListeners } from 'node:events';
 import { applyCanaries } from '../classify/canary.js';
 import { classify } from '../classify/classify.js';
 import type { Deps } from '../deps.js';
@@ -21,6 +22,8 @@ interface Done {
  * Rejects only when `options.signal` aborts (after every socket is closed) or on a programming fault.
  */
 export async function runTargets(targets: Target[], options: EngineOptions, deps: Deps): Promise<Measurement[]> {
+  // Every step in flight listens on the run's signal: hundreds at once are expected, not a leak.
+  if (options.signal) setMaxListeners(0, options.signal);
   const limits = new RunLimits(options.concurrency, options.perHostConcurrency);
   const total = targets.length;
   let started = 0;

@@ -1,0 +1,5 @@
+// ashyq-probe from the sources, for the lab: what bin/ashyq-probe.js does with dist/, without needing a fresh build.
+process.env.UV_THREADPOOL_SIZE ??= '32';
+const { main } = await import('../../probe/cli.js');
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,306 @@
+// The lab: builds the client, censor, internet and tap hosts in network namespaces, starts their services, runs the probe, tears down.
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Measurement } from '../../probe/measurement.js';
+import { Censor, listening } from './censor.js';
+import {
+  blockpageNginxConf,
+  collectorIpDb,
+  collectorYaml,
+  honestDnsmasqConf,
+  internetNginxConf,
+  pageHtml,
+  probeYaml,
+  targetsYaml,
+} from './config-files.js';
+import { makeLabPki } from './pki.js';
+import { LabCommandError, run, runIn, startService, stopPid, stopService, waitFor } from './shell.js';
+import {
+  BLOCKPAGE_PORT,
+  CENSOR_INTERNET_DEV,
+  COLLECTOR,
+  HONEST_BACKEND,
+  HONEST_RESOLVER,
+  HONEST_RESOLVER_DELAY_MS,
+  INTERNET_PREFIX,
+  internetAddresses,
+  ISP_RESOLVER,
+  LAB_PREFIX,
+  LAB_TARGETS,
+  LINKS,
+  NS,
+  type Host,
+} from './topology.js';
+
+/** The repository the lab runs from (its TypeScript helpers and the probe's sources). */
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const LAB_DIR_SOURCE = fileURLToPath(new URL('./', import.meta.url));
+/** Where `ip netns exec` finds a namespace's own resolv.conf. */
+const NETNS_ETC = '/etc/netns';
+
+/** Tools the lab needs on the machine (Debian packages: iproute2, iptables, dnsmasq-base, nginx-light, sslsplit, openssl). */
+export const REQUIRED_TOOLS = ['ip', 'tc', 'ss', 'iptables', 'dnsmasq', 'nginx', 'sslsplit', 'openssl'] as const;
+
+export interface ProbeRun {
+  code: number;
+  measurements: Measurement[];
+  stdout: string;
+  stderr: string;
+  /** Wall time of the whole run, ms. */
+  elapsedMs: number;
+}
+
+/** Whether this machine can hold the lab: root, namespaces, the tools. `why` says what is missing. */
+export async function labSupport(): Promise<{ ok: boolean; why: string }> {
+  if (process.platform !== 'linux') return { ok: false, why: `network namespaces need Linux (this is ${process.platform})` };
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    return { ok: false, why: 'creating network namespaces needs root (run the suite as root)' };
+  }
+  const missing: string[] = [];
+  for (const tool of REQUIRED_TOOLS) {
+    const r = await run('sh', ['-c', `command -v ${tool}`], { allowFailure: true });
+    if (r.code !== 0) missing.push(tool);
+  }
+  if (missing.length > 0) {
+    return { ok: false, why: `missing tools: ${missing.join(', ')} (apt-get install iproute2 iptables dnsmasq-base nginx-light sslsplit openssl)` };
+  }
+  const probe = `${LAB_PREFIX}support-check`;
+  const made = await run('ip', ['netns', 'add', probe], { allowFailure: true });
+  if (made.code !== 0) return { ok: false, why: `cannot create a network namespace: ${made.stderr.trim()}` };
+  await run('ip', ['netns', 'del', probe], { allowFailure: true });
+  return { ok: true, why: '' };
+}
+
+/** Set a network sysctl inside a namespace (/proc/sys/net is the namespace's own; no procps needed). */
+async function sysctl(ns: string, key: string, value: string): Promise<void> {
+  await runIn(ns, 'sh', ['-c', `echo ${value} > /proc/sys/${key}`]);
+}
+
+/** Remove whatever a previous lab left behind: its processes (by id, from `ip netns pids`), namespaces and /etc/netns entries. */
+export async function removeStaleLab(): Promise<string[]> {
+  const list = await run('ip', ['netns', 'list'], { allowFailure: true });
+  const stale = list.stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0] ?? '')
+    .filter((n) => n.startsWith(LAB_PREFIX));
+  for (const ns of stale) {
+    const pids = await run('ip', ['netns', 'pids', ns], { allowFailure: true });
+    for (const pid of pids.stdout.split('\n').map(Number).filter((p) => Number.isInteger(p) && p > 1)) await stopPid(pid, 1000);
+    await run('ip', ['netns', 'del', ns], { allowFailure: true });
+  }
+  for (const host of Object.values(NS)) await rm(join(NETNS_ETC, host), { recursive: true, force: true });
+  return stale;
+}
+
+export class Lab {
+  readonly dir: string;
+  readonly censor: Censor;
+
+  constructor(dir: string) {
+    this.dir = dir;
+    this.censor = new Censor({
+      dir,
+      node: (script) => this.#node(script),
+      // Where makeLabPki writes them: a lab brought up by another process (npm run lab -- apply) finds them too.
+      pki: { nationalCert: join(dir, 'pki', 'national-root.pem'), nationalKey: join(dir, 'pki', 'national-root.key') },
+    });
+  }
+
+  get probeConfig(): string {
+    return join(this.dir, 'probe.yaml');
+  }
+
+  get targetsFile(): string {
+    return join(this.dir, 'targets.yaml');
+  }
+
+  #file(name: string): string {
+    return join(this.dir, name);
+  }
+
+  /** Node with tsx, running a TypeScript file of test/lab. */
+  #node(script: string): { cmd: string; args: string[] } {
+    return { cmd: process.execPath, args: ['--import', 'tsx', join(LAB_DIR_SOURCE, script)] };
+  }
+
+  /** Build the whole lab (namespaces, links, routes, certificates, configs, services). Call removeStaleLab() first. */
+  async up(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    await this.#network();
+    await this.#files();
+    await this.#services();
+  }
+
+  async #network(): Promise<void> {
+    const ns = (host: Host) => NS[host];
+    for (const host of Object.keys(NS) as Host[]) {
+      await run('ip', ['netns', 'add', ns(host)]);
+      await runIn(ns(host), 'ip', ['link', 'set', 'lo', 'up']);
+      // The censor and the tap answer for addresses routed elsewhere (the injected answers): no reverse-path filter.
+      for (const key of ['all', 'default']) await sysctl(ns(host), `net/ipv4/conf/${key}/rp_filter`, '0');
+    }
+    for (const link of LINKS) {
+      await run('ip', ['link', 'add', link.a.dev, 'netns', ns(link.a.host), 'type', 'veth', 'peer', 'name', link.b.dev, 'netns', ns(link.b.host)]);
+      for (const end of [link.a, link.b]) {
+        await runIn(ns(end.host), 'ip', ['addr', 'add', `${end.ip}/${link.prefix}`, 'dev', end.dev]);
+        await sysctl(ns(end.host), `net/ipv4/conf/${end.dev}/rp_filter`, '0');
+        await runIn(ns(end.host), 'ip', ['link', 'set', end.dev, 'up']);
+      }
+    }
+    await sysctl(NS.censor, 'net/ipv4/ip_forward', '1');
+    // client: its router is the censor (a home connection: the ISP is the only way anywhere).
+    await runIn(NS.client, 'ip', ['route', 'add', 'default', 'via', ISP_RESOLVER]);
+    // censor: the internet behind i1; no default route, so anything else is unreachable.
+    await this.restoreInternetRoute();
+    // internet: its addresses, reachable back to the lab's link networks only.
+    for (const ip of internetAddresses()) await runIn(NS.internet, 'ip', ['addr', 'add', `${ip}/32`, 'dev', 'lo']);
+    await runIn(NS.internet, 'ip', ['route', 'add', '10.77.0.0/16', 'via', '10.77.2.1']);
+    // tap: holds the honest resolver's address too, so the censor's copies of queries to it land here.
+    await runIn(NS.tap, 'ip', ['addr', 'add', `${HONEST_RESOLVER}/32`, 'dev', 'lo']);
+    await runIn(NS.tap, 'ip', ['route', 'add', '10.77.0.0/16', 'via', '10.77.3.1']);
+    // client: its resolv.conf names the ISP resolver (ip netns exec bind-mounts /etc/netns/<ns>/resolv.conf).
+    await mkdir(join(NETNS_ETC, NS.client), { recursive: true });
+    await writeFile(join(NETNS_ETC, NS.client, 'resolv.conf'), `nameserver ${ISP_RESOLVER}\noptions timeout:1 attempts:1\n`);
+  }
+
+  /** The censor's route to the internet host (withdrawn by the shutdown scenario). */
+  async restoreInternetRoute(): Promise<void> {
+    await runIn(NS.censor, 'ip', ['route', 'replace', INTERNET_PREFIX, 'via', '10.77.2.2', 'dev', CENSOR_INTERNET_DEV]);
+  }
+
+  async #files(): Promise<void> {
+    const pkiDir = this.#file('pki');
+    await mkdir(pkiDir, { recursive: true });
+    const domains = [...LAB_TARGETS.flatMap((t) => t.domains), COLLECTOR.name];
+    const pki = await makeLabPki(pkiDir, domains);
+    for (const t of LAB_TARGETS) {
+      await mkdir(this.#file(join('www', t.id)), { recursive: true });
+      await writeFile(this.#file(join('www', t.id, 'index.html')), pageHtml(t));
+    }
+    await mkdir(this.#file(join('www', 'default')), { recursive: true });
+    await writeFile(this.#file(join('www', 'default', 'index.html')), '<!DOCTYPE html><html><head><title>default</title></head><body></body></html>\n');
+    await mkdir(this.#file('blockpage'), { recursive: true });
+    await copyFile(join(REPO_ROOT, 'test', 'fixtures', 'blockpages', 'kz-isp.html'), this.#file(join('blockpage', 'index.html')));
+    for (const name of ['nginx-internet', 'nginx-censor']) {
+      for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) await mkdir(this.#file(join(`${name}-tmp`, sub)), { recursive: true });
+    }
+    await writeFile(this.#file('dnsmasq-honest.conf'), honestDnsmasqConf(this.#file('dnsmasq-honest.log')));
+    await writeFile(this.#file('nginx-internet.conf'), internetNginxConf(this.dir, { cert: pki.serverCert, key: pki.serverKey }));
+    await writeFile(this.#file('nginx-censor.conf'), blockpageNginxConf(this.dir, ISP_RESOLVER));
+    await writeFile(this.targetsFile, targetsYaml());
+    await writeFile(this.probeConfig, probeYaml(pki.caCert, this.targetsFile));
+    const token = randomBytes(24).toString('base64url');
+    await writeFile(this.#file('enrollment-token'), `${token}\n`);
+    const db = collectorIpDb();
+    await writeFile(this.#file('collector-asn.csv'), db.asn);
+    await writeFile(this.#file('collector-country.csv'), db.country);
+    await writeFile(this.#file('collector.yaml'), collectorYaml(this.dir, { cert: pki.serverCert, key: pki.serverKey }, token, this.targetsFile));
+  }
+
+  /** The collector's base URL, as the probe inside the lab reaches it. */
+  get collectorUrl(): string {
+    return `https://${COLLECTOR.name}${COLLECTOR.port === 443 ? '' : `:${COLLECTOR.port}`}`;
+  }
+
+  get caFile(): string {
+    return join(this.dir, 'pki', 'lab-ca.pem');
+  }
+
+  /** The enrollment token the lab's collector accepts. */
+  async enrollmentToken(): Promise<string> {
+    return (await readFile(this.#file('enrollment-token'), 'utf8')).trim();
+  }
+
+  async #services(): Promise<void> {
+    const svc = (name: string) => ({ log: this.#file(`${name}.out`), pidFile: this.#file(`${name}.pid`) });
+    await startService(NS.internet, 'dnsmasq', [`--conf-file=${this.#file('dnsmasq-honest.conf')}`], svc('dnsmasq-honest'));
+    const line = this.#node('delay-line.ts');
+    await startService(
+      NS.internet,
+      line.cmd,
+      [...line.args, '--listen', `${HONEST_RESOLVER}:53`, '--to', `${HONEST_BACKEND.ip}:${HONEST_BACKEND.port}`, '--delay', String(HONEST_RESOLVER_DELAY_MS)],
+      svc('delay-line'),
+    );
+    await startService(NS.internet, 'nginx', ['-p', this.dir, '-c', this.#file('nginx-internet.conf')], svc('nginx-internet'));
+    await startService(NS.censor, 'nginx', ['-p', this.dir, '-c', this.#file('nginx-censor.conf')], svc('nginx-censor'));
+    const collector = this.#node('ashyq-collector.ts');
+    await startService(NS.internet, collector.cmd, [...collector.args, 'serve', '--config', this.#file('collector.yaml')], svc('collector'));
+    await waitFor('the honest resolver (dnsmasq)', () => listening(NS.internet, 'udp', HONEST_BACKEND.port), 10_000, this.#file('dnsmasq-honest.out'));
+    await waitFor('the delay line', () => listening(NS.internet, 'udp', 53), 15_000, this.#file('delay-line.out'));
+    const firstSite = LAB_TARGETS.find((t) => t.tls_ports.includes(443));
+    await waitFor('the web servers (nginx)', () => listening(NS.internet, 'tcp', 443, firstSite?.ip), 10_000, this.#file('nginx-internet.error.log'));
+    await waitFor('the collector', () => listening(NS.internet, 'tcp', COLLECTOR.port, COLLECTOR.ip), 30_000, this.#file('collector.out'));
+    await waitFor('the block-page server (nginx)', () => listening(NS.censor, 'tcp', BLOCKPAGE_PORT), 10_000, this.#file('nginx-censor.error.log'));
+    await this.censor.resolver([]);
+  }
+
+  /** Make the censor honest again (every scenario's mechanism removed). */
+  async clearCensor(): Promise<void> {
+    await this.censor.clear(() => this.restoreInternetRoute());
+  }
+
+  /** Run `ashyq-probe run --once --json` inside the client host, against the lab's config and targets. */
+  async probe(extraArgs: readonly string[] = []): Promise<ProbeRun> {
+    const entry = this.#node('ashyq-probe.ts');
+    const started = Date.now();
+    const r = await runIn(
+      NS.client,
+      entry.cmd,
+      [...entry.args, 'run', '--once', '--json', '--config', this.probeConfig, '--targets', this.targetsFile, ...extraArgs],
+      { allowFailure: true, timeoutMs: 60_000, env: { ...process.env, UV_THREADPOOL_SIZE: '32' } },
+    );
+    const elapsedMs = Date.now() - started;
+    const measurements: Measurement[] = [];
+    for (const line of r.stdout.split('\n')) {
+      if (line.trim() === '') continue;
+      try {
+        measurements.push(JSON.parse(line) as Measurement);
+      } catch {
+        throw new LabCommandError('ashyq-probe run --once --json', `printed a line that is not JSON: ${line.slice(0, 200)}`, r.stderr);
+      }
+    }
+    return { code: r.code, measurements, stdout: r.stdout, stderr: r.stderr, elapsedMs };
+  }
+
+  /** Human-readable probe run (what `npm run lab -- up` shows). */
+  async probeText(): Promise<{ code: number; stdout: string; stderr: string }> {
+    const entry = this.#node('ashyq-probe.ts');
+    return runIn(NS.client, entry.cmd, [...entry.args, 'run', '--once', '--config', this.probeConfig, '--targets', this.targetsFile], {
+      allowFailure: true,
+      timeoutMs: 60_000,
+      env: { ...process.env, UV_THREADPOOL_SIZE: '32' },
+    });
+  }
+
+  /**
+   * An HTTPS GET from the client host with Node's fetch, trusting the lab CA, resolving through the
+   * client's resolver: what any program on the volunteer's machine would see.
+   */
+  async clientGet(url: string): Promise<{ status: number; body: string } | { error: string }> {
+    const script =
+      'try { const r = await fetch(process.argv[1], { signal: AbortSignal.timeout(5000) });' +
+      ' console.log(JSON.stringify({ status: r.status, body: await r.text() })); }' +
+      ' catch (e) { console.log(JSON.stringify({ error: String(e?.cause?.code ?? e?.message ?? e) })); }';
+    const r = await runIn(NS.client, process.execPath, ['--input-type=module', '-e', script, url], {
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: this.caFile },
+      timeoutMs: 15_000,
+    });
+    return JSON.parse(r.stdout.trim()) as { status: number; body: string } | { error: string };
+  }
+
+  /** Last lines of a lab log (for failure messages). */
+  async log(name: string, lines = 30): Promise<string> {
+    const text = await readFile(this.#file(name), 'utf8').catch(() => '');
+    return text.split('\n').slice(-lines).join('\n');
+  }
+
+  /** Stop every service and remove the namespaces; safe to call on a half-built lab. */
+  async down(): Promise<void> {
+    for (const name of ['injector', 'sslsplit', 'dnsmasq-isp', 'nginx-censor', 'collector', 'nginx-internet', 'delay-line', 'dnsmasq-honest']) {
+      await stopService(this.#file(`${name}.pid`));
+    }
+    await removeStaleLab();
+  }
+}
