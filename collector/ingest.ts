@@ -15,6 +15,7 @@ import {
   type BatchErrorCode,
   type ErrorAnswer,
   type ItemResult,
+  type SpoolOverflowReport,
 } from '../probe/upload/wire.js';
 import type { Archive, ArchivedRecord } from './archive.js';
 import type { AsnInfo, AsnLookup } from './asn.js';
@@ -23,7 +24,7 @@ import type { Metrics } from './metrics.js';
 import { RateLimiter } from './rate-limit.js';
 import { ReplayCache } from './replay.js';
 import type { Store } from './store.js';
-import { validateMeasurement } from './validate.js';
+import { validateMeasurement, validateSpoolOverflow } from './validate.js';
 
 const gunzip = promisify(gunzipCallback);
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -103,6 +104,7 @@ export class Ingest {
 
   constructor(private readonly deps: IngestDeps) {
     this.rate = new RateLimiter(deps.limits.rate_per_probe.per_minute, deps.limits.rate_per_probe.burst, deps.clock);
+    deps.metrics.setSpoolOverflow(deps.store.spoolOverflowTotals());
   }
 
   private fail(code: BatchErrorCode, message: string, headers?: Record<string, string>): IngestReply {
@@ -172,8 +174,14 @@ export class Ingest {
     }
     if (typeof batch !== 'object' || batch === null || Array.isArray(batch)) return this.fail('bad_batch', '$: expected an object { probe_id, measurements }');
     const fields = batch as Record<string, unknown>;
-    const extra = Object.keys(fields).find((k) => k !== 'probe_id' && k !== 'measurements');
+    const extra = Object.keys(fields).find((k) => k !== 'probe_id' && k !== 'measurements' && k !== 'spool_overflow');
     if (extra !== undefined) return this.fail('bad_batch', `$: unknown key ${JSON.stringify(extra).slice(0, 60)}`);
+    let overflow: SpoolOverflowReport | null = null;
+    if (fields['spool_overflow'] !== undefined) {
+      const checked = validateSpoolOverflow(fields['spool_overflow']);
+      if (!checked.ok) return this.fail('bad_batch', checked.reason);
+      overflow = checked.report;
+    }
     if (fields['probe_id'] !== probe.id) return this.fail('bad_batch', `probe_id: must equal ${HEADER_PROBE}`);
     const items = fields['measurements'];
     if (!Array.isArray(items)) return this.fail('bad_batch', 'measurements: expected an array');
@@ -230,6 +238,13 @@ export class Ingest {
         if (fresh.length > 0) {
           await archive.append(fresh);
           store.apply(fresh, archive.position());
+        }
+        if (overflow !== null && store.recordSpoolOverflow(probe.id, overflow, receivedAt) > 0) {
+          metrics.setSpoolOverflow(store.spoolOverflowTotals());
+          this.deps.log?.warn(
+            { dropped: overflow.dropped, first_dropped_at: overflow.first_dropped_at, last_dropped_at: overflow.last_dropped_at },
+            'a probe reports measurements its full spool dropped',
+          );
         }
         store.touchProbe(probe.id, receivedAt);
       });

@@ -18,6 +18,7 @@ export class Metrics {
   ]);
   private readonly rejects = new Map<string, number>();
   private readonly batches = new Map<string, number>();
+  private spoolOverflow = { reports: 0, dropped: 0 };
 
   countItem(status: ItemStatus, reason?: string): void {
     this.measurements.set(status, (this.measurements.get(status) ?? 0) + 1);
@@ -31,6 +32,15 @@ export class Metrics {
 
   countBatch(outcome: 'ok' | 'error'): void {
     this.batches.set(outcome, (this.batches.get(outcome) ?? 0) + 1);
+  }
+
+  /** Totals of the probes' spool-overflow reports, as kept in the store (set at start and after each report). */
+  setSpoolOverflow(totals: { reports: number; dropped: number }): void {
+    this.spoolOverflow = { ...totals };
+  }
+
+  spoolOverflowTotals(): { reports: number; dropped: number } {
+    return { ...this.spoolOverflow };
   }
 
   measurementCount(status: ItemStatus): number {
@@ -63,6 +73,12 @@ export class Metrics {
       }
       lines.push(`ashyq_influx_backlog{sink="${escapeLabel(sink.name)}"} ${Number.isFinite(backlog) ? backlog : 'NaN'}`);
     }
+    lines.push('# HELP ashyq_probe_spool_dropped_total Measurements probes dropped because their spool was full, as reported by them.');
+    lines.push('# TYPE ashyq_probe_spool_dropped_total counter');
+    lines.push(`ashyq_probe_spool_dropped_total ${this.spoolOverflow.dropped}`);
+    lines.push('# HELP ashyq_probe_spool_overflow_reports_total Spool-overflow reports received (a resent report counts once).');
+    lines.push('# TYPE ashyq_probe_spool_overflow_reports_total counter');
+    lines.push(`ashyq_probe_spool_overflow_reports_total ${this.spoolOverflow.reports}`);
     lines.push('# HELP ashyq_probes_registered Probes registered with this collector.');
     lines.push('# TYPE ashyq_probes_registered gauge');
     lines.push(`ashyq_probes_registered ${probesRegistered}`);

@@ -1,6 +1,7 @@
 // The embedded store (SQLite, WAL): registered probes, seen measurement ids and 10-minute aggregates.
 import Database from 'better-sqlite3';
 import { InvalidArgumentError } from '../probe/errors.js';
+import type { SpoolOverflowReport } from '../probe/upload/wire.js';
 import type { Verdict } from '../probe/verdict.js';
 import type { ArchiveCursor, ArchivedRecord } from './archive.js';
 
@@ -73,6 +74,14 @@ CREATE TABLE IF NOT EXISTS aggregates (
   blocked INTEGER NOT NULL,
   PRIMARY KEY (target, bucket, asn, cc, verdict)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS spool_overflows (
+  probe_id TEXT NOT NULL,
+  first_dropped_at TEXT NOT NULL,
+  last_dropped_at TEXT NOT NULL,
+  dropped INTEGER NOT NULL,
+  received_at TEXT NOT NULL,
+  PRIMARY KEY (probe_id, first_dropped_at)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL
@@ -98,7 +107,11 @@ export class Store {
     upsertAggregate: Database.Statement<[number, string, number, string, string, number]>;
     getMeta: Database.Statement<[string], { value: string }>;
     setMeta: Database.Statement<[string, string]>;
+    getOverflow: Database.Statement<[string, string], { last_dropped_at: string; dropped: number }>;
+    putOverflow: Database.Statement<[string, string, string, number, string]>;
+    overflowTotals: Database.Statement<[], { reports: number; dropped: number | null }>;
   };
+  private readonly overflowTx: (probeId: string, report: SpoolOverflowReport, receivedAt: string) => number;
   private readonly applyTx: (records: ArchivedRecord[], cursor: ArchiveCursor | null) => number;
 
   private constructor(file: string) {
@@ -120,7 +133,20 @@ export class Store {
       ),
       getMeta: this.db.prepare('SELECT value FROM meta WHERE key = ?'),
       setMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      getOverflow: this.db.prepare('SELECT last_dropped_at, dropped FROM spool_overflows WHERE probe_id = ? AND first_dropped_at = ?'),
+      putOverflow: this.db.prepare(
+        `INSERT INTO spool_overflows (probe_id, first_dropped_at, last_dropped_at, dropped, received_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (probe_id, first_dropped_at) DO UPDATE SET last_dropped_at = excluded.last_dropped_at, dropped = excluded.dropped, received_at = excluded.received_at`,
+      ),
+      overflowTotals: this.db.prepare('SELECT COUNT(*) AS reports, SUM(dropped) AS dropped FROM spool_overflows'),
     };
+    this.overflowTx = this.db.transaction((probeId: string, report: SpoolOverflowReport, receivedAt: string) => {
+      const before = this.stmt.getOverflow.get(probeId, report.first_dropped_at);
+      const dropped = Math.max(before?.dropped ?? 0, report.dropped);
+      const last = before !== undefined && Date.parse(before.last_dropped_at) > Date.parse(report.last_dropped_at) ? before.last_dropped_at : report.last_dropped_at;
+      this.stmt.putOverflow.run(probeId, report.first_dropped_at, last, dropped, receivedAt);
+      return dropped - (before?.dropped ?? 0);
+    });
     this.applyTx = this.db.transaction((records: ArchivedRecord[], cursor: ArchiveCursor | null) => {
       let added = 0;
       for (const r of records) {
@@ -189,6 +215,21 @@ export class Store {
       this.db.exec('DELETE FROM measurements; DELETE FROM aggregates;');
       this.db.prepare("DELETE FROM meta WHERE key = 'archive_cursor'").run();
     })();
+  }
+
+  /**
+   * Keep a probe's spool-overflow report: one row per (probe, first_dropped_at) holding the largest
+   * count reported, so a report resent after a lost answer (or grown since) is not counted twice.
+   * Returns how many drops are new to the collector.
+   */
+  recordSpoolOverflow(probeId: string, report: SpoolOverflowReport, receivedAt: string): number {
+    return this.overflowTx(probeId, report, receivedAt);
+  }
+
+  /** Reports kept and measurements dropped by full probe spools, over all probes. */
+  spoolOverflowTotals(): { reports: number; dropped: number } {
+    const row = this.stmt.overflowTotals.get();
+    return { reports: row?.reports ?? 0, dropped: row?.dropped ?? 0 };
   }
 
   measurementCount(): number {

@@ -2,20 +2,37 @@
 import { createHash } from 'node:crypto';
 import { loadTargets, packagedTargetsPath, TARGETS_VERSION } from '../probe/config/targets.js';
 import type { Target } from '../probe/target.js';
+import { COLLECTOR_TARGET, type SurgeAnswer } from '../probe/upload/wire.js';
 
 export interface TargetList {
   targets: readonly Target[];
+  /** The targets by id, plus COLLECTOR_TARGET (accepted in uploads, never served). */
   byId: ReadonlyMap<string, Target>;
-  /** The JSON served by GET /api/v1/targets (the target-file format: `{ version, targets }`). */
+  /** The JSON served by GET /api/v1/targets (the target-file format `{ version, targets }`, plus `surge` when one is asked for). */
   body: string;
   /** Strong ETag of `body`. */
   etag: string;
 }
 
-export function targetList(targets: readonly Target[]): TargetList {
-  const body = JSON.stringify({ version: TARGETS_VERSION, targets });
+/** The collector itself as a target: what a probe's `tls.interception` measurement of the upload channel names. */
+export const COLLECTOR_SELF: Target = {
+  id: COLLECTOR_TARGET.id,
+  name: 'ashyq collector (the probe upload channel)',
+  category: COLLECTOR_TARGET.category,
+  domains: [],
+  endpoints: [],
+  ports: [],
+  tls_ports: [],
+  http: null,
+};
+
+/** The list served to probes; `surge` asks them to measure some targets more often for a while. */
+export function targetList(targets: readonly Target[], surge: SurgeAnswer | null = null): TargetList {
+  const body = JSON.stringify({ version: TARGETS_VERSION, targets, ...(surge !== null ? { surge } : {}) });
   const etag = `"${createHash('sha256').update(body).digest('hex').slice(0, 32)}"`;
-  return { targets, byId: new Map(targets.map((t) => [t.id, t])), body, etag };
+  const byId = new Map<string, Target>([[COLLECTOR_SELF.id, COLLECTOR_SELF]]);
+  for (const t of targets) byId.set(t.id, t);
+  return { targets, byId, body, etag };
 }
 
 /** Load `file`, or the targets.yaml shipped with the package when null. */

@@ -14,7 +14,7 @@ import type {
 import { FAILURES, OPERATIONS } from '../probe/failure.js';
 import { MEASUREMENT_SCHEMA, type Measurement, type ProbeInfo } from '../probe/measurement.js';
 import { CATEGORIES, type Target } from '../probe/target.js';
-import type { RejectCode } from '../probe/upload/wire.js';
+import type { RejectCode, SpoolOverflowReport } from '../probe/upload/wire.js';
 import { LAYERS, VERDICTS, type Decision } from '../probe/verdict.js';
 
 export const ULID_PATTERN = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
@@ -332,4 +332,21 @@ export function validateMeasurement(value: unknown, ctx: ValidationContext): Val
     return reject(fault('probe.id', `${show(m.probe.id)} is not the probe that signed the batch`, 'probe_mismatch'));
   }
   return { ok: true, measurement: m };
+}
+
+const spoolOverflow = obj<SpoolOverflowReport>({
+  dropped: num({ int: true, min: 1, max: 1e12 }),
+  first_dropped_at: isoTime,
+  last_dropped_at: isoTime,
+});
+
+/** Check the optional `spool_overflow` report of a batch (a fault refuses the whole batch). */
+export function validateSpoolOverflow(value: unknown): { ok: true; report: SpoolOverflowReport } | { ok: false; reason: string } {
+  const problem = spoolOverflow(value, 'spool_overflow');
+  if (problem) return { ok: false, reason: problem.reason };
+  const report = value as SpoolOverflowReport;
+  if (Date.parse(report.first_dropped_at) > Date.parse(report.last_dropped_at)) {
+    return { ok: false, reason: 'spool_overflow: first_dropped_at is after last_dropped_at' };
+  }
+  return { ok: true, report };
 }

@@ -15,10 +15,42 @@ export const PROBE_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
 
 export const API_PREFIX = '/api/v1';
 
+/**
+ * What a probe's spool dropped to stay under its disk cap and has not reported yet: sent along with a
+ * batch (optional `spool_overflow`). The collector keeps one row per (probe, first_dropped_at) with
+ * the largest count seen, so a report resent after a lost answer is not counted twice.
+ */
+export interface SpoolOverflowReport {
+  /** Measurements dropped, ≥ 1. */
+  dropped: number;
+  /** ISO 8601 UTC. */
+  first_dropped_at: string;
+  last_dropped_at: string;
+}
+
 /** The JSON inside the gzip body of `POST /api/v1/measurements`. */
 export interface Batch {
   probe_id: string;
   measurements: Measurement[];
+  spool_overflow?: SpoolOverflowReport;
+}
+
+/**
+ * The target every collector accepts without listing it: the probe's own measurement of the
+ * collector, e.g. a `tls.interception` verdict when the collector's certificate does not match the
+ * pinned key. It is never served in the target list (probes do not schedule it).
+ */
+export const COLLECTOR_TARGET = { id: 'ashyq-collector', category: 'circumvention' } as const;
+
+/**
+ * A surge the collector may ask for in `GET /api/v1/targets` (optional `surge` key beside `version`
+ * and `targets`): measure these target ids every `interval_minutes` until `until` (ISO 8601 UTC).
+ * The probe honours it only within the limits of its own configuration.
+ */
+export interface SurgeAnswer {
+  targets: string[];
+  interval_minutes: number;
+  until: string;
 }
 
 export type ItemStatus = 'accepted' | 'duplicate' | 'rejected';
