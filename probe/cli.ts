@@ -1,7 +1,9 @@
 // The `ashyq-probe` command line: parses arguments and dispatches to the commands.
 import { parseArgs } from 'node:util';
 import { AshyqError } from './errors.js';
+import { daemonCommand } from './cli/daemon.js';
 import { runOnce } from './cli/run-once.js';
+import { statusCommand } from './cli/status.js';
 import { version } from './version.js';
 
 const USAGE = `usage: ashyq-probe <command> [options]
@@ -11,10 +13,18 @@ commands:
       --json        print one measurement (JSON) per line instead
       --targets F   use the target list in F (default: the config's, else the packaged targets.yaml)
       --config F    use the probe config in F (default: embedded defaults)
+  daemon            measure every target on the config's schedule, keep every measurement on disk
+                    until the collector acknowledged it, upload in the background; runs until
+                    SIGTERM or SIGINT (then it stops within about 20 s and exits 0)
+      --config F    the probe config (state_dir, collector, schedule, spool, upload sections)
+  status            show the daemon's schedule, last run, spool, last upload and last error
+      --config F    the probe config the daemon runs with (to find its state_dir)
+      --json        print the status file as JSON
   --version         print the version
   --help            print this text
 
-Progress goes to stderr; results to stdout. Exit status: 0 done, 1 a run failed, 2 bad usage or config.
+Progress and the daemon's log go to stderr; results to stdout. Exit status: 0 done, 1 a run failed,
+2 bad usage or config; status: 0 running, 3 not running, 4 never ran with that state directory.
 `;
 
 export async function main(argv: string[], streams = { out: process.stdout, err: process.stderr }): Promise<number> {
@@ -46,6 +56,23 @@ export async function main(argv: string[], streams = { out: process.stdout, err:
     return 0;
   }
   const command = positionals[0];
+  if ((command === 'daemon' || command === 'status') && positionals.length === 1) {
+    if (values.once || values.targets !== undefined || (command === 'daemon' && values.json)) {
+      streams.err.write(`ashyq-probe: ${command} takes --config${command === 'status' ? ' and --json' : ''} only\n`);
+      return 2;
+    }
+    try {
+      if (command === 'daemon') return await daemonCommand(values.config, streams);
+      return await statusCommand({ json: values.json === true, ...(values.config !== undefined ? { configFile: values.config } : {}) }, streams);
+    } catch (err) {
+      if (err instanceof AshyqError && err.code === 'ASHYQ_ERR_CONFIG') {
+        streams.err.write(`ashyq-probe: invalid configuration:\n${err.message}\n`);
+        return 2;
+      }
+      streams.err.write(`ashyq-probe: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      return 1;
+    }
+  }
   if (command !== 'run' || positionals.length > 1) {
     streams.err.write(`ashyq-probe: ${command === undefined ? 'no command given' : `unknown command "${positionals.join(' ')}"`}\n\n${USAGE}`);
     return 2;

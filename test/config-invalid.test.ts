@@ -52,7 +52,7 @@ const CASES: Case[] = [
   { fixture: 'no-targets.yaml', line: 3, key: 'targets', problem: 'expected at least one target' },
   { fixture: 'dangling-alias.yaml', line: 7, key: 'targets[0].http', problem: 'alias *expected_ok refers to no anchor' },
   // probe configs
-  { fixture: 'probe-unknown-key.yaml', line: 6, key: 'upload', problem: 'unknown key "upload" (allowed: probe, measure, targets_file)' },
+  { fixture: 'probe-unknown-key.yaml', line: 6, key: 'uploads', problem: 'unknown key "uploads" (allowed: probe, measure, targets_file, state_dir, collector, schedule, spool, upload)' },
   { fixture: 'probe-bad-resolver.yaml', line: 6, key: 'measure.resolvers[2]', problem: 'unknown resolver "tcp:8.8.8.8:53"' },
   { fixture: 'probe-resolver-hostname.yaml', line: 3, key: 'measure.resolvers[1]', problem: '"dns.google" is not an IP address' },
   { fixture: 'probe-resolver-ipv6-brackets.yaml', line: 3, key: 'measure.resolvers[1]', problem: 'write IPv6 addresses in brackets' },
@@ -71,6 +71,25 @@ const CASES: Case[] = [
   { fixture: 'probe-missing-ca-file.yaml', line: 5, key: 'measure.extra_ca_files[1]', problem: 'no-such-ca.pem" (ENOENT)' },
   { fixture: 'probe-ca-not-pem.yaml', line: 3, key: 'measure.extra_ca_files[0]', problem: 'holds no PEM certificate' },
   { fixture: 'probe-missing-targets-file.yaml', line: 2, key: 'targets_file', problem: 'no-such-targets.yaml" (ENOENT)' },
+  // the daemon's sections of the probe config
+  { fixture: 'probe-state-dir-type.yaml', line: 2, key: 'state_dir', problem: 'expected a directory path, got a list' },
+  { fixture: 'probe-collector-missing-url.yaml', line: 3, key: 'collector.url', problem: 'missing required field' },
+  { fixture: 'probe-collector-no-pin.yaml', line: 3, key: 'collector.url', problem: 'an https collector needs pin_spki_sha256' },
+  { fixture: 'probe-collector-http-remote.yaml', line: 3, key: 'collector.url', problem: 'plain http is allowed only to a loopback address' },
+  { fixture: 'probe-collector-url-credentials.yaml', line: 3, key: 'collector.url', problem: 'must not carry credentials' },
+  { fixture: 'probe-collector-bad-pin.yaml', line: 5, key: 'collector.pin_spki_sha256[0]', problem: "expected a base64 SHA-256 of the collector's public key" },
+  { fixture: 'probe-collector-pin-on-http.yaml', line: 4, key: 'collector.pin_spki_sha256', problem: 'pins apply to https collectors only' },
+  { fixture: 'probe-collector-bad-token.yaml', line: 5, key: 'collector.enrollment_token', problem: 'got "my token"' },
+  { fixture: 'probe-collector-bad-proxy.yaml', line: 5, key: 'collector.proxy', problem: '"ftp://" is not a supported proxy (http://, https:// or socks5://)' },
+  { fixture: 'probe-collector-socks-no-port.yaml', line: 5, key: 'collector.proxy', problem: 'a socks5 proxy needs a port' },
+  { fixture: 'probe-schedule-interval-range.yaml', line: 3, key: 'schedule.interval_minutes', problem: 'expected an integer 1..1440, got 0' },
+  { fixture: 'probe-schedule-jitter-range.yaml', line: 4, key: 'schedule.jitter_fraction', problem: 'expected a number 0..0.5, got 0.9' },
+  { fixture: 'probe-schedule-surge-above-interval.yaml', line: 4, key: 'schedule.surge_min_interval_minutes', problem: 'must not exceed interval_minutes (30)' },
+  { fixture: 'probe-schedule-surge-hours-range.yaml', line: 3, key: 'schedule.surge_max_hours', problem: 'expected an integer 0..168, got 1000' },
+  { fixture: 'probe-schedule-unknown-key.yaml', line: 3, key: 'schedule.interval', problem: 'unknown key "interval"' },
+  { fixture: 'probe-spool-cap-range.yaml', line: 3, key: 'spool.cap_mb', problem: 'expected an integer 1..100000, got 0' },
+  { fixture: 'probe-upload-batch-range.yaml', line: 3, key: 'upload.batch_size', problem: 'expected an integer 1..1000, got 5000' },
+  { fixture: 'probe-upload-backoff-order.yaml', line: 3, key: 'upload.backoff_base_s', problem: 'must not exceed backoff_cap_s (60)' },
 ];
 
 /** Loads a fixture with the loader its name calls for; returns the errors it threw. */
@@ -138,7 +157,7 @@ describe('a file with several errors', () => {
       '  resolvers: []',
       '  qtypes: [A, A]',
       '  colour: red',
-      'spool: {}',
+      'spool: { cap_gb: 1 }',
     ].join('\n');
     let thrown: unknown;
     try {
@@ -154,7 +173,7 @@ describe('a file with several errors', () => {
       '6 measure.resolvers',
       '7 measure.qtypes[1]',
       '8 measure.colour',
-      '9 spool',
+      '9 spool.cap_gb',
     ]);
   });
 });

@@ -10,6 +10,7 @@ import {
   formatProbeConfig,
   loadProbeConfig,
   parseProbeConfig,
+  stateDirOf,
   targetsFileOf,
 } from '../probe/config/probe-config.js';
 import { parseResolver, type ResolverSpec } from '../probe/config/resolver.js';
@@ -37,6 +38,11 @@ describe('defaults', () => {
         qtypes: ['A', 'AAAA'],
       },
       targets_file: null,
+      state_dir: null,
+      collector: null,
+      schedule: { interval_minutes: 60, jitter_fraction: 0.1, surge_min_interval_minutes: 10, surge_max_hours: 6 },
+      spool: { cap_mb: 50 },
+      upload: { batch_size: 100, backoff_base_s: 5, backoff_cap_s: 3600 },
     });
   });
 
@@ -97,6 +103,16 @@ describe('a full config file', () => {
         qtypes: ['A'],
       },
       targets_file: fixture('valid/targets-minimal.yaml'),
+      state_dir: fixture('state'),
+      collector: {
+        url: 'https://collector.example.org/ashyq',
+        pin_spki_sha256: ['Xk3zTNCDqyBqVvhVqHN7ChwkBZzUShsnl1GYN5TOy9g=', '47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='],
+        enrollment_token: 'an-enrollment-token-0123',
+        proxy: 'socks5://127.0.0.1:9050',
+      },
+      schedule: { interval_minutes: 30, jitter_fraction: 0.2, surge_min_interval_minutes: 5, surge_max_hours: 12 },
+      spool: { cap_mb: 20 },
+      upload: { batch_size: 250, backoff_base_s: 10, backoff_cap_s: 1800 },
     });
     expect(targetsFileOf(config)).toBe(fixture('valid/targets-minimal.yaml'));
   });
@@ -120,6 +136,46 @@ describe('a full config file', () => {
 
   it('points at the packaged targets.yaml when targets_file is null', () => {
     expect(targetsFileOf(defaultProbeConfig())).toBe(packagedTargetsPath());
+  });
+});
+
+describe('the daemon sections', () => {
+  const PIN = 'Xk3zTNCDqyBqVvhVqHN7ChwkBZzUShsnl1GYN5TOy9g=';
+
+  it('allow plain http to a loopback collector (a local tunnel) without pins', () => {
+    for (const url of ['http://127.0.0.1:8480', 'http://localhost:8480/', 'http://[::1]:8480/base/']) {
+      const config = parseProbeConfig(`collector:\n  url: ${url}\n`, 'probe.yaml');
+      expect(config.collector).toEqual({ url: url.replace(/\/$/, ''), pin_spki_sha256: [], enrollment_token: null, proxy: null });
+    }
+  });
+
+  it('take http, https and socks5 proxies, credentials included', () => {
+    for (const proxy of ['http://proxy.lan:3128', 'https://proxy.example.org', 'socks5://user:pw@127.0.0.1:1080']) {
+      const text = `collector:\n  url: https://c.example.org\n  pin_spki_sha256: [${JSON.stringify(PIN)}]\n  proxy: ${JSON.stringify(proxy)}\n`;
+      expect(parseProbeConfig(text, 'probe.yaml').collector?.proxy).toBe(proxy);
+    }
+  });
+
+  it('refuse a query in the collector URL and a path in the proxy URL', () => {
+    expect(() => parseProbeConfig(`collector:\n  url: "https://c.example.org/?k=1"\n  pin_spki_sha256: [${JSON.stringify(PIN)}]\n`, 'p.yaml')).toThrow(
+      'p.yaml:2: collector.url: "https://c.example.org/?k=1" must not have a ?query or #fragment',
+    );
+    expect(() =>
+      parseProbeConfig(`collector:\n  url: https://c.example.org\n  pin_spki_sha256: [${JSON.stringify(PIN)}]\n  proxy: http://p.lan:3128/x\n`, 'p.yaml'),
+    ).toThrow('p.yaml:4: collector.proxy: "http://p.lan:3128/x": a proxy URL has no path, query or fragment');
+  });
+
+  it('read a fractional jitter and zero surge hours (surges ignored)', () => {
+    const config = parseProbeConfig('schedule:\n  jitter_fraction: 0\n  surge_max_hours: 0\n', 'probe.yaml');
+    expect(config.schedule).toEqual({ interval_minutes: 60, jitter_fraction: 0, surge_min_interval_minutes: 10, surge_max_hours: 0 });
+  });
+
+  it('put the state in state_dir, else systemd\'s STATE_DIRECTORY, else ./var/probe', () => {
+    const config = defaultProbeConfig();
+    expect(stateDirOf(config, {})).toBe(path.resolve('var/probe'));
+    expect(stateDirOf(config, { STATE_DIRECTORY: '/var/lib/ashyq:/var/lib/other' })).toBe('/var/lib/ashyq');
+    config.state_dir = '/srv/probe';
+    expect(stateDirOf(config, { STATE_DIRECTORY: '/var/lib/ashyq' })).toBe('/srv/probe');
   });
 });
 

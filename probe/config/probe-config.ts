@@ -5,11 +5,25 @@ import { InvalidArgumentError } from '../errors.js';
 import type { DnsQueryType } from '../evidence.js';
 import { resolverName } from '../measure/dns.js';
 import { isHostname } from './hostname.js';
+import {
+  DAEMON_DEFAULTS,
+  readCollector,
+  readSchedule,
+  readSpool,
+  readUpload,
+  SCHEDULE_KEYS,
+  SPOOL_KEYS,
+  UPLOAD_KEYS,
+  type CollectorSettings,
+  type ScheduleSettings,
+  type SpoolSettings,
+  type UploadSettings,
+} from './daemon-settings.js';
 import { checkDohUrl, parseResolver, RESOLVER_FORMS } from './resolver.js';
 import type { ResolverSpec } from './resolver.js';
 import { packagedTargetsPath, unreadable } from './targets.js';
 import { YamlSource } from './yaml-source.js';
-import type { Place, YamlValue } from './yaml-source.js';
+import type { Place, YamlMap, YamlValue } from './yaml-source.js';
 
 /** What the volunteer chooses to state about the network; all optional, never looked up by the probe. */
 export interface ProbeNetwork {
@@ -37,14 +51,23 @@ export interface MeasureSettings {
   qtypes: DnsQueryType[];
 }
 
+export type { CollectorSettings, ScheduleSettings, SpoolSettings, UploadSettings };
+
 export interface ProbeConfig {
   probe: ProbeNetwork;
   measure: MeasureSettings;
   /** The target list; null means the targets.yaml shipped with the package (see targetsFileOf). */
   targets_file: string | null;
+  /** The daemon's state (identity, spool, cached targets, status); null: see stateDirOf. */
+  state_dir: string | null;
+  /** Where the daemon uploads; null: it only measures and spools. */
+  collector: CollectorSettings | null;
+  schedule: ScheduleSettings;
+  spool: SpoolSettings;
+  upload: UploadSettings;
 }
 
-const TOP_KEYS = ['probe', 'measure', 'targets_file'] as const;
+const TOP_KEYS = ['probe', 'measure', 'targets_file', 'state_dir', 'collector', 'schedule', 'spool', 'upload'] as const;
 const PROBE_KEYS = ['asn', 'cc', 'network'] as const;
 const MEASURE_KEYS = [
   'timeout_ms',
@@ -95,6 +118,11 @@ export const DEFAULT_PROBE_CONFIG: Readonly<ProbeConfig> = deepFreeze({
     qtypes: ['A', 'AAAA'],
   },
   targets_file: null,
+  state_dir: null,
+  collector: null,
+  schedule: { ...DAEMON_DEFAULTS.schedule },
+  spool: { ...DAEMON_DEFAULTS.spool },
+  upload: { ...DAEMON_DEFAULTS.upload },
 });
 
 /** A fresh, mutable copy of the defaults. */
@@ -143,6 +171,16 @@ export function targetsFileOf(config: ProbeConfig): string {
   return config.targets_file ?? packagedTargetsPath();
 }
 
+/**
+ * The daemon's state directory: the config's state_dir, else the one systemd made for the unit
+ * ($STATE_DIRECTORY), else ./var/probe under the working directory (a checkout).
+ */
+export function stateDirOf(config: ProbeConfig, env: Record<string, string | undefined> = process.env): string {
+  if (config.state_dir !== null) return path.resolve(config.state_dir);
+  const systemd = env['STATE_DIRECTORY']?.split(':')[0];
+  return path.resolve(systemd !== undefined && systemd !== '' ? systemd : path.join('var', 'probe'));
+}
+
 /** The config as YAML that parseProbeConfig reads back to the same object. */
 export function formatProbeConfig(config: ProbeConfig): string {
   const m = config.measure;
@@ -163,8 +201,28 @@ export function formatProbeConfig(config: ProbeConfig): string {
     `  extra_ca_files: [${m.extra_ca_files.map((f) => JSON.stringify(f)).join(', ')}]`,
     `  qtypes: [${m.qtypes.join(', ')}]`,
     `targets_file: ${q(config.targets_file)}`,
+    `state_dir: ${q(config.state_dir)}`,
+    ...formatCollector(config.collector),
+    'schedule:',
+    ...Object.entries(config.schedule).map(([k, v]) => `  ${k}: ${v}`),
+    'spool:',
+    `  cap_mb: ${config.spool.cap_mb}`,
+    'upload:',
+    ...Object.entries(config.upload).map(([k, v]) => `  ${k}: ${v}`),
     '',
   ].join('\n');
+}
+
+function formatCollector(c: CollectorSettings | null): string[] {
+  const q = (s: string | null) => (s === null ? 'null' : JSON.stringify(s));
+  if (c === null) return ['collector: null'];
+  return [
+    'collector:',
+    `  url: ${q(c.url)}`,
+    `  pin_spki_sha256: [${c.pin_spki_sha256.map((p) => JSON.stringify(p)).join(', ')}]`,
+    `  enrollment_token: ${q(c.enrollment_token)}`,
+    `  proxy: ${q(c.proxy)}`,
+  ];
 }
 
 /** The config once every problem has been thrown; a config missing without a reported problem is a bug. */
@@ -198,8 +256,27 @@ function readConfig(root: YamlValue, options: ParseOptions, files: FileRef[]): P
     files.push({ at: v, file: resolved, pem: false });
     return resolved;
   });
+  const stateDir = top.optional('state_dir', null, (v) => {
+    const d = v.string('a directory path');
+    return d === undefined ? undefined : resolvePath(d, options);
+  });
+  const collectorValue = top.get('collector');
+  const collector = collectorValue === undefined || collectorValue.isNull ? null : readCollector(collectorValue);
+  const schedule = section(top.get('schedule'), SCHEDULE_KEYS, defaults.schedule, readSchedule);
+  const spool = section(top.get('spool'), SPOOL_KEYS, defaults.spool, readSpool);
+  const upload = section(top.get('upload'), UPLOAD_KEYS, defaults.upload, readUpload);
   if (probe === undefined || measure === undefined || targetsFile === undefined) return undefined;
-  return { probe, measure, targets_file: targetsFile };
+  if (stateDir === undefined || collector === undefined || schedule === undefined || spool === undefined || upload === undefined) {
+    return undefined;
+  }
+  return { probe, measure, targets_file: targetsFile, state_dir: stateDir, collector, schedule, spool, upload };
+}
+
+/** An optional section of closed keys: absent or null gives its defaults, otherwise `read` decides. */
+function section<T>(v: YamlValue | undefined, keys: readonly string[], fallback: T, read: (m: YamlMap) => T | undefined): T | undefined {
+  if (v === undefined || v.isNull) return fallback;
+  const m = v.map(keys);
+  return m ? read(m) : undefined;
 }
 
 function readProbe(v: YamlValue): ProbeNetwork | undefined {
