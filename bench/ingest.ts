@@ -1,14 +1,19 @@
 // Ingest benchmark on loopback: simulated probes post signed gzip batches to a real collector, embedded and with the InfluxDB sink to a real VictoriaMetrics.
 //
 //   npx tsx bench/ingest.ts [--measurements 40000] [--batch 100] [--probes 16] [--concurrency 8] [--seconds 60]
+//                           [--sink-batch 5000] [--in-flight 4] [--gzip 0]
 //
 // Phases, each bounded by --measurements and --seconds, all on 127.0.0.1:
 //   (a)  the collector alone (embedded store): accepted measurements/s and batch latency p50/p99;
-//   (b)  the same with the InfluxDB sink following the archive into VictoriaMetrics, plus the rate
-//        at which the sink had everything acknowledged;
-//   (c)  the sink alone catching up on (a)'s archive (its own ceiling: read, convert, write);
-//   raw  the same line protocol posted straight to the same VictoriaMetrics, one 5000-line request
-//        at a time as the sink sends them (the limit the sink is measured against).
+//   (b)  the same with the InfluxDB sink (taking the server's handoffs, reading the archive when
+//        behind) writing into VictoriaMetrics, plus the rate at which the sink had everything
+//        acknowledged;
+//   (c)  the sink alone catching up on (a)'s archive (its ceiling when it must read the archive);
+//   (d)  the sink alone fed by handoffs as fast as it takes them (its ceiling when caught up:
+//        convert and write);
+//   raw  the same line protocol posted straight to the same VictoriaMetrics: once with the sink's
+//        request size, connections and compression (bodies built beforehand), and the best of a few
+//        larger settings (the limit the sink is measured against).
 // The probes run in a child process so that the collector has its process's thread to itself.
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -17,11 +22,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { Pool } from 'undici';
 import { Archive, type ArchivedRecord } from '../collector/archive.js';
 import { DEFAULT_LIMITS, type CollectorConfig } from '../collector/config.js';
 import { toLines } from '../collector/influx/line.js';
-import { InfluxSink, type SinkLogger } from '../collector/influx/sink.js';
+import { InfluxSink, type ArchiveSource, type SinkLogger, type SinkStats } from '../collector/influx/sink.js';
 import { createCollector, type CollectorDeps } from '../collector/server.js';
 import { loadTargetList } from '../collector/targets.js';
 import { systemClock } from '../probe/deps.js';
@@ -30,6 +36,7 @@ import type { Target } from '../probe/target.js';
 import { ulid } from '../probe/ulid.js';
 import { encodeBatch, signBatch, type BatchAnswer } from '../probe/upload/wire.js';
 import type { Decision } from '../probe/verdict.js';
+import { MemoryArchive } from '../test/services/archive-records.js';
 import { findVictoriaMetrics, VictoriaMetrics } from '../test/services/victoria-metrics.js';
 
 interface Settings {
@@ -38,16 +45,22 @@ interface Settings {
   probes: number;
   concurrency: number;
   seconds: number;
+  /** The sink's points per request, requests in flight, and gzip (1) or not (0). */
+  'sink-batch': number;
+  'in-flight': number;
+  gzip: number;
 }
 
-const USAGE = 'usage: npx tsx bench/ingest.ts [--measurements N] [--batch N] [--probes N] [--concurrency N] [--seconds N]';
+const USAGE =
+  'usage: npx tsx bench/ingest.ts [--measurements N] [--batch N] [--probes N] [--concurrency N] [--seconds N] [--sink-batch N] [--in-flight N] [--gzip 0|1]';
 
 function settings(argv: string[]): Settings {
-  const s: Settings = { measurements: 40_000, batch: 100, probes: 16, concurrency: 8, seconds: 60 };
+  const s: Settings = { measurements: 40_000, batch: 100, probes: 16, concurrency: 8, seconds: 60, 'sink-batch': 5000, 'in-flight': 4, gzip: 0 };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i]?.replace(/^--/, '') as keyof Settings | undefined;
     const value = Number(argv[i + 1]);
-    if (key === undefined || !(key in s) || !Number.isInteger(value) || value <= 0) throw new Error(`${USAGE}\n(bad: ${argv[i]} ${argv[i + 1] ?? ''})`);
+    const ok = key !== undefined && key in s && Number.isInteger(value) && (key === 'gzip' ? value === 0 || value === 1 : value > 0);
+    if (!ok) throw new Error(`${USAGE}\n(bad: ${argv[i]} ${argv[i + 1] ?? ''})`);
     s[key] = value;
   }
   return s;
@@ -55,7 +68,6 @@ function settings(argv: string[]): Settings {
 
 const TOKEN = 'bench-enrollment-token-0123456789';
 const ASNS = [9198, 21299, 48503, 35104, 206026];
-const RAW_LINES_PER_REQUEST = 5000;
 
 const DECISIONS: Decision[] = [
   { verdict: 'ok', layer: null, confidence: 1, reason: 'all layers answered', subjects: [] },
@@ -307,15 +319,32 @@ const sinkLogger: SinkLogger = {
   error: (m) => console.error(`\n  sink: ${m}`),
 };
 
+function newSink(s: Settings, url: string, stateDir: string, source: ArchiveSource): InfluxSink {
+  return new InfluxSink({
+    url,
+    token: 'bench',
+    org: 'ashyq',
+    bucket: 'ashyq',
+    stateDir,
+    source,
+    logger: sinkLogger,
+    batchSize: s['sink-batch'],
+    maxInFlight: s['in-flight'],
+    gzip: s.gzip === 1,
+  });
+}
+
 interface PhaseResult extends LoadResult {
   /** (b): epoch ms when the sink had every accepted measurement acknowledged, or null if it did not in time. */
   drainedAt?: number | null;
+  /** (b): where the sink's records came from. */
+  sink?: SinkStats;
   /** CPU seconds of the collector's process (sink included) and of VictoriaMetrics during the phase. */
   collectorCpu: number;
   vmCpu: number | null;
 }
 
-/** Run the probes against a fresh collector; with `influxUrl`, an InfluxDB sink follows its archive. Returns the data dir (caller removes it). */
+/** Run the probes against a fresh collector; with `withSink`, an InfluxDB sink takes its handoffs and follows its archive. Returns the data dir (caller removes it). */
 async function runPhase(s: Settings, label: string, vm: VictoriaMetrics | null, withSink: boolean): Promise<{ result: PhaseResult; dir: string }> {
   const influxUrl = withSink && vm !== null ? vm.url : null;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ashyq-bench-'));
@@ -335,15 +364,7 @@ async function runPhase(s: Settings, label: string, vm: VictoriaMetrics | null, 
   const deps: CollectorDeps = { clock: systemClock, log: false, targets };
   if (influxUrl !== null) {
     deps.sinks = ({ archive }) => {
-      const created = new InfluxSink({
-        url: influxUrl,
-        token: 'bench',
-        org: 'ashyq',
-        bucket: 'ashyq',
-        stateDir: path.join(dir, 'sink'),
-        source: (from) => archive.read(from),
-        logger: sinkLogger,
-      });
+      const created = newSink(s, influxUrl, path.join(dir, 'sink'), (from) => archive.read(from));
       created.start();
       sink = created;
       return [created];
@@ -366,6 +387,7 @@ async function runPhase(s: Settings, label: string, vm: VictoriaMetrics | null, 
         new Promise<false>((r) => setTimeout(() => r(false), s.seconds * 1000).unref()),
       ]);
       result.drainedAt = drained ? Date.now() : null;
+      result.sink = active.stats();
       if (!drained) console.error(`\n  the sink did not drain within ${s.seconds} s (backlog ${active.backlog()})`);
     }
     const cpu = process.cpuUsage(cpuBefore);
@@ -382,15 +404,19 @@ async function runPhase(s: Settings, label: string, vm: VictoriaMetrics | null, 
   }
 }
 
+function within<T>(s: Settings, work: Promise<T>): Promise<T | false> {
+  return Promise.race([work, new Promise<false>((r) => setTimeout(() => r(false), s.seconds * 1000).unref())]);
+}
+
 /** (c): a fresh sink (no cursor) over a finished archive: records per second until all acknowledged. */
 async function runCatchUp(s: Settings, archiveDir: string, stateDir: string, influxUrl: string): Promise<{ records: number; seconds: number } | null> {
   const archive = await Archive.open(archiveDir, systemClock, { readonly: true });
   process.stdout.write('  (c) sink catching up on (a)\'s archive ... ');
-  const sink = new InfluxSink({ url: influxUrl, token: 'bench', org: 'ashyq', bucket: 'ashyq', stateDir, source: (from) => archive.read(from), logger: sinkLogger });
+  const sink = newSink(s, influxUrl, stateDir, (from) => archive.read(from));
   const start = performance.now();
   sink.start();
   try {
-    const drained = await Promise.race([sink.drain(), new Promise<false>((r) => setTimeout(() => r(false), s.seconds * 1000).unref())]);
+    const drained = await within(s, sink.drain());
     const seconds = (performance.now() - start) / 1000;
     console.log('done');
     return drained ? { records: sink.stats().written, seconds } : null;
@@ -400,65 +426,138 @@ async function runCatchUp(s: Settings, archiveDir: string, stateDir: string, inf
   }
 }
 
-/** raw: the same kind of lines straight to VictoriaMetrics, one request at a time, for at least ~3 s. */
-async function runRaw(s: Settings, vm: VictoriaMetrics, targets: readonly Target[]): Promise<{ lines: number; seconds: number }> {
+/** The bench's measurements as archived records (a fixed set, built before any clock starts). */
+function benchRecords(s: Settings, targets: readonly Target[], shiftMs: number): ArchivedRecord[] {
   const now = Date.now();
-  const lines: string[] = [];
+  const records: ArchivedRecord[] = [];
   for (let i = 0; i < s.measurements; i++) {
     const probe = { id: `raw-probe-${i % 16}`, asn: ASNS[i % ASNS.length]! };
-    const m = measurement(probe, targets[i % targets.length]!, i, now - 7_200_000 + (i % 3_500_000));
-    const record: ArchivedRecord = { received_at: new Date(now).toISOString(), probe_id: probe.id, asn: probe.asn, cc: 'KZ', network: null, measurement: m };
-    lines.push(...toLines(record));
+    const m = measurement(probe, targets[i % targets.length]!, i, now - shiftMs + (i % 3_500_000));
+    records.push({ received_at: new Date(now).toISOString(), probe_id: probe.id, asn: probe.asn, cc: 'KZ', network: null, measurement: m });
   }
-  const bodies: Array<{ text: string; lines: number }> = [];
-  for (let i = 0; i < lines.length; i += RAW_LINES_PER_REQUEST) {
-    const chunk = lines.slice(i, i + RAW_LINES_PER_REQUEST);
-    bodies.push({ text: chunk.join('\n'), lines: chunk.length });
-  }
-  process.stdout.write(`  raw line protocol: ${lines.length} lines in requests of ${RAW_LINES_PER_REQUEST} ... `);
-  const pool = new Pool(vm.url, { connections: 1 });
-  const start = performance.now();
-  const deadline = start + s.seconds * 1000;
-  let sent = 0;
+  return records;
+}
+
+/**
+ * (d): a fresh sink over an (in-memory) archive that starts empty, handed batches of `s.batch`
+ * records as fast as it takes them: records per second until all acknowledged.
+ */
+async function runHandoff(s: Settings, stateDir: string, influxUrl: string, targets: readonly Target[]): Promise<{ records: number; seconds: number; handedOver: number } | null> {
+  const records = benchRecords(s, targets, 10_800_000);
+  const archive = new MemoryArchive();
+  const sink = newSink(s, influxUrl, stateDir, archive.source);
+  sink.start();
   try {
-    // Repeat the set (same points again: the same work for the server) until ~3 s have passed.
-    for (let round = 0; round < 20 && (round === 0 || performance.now() - start < 3000); round++) {
-      for (const body of bodies) {
-        if (performance.now() > deadline) break;
-        const res = await pool.request({ method: 'POST', path: '/api/v2/write?org=ashyq&bucket=ashyq&precision=ns', headers: { 'content-type': 'text/plain; charset=utf-8' }, body: body.text });
+    if ((await within(s, sink.drain())) === false) return null; // its first pass: the archive is empty
+    process.stdout.write('  (d) sink alone, fed by handoffs ... ');
+    const start = performance.now();
+    for (let i = 0; i < records.length; i += s.batch) {
+      const chunk = records.slice(i, i + s.batch);
+      archive.append(chunk);
+      sink.offer(chunk, { segment: 'mem', offset: i + chunk.length }, { segment: 'mem', offset: i });
+      if ((i / s.batch) % 10 === 9) await new Promise((r) => setImmediate(r)); // let it write, as ingest would
+    }
+    const drained = await within(s, sink.drain());
+    const seconds = (performance.now() - start) / 1000;
+    console.log('done');
+    return drained ? { records: sink.stats().written, seconds, handedOver: sink.stats().handedOver } : null;
+  } finally {
+    await sink.stop();
+  }
+}
+
+interface RawSetting {
+  lines: number;
+  connections: number;
+  gzip: boolean;
+}
+
+interface RawResult extends RawSetting {
+  sent: number;
+  seconds: number;
+}
+
+/** raw: the bench's lines straight to VictoriaMetrics with bodies built (and gzipped) beforehand, for about `ms`. */
+async function runRaw(vm: VictoriaMetrics, lines: readonly string[], setting: RawSetting, ms: number): Promise<RawResult> {
+  const bodies: Array<{ body: Buffer; lines: number }> = [];
+  for (let i = 0; i < lines.length; i += setting.lines) {
+    const chunk = lines.slice(i, i + setting.lines);
+    const text = Buffer.from(chunk.join('\n'));
+    bodies.push({ body: setting.gzip ? gzipSync(text, { level: 1 }) : text, lines: chunk.length });
+  }
+  const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };
+  if (setting.gzip) headers['content-encoding'] = 'gzip';
+  const pool = new Pool(vm.url, { connections: setting.connections });
+  let sent = 0;
+  let next = 0;
+  const start = performance.now();
+  try {
+    // Repeat the set (same points again: the same work for the server) until `ms` have passed.
+    const worker = async () => {
+      while (performance.now() - start < ms) {
+        const body = bodies[next++ % bodies.length]!;
+        const res = await pool.request({ method: 'POST', path: '/api/v2/write?org=ashyq&bucket=ashyq&precision=ns', headers, body: body.body });
         const text = await res.body.text();
         if (res.statusCode !== 204) throw new Error(`raw write: HTTP ${res.statusCode} ${text}`);
         sent += body.lines;
       }
-    }
+    };
+    await Promise.all(Array.from({ length: setting.connections }, worker));
   } finally {
     await pool.close();
   }
-  console.log('done');
-  return { lines: sent, seconds: (performance.now() - start) / 1000 };
+  return { ...setting, sent, seconds: (performance.now() - start) / 1000 };
+}
+
+function rawLabel(r: RawSetting): string {
+  return `${r.lines} lines × ${r.connections} conn${r.gzip ? ', gzip' : ''}`;
 }
 
 function row(cells: string[]): string {
-  const widths = [42, 14, 9, 9, 10];
+  const widths = [52, 12, 9, 9, 10];
   return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' ');
 }
 
 async function main(): Promise<void> {
   const s = settings(process.argv.slice(2));
-  console.log(`ingest bench: ${s.measurements} measurements per phase, ${os.cpus().length} CPUs, node ${process.version}`);
+  console.log(
+    `ingest bench: ${s.measurements} measurements per phase, ${os.cpus().length} CPUs, node ${process.version}; ` +
+      `sink: ${s['sink-batch']} points per request, ${s['in-flight']} in flight, gzip ${s.gzip === 1 ? 'on' : 'off'}`,
+  );
   const lookup = findVictoriaMetrics();
   const vm = lookup.path !== null ? await VictoriaMetrics.start(lookup) : null;
-  if (vm === null) console.log(`  (b), (c) and raw need VictoriaMetrics, skipped: ${lookup.message}`);
+  if (vm === null) console.log(`  (b), (c), (d) and raw need VictoriaMetrics, skipped: ${lookup.message}`);
   const dirs: string[] = [];
   try {
+    const targets = (await loadTargetList(null)).targets;
     const a = await runPhase(s, '(a) embedded', vm, false);
     dirs.push(a.dir);
     const b = vm !== null ? await runPhase(s, '(b) embedded + InfluxDB sink', vm, true) : null;
     if (b !== null) dirs.push(b.dir);
     const c = vm !== null ? await runCatchUp(s, path.join(a.dir, 'collector', 'archive'), path.join(a.dir, 'catch-up'), vm.url) : null;
-    const raw = vm !== null ? await runRaw(s, vm, (await loadTargetList(null)).targets) : null;
+    const d = vm !== null ? await runHandoff(s, path.join(a.dir, 'handoff'), vm.url, targets) : null;
+    let rawAtSink: RawResult | null = null;
+    const rawOthers: RawResult[] = [];
+    if (vm !== null) {
+      const lines = benchRecords(s, targets, 7_200_000).flatMap(toLines);
+      const atSink: RawSetting = { lines: s['sink-batch'], connections: s['in-flight'], gzip: s.gzip === 1 };
+      const grid: RawSetting[] = [
+        { lines: 5000, connections: 1, gzip: false },
+        { lines: 5000, connections: 4, gzip: false },
+        { lines: 20_000, connections: 1, gzip: false },
+        { lines: 20_000, connections: 4, gzip: false },
+        { lines: 5000, connections: 4, gzip: true },
+        { lines: 20_000, connections: 4, gzip: true },
+      ];
+      process.stdout.write(`  raw line protocol: ${lines.length} lines, at the sink's settings (${rawLabel(atSink)}) and ${grid.length} others ... `);
+      await runRaw(vm, lines, atSink, 1000); // warm-up
+      rawAtSink = await runRaw(vm, lines, atSink, 3000);
+      for (const setting of grid) rawOthers.push(await runRaw(vm, lines, setting, 2000));
+      console.log('done');
+    }
 
-    const rate = (n: number, ms: number) => ((n * 1000) / ms).toFixed(0);
+    const perS = (n: number, ms: number) => (n * 1000) / ms;
+    const rate = (n: number, ms: number) => perS(n, ms).toFixed(0);
     console.log('');
     console.log(row(['phase', 'per second', 'p50 ms', 'p99 ms', 'count']));
     const ingestRow = (name: string, r: PhaseResult) =>
@@ -468,23 +567,35 @@ async function main(): Promise<void> {
       ingestRow('(b) + InfluxDB sink: accepted measurements', b.result);
       if (b.result.drainedAt != null) console.log(row(['(b) sink: acknowledged by VictoriaMetrics', rate(b.result.accepted, b.result.drainedAt - b.result.startedAt), '-', '-', String(b.result.accepted)]));
     }
-    if (c !== null) console.log(row(['(c) sink alone, catching up (records)', rate(c.records, c.seconds * 1000), '-', '-', String(c.records)]));
-    if (raw !== null) console.log(row(['raw line protocol → VictoriaMetrics', rate(raw.lines, raw.seconds * 1000), '-', '-', String(raw.lines)]));
+    if (c !== null) console.log(row(['(c) sink alone, catching up from the archive', rate(c.records, c.seconds * 1000), '-', '-', String(c.records)]));
+    if (d !== null) console.log(row(['(d) sink alone, fed by handoffs', rate(d.records, d.seconds * 1000), '-', '-', String(d.records)]));
+    let rawMax: RawResult | null = rawAtSink;
+    if (rawAtSink !== null) console.log(row([`raw at the sink's settings (${rawLabel(rawAtSink)})`, rate(rawAtSink.sent, rawAtSink.seconds * 1000), '-', '-', String(rawAtSink.sent)]));
+    for (const r of rawOthers) {
+      console.log(row([`raw ${rawLabel(r)}`, rate(r.sent, r.seconds * 1000), '-', '-', String(r.sent)]));
+      if (rawMax === null || r.sent / r.seconds > rawMax.sent / rawMax.seconds) rawMax = r;
+    }
     for (const [name, r] of [['(a)', a.result], ['(b)', b?.result]] as const) {
       if (r !== undefined && (r.rejected > 0 || r.failedRequests > 0)) {
         console.log(`\nWARNING ${name}: ${r.rejected} rejected measurements, ${r.failedRequests} failed requests: ${r.problems.join(' | ')}`);
       }
     }
-    const aRate = (a.result.accepted * 1000) / (a.result.endedAt - a.result.startedAt);
+    const aRate = perS(a.result.accepted, a.result.endedAt - a.result.startedAt);
+    const pct = (x: number, y: number) => `${((x / y) * 100).toFixed(1)} %`;
     console.log('');
     console.log(`embedded: ${aRate.toFixed(0)} measurements/s (goal ≥ 5000 on 2 cores)`);
     if (b !== null) {
-      const bRate = (b.result.accepted * 1000) / (b.result.endedAt - b.result.startedAt);
-      console.log(`with the InfluxDB sink: ${((bRate / aRate) * 100).toFixed(0)} % of the embedded rate`);
-      if (raw !== null) console.log(`with the InfluxDB sink / raw line-protocol rate = ${((bRate / (raw.lines / raw.seconds)) * 100).toFixed(1)} % (goal ≥ 50 %)`);
-    }
-    if (c !== null && raw !== null) {
-      console.log(`sink alone (catch-up) / raw line-protocol rate = ${((c.records / c.seconds / (raw.lines / raw.seconds)) * 100).toFixed(1)} %`);
+      const bRate = perS(b.result.accepted, b.result.endedAt - b.result.startedAt);
+      const st = b.result.sink;
+      if (st !== undefined) console.log(`(b) the sink took ${st.handedOver} records by handoff and read ${st.readFromArchive} from the archive (${st.declinedOffers} handoffs declined)`);
+      console.log(`(b) with the InfluxDB sink / (a) embedded (the collector's own ceiling) = ${pct(bRate, aRate)}`);
+      if (rawAtSink !== null && rawMax !== null) {
+        const atSinkRate = rawAtSink.sent / rawAtSink.seconds;
+        const maxRate = rawMax.sent / rawMax.seconds;
+        console.log(`(b) / raw at the sink's settings = ${pct(bRate, atSinkRate)}; (b) / max raw (${rawLabel(rawMax)}) = ${pct(bRate, maxRate)} (goal ≥ 50 %)`);
+        if (c !== null) console.log(`(c) sink catching up / raw at the sink's settings = ${pct(c.records / c.seconds, atSinkRate)}; / max raw = ${pct(c.records / c.seconds, maxRate)}`);
+        if (d !== null) console.log(`(d) sink fed by handoffs / raw at the sink's settings = ${pct(d.records / d.seconds, atSinkRate)}; / max raw = ${pct(d.records / d.seconds, maxRate)}`);
+      }
     }
     console.log('');
     console.log('CPU seconds per phase (the probes, the collector with its sink, VictoriaMetrics share the same cores):');

@@ -32,6 +32,12 @@ export interface Recovery {
   size_after: number;
 }
 
+/** Where an append landed: the position of its first record and the position after its last. */
+export interface AppendedSpan {
+  from: ArchiveCursor;
+  to: ArchiveCursor;
+}
+
 export interface ArchiveOptions {
   /** Open for reading only: no recovery, no compression, `append` throws. For a second process or a sink. */
   readonly?: boolean;
@@ -130,6 +136,7 @@ export class Archive {
         await rm(path.join(dir, name), { force: true });
         continue;
       }
+      // Whatever a previous run wrote is made durable now, so every byte a reader sees from here on is.
       const cut = await truncateTornTail(path.join(dir, name));
       if (cut) recovered.push({ segment: day, ...cut });
       plainDays.push(day);
@@ -152,19 +159,24 @@ export class Archive {
   /**
    * Append records (one JSON line each) to the segment of their day of receipt and fsync before
    * resolving. A record received on a day before the open segment goes into the open segment.
+   * Resolves with where the records landed (for an empty list: an empty span at the position).
    */
-  append(records: ArchivedRecord[]): Promise<void> {
+  append(records: readonly ArchivedRecord[]): Promise<AppendedSpan> {
     if (this.readonly) return Promise.reject(new InvalidArgumentError('archive opened read-only'));
     if (this.closed) return Promise.reject(new InvalidArgumentError('archive is closed'));
     return this.queue.run(async () => {
+      let from: ArchiveCursor | null = null;
       let i = 0;
       while (i < records.length) {
         const day = this.dayFor(records[i]!);
         let j = i + 1;
         while (j < records.length && this.dayFor(records[j]!) === day) j++;
-        await this.writeLines(day, records.slice(i, j));
+        const start = await this.writeLines(day, records.slice(i, j));
+        from ??= start;
         i = j;
       }
+      const to = this.position();
+      return { from: from ?? to, to };
     });
   }
 
@@ -192,9 +204,11 @@ export class Archive {
     return this.latestDay !== null && day < this.latestDay ? this.latestDay : day;
   }
 
-  private async writeLines(day: string, records: ArchivedRecord[]): Promise<void> {
+  /** Write and fsync; returns the position of the first line. `current.size` only ever counts fsynced bytes. */
+  private async writeLines(day: string, records: readonly ArchivedRecord[]): Promise<ArchiveCursor> {
     if (this.current === null || this.current.day !== day) await this.rollTo(day);
     const current = this.current!;
+    const start = { segment: current.day, offset: current.size };
     const data = Buffer.from(records.map((r) => `${JSON.stringify(r)}\n`).join(''), 'utf8');
     try {
       let written = 0;
@@ -209,6 +223,7 @@ export class Archive {
       throw err;
     }
     current.size += data.length;
+    return start;
   }
 
   private async rollTo(day: string): Promise<void> {
@@ -255,13 +270,34 @@ export class Archive {
     await fsyncDir(this.dir);
   }
 
-  /** Every complete record from `from` (or the start) in archive order, each with the cursor after it. */
+  /**
+   * Every durable record from `from` (or the start) in archive order, each with the cursor after it.
+   *
+   * Only fsynced bytes are read: in the segment being appended to, reading stops at the size the
+   * last completed fsync covered (an append in progress is written but not yet durable, and a power
+   * loss could take it back, so a cursor must never point past it). Every other segment of a writing
+   * archive is durable whole: its appends were fsynced, and open() fsyncs what a previous run left.
+   * A read-only archive cannot know what another process has synced: it fsyncs each plain segment
+   * itself before reading it, up to the size it saw before that fsync.
+   */
   async *read(from?: ArchiveCursor): AsyncIterable<{ record: ArchivedRecord; next: ArchiveCursor }> {
     for (const segment of await listSegments(this.dir)) {
       if (from !== undefined && segment.day < from.segment) continue;
       const start = from !== undefined && segment.day === from.segment ? from.offset : 0;
-      yield* readSegment(segment, start);
+      yield* readSegment(segment, start, (handle) => this.durableEnd(segment.day, handle));
     }
+  }
+
+  /** The durable length of a plain segment whose file is open as `handle` (see read()). */
+  private async durableEnd(day: string, handle: FileHandle): Promise<number> {
+    if (this.readonly) {
+      const { size } = await handle.stat();
+      await handle.sync();
+      return size;
+    }
+    // Read synchronously with the caller's open: no fsync can complete in between.
+    if (this.current !== null && this.current.day === day) return this.current.size;
+    return Number.POSITIVE_INFINITY;
   }
 
   /** Finish pending compressions and close the open segment. */
@@ -286,7 +322,10 @@ async function truncateTornTail(file: string): Promise<{ size_before: number; si
     if (size === 0) return null;
     const last = Buffer.alloc(1);
     await handle.read(last, 0, 1, size - 1);
-    if (last[0] === NEWLINE) return null;
+    if (last[0] === NEWLINE) {
+      await handle.sync();
+      return null;
+    }
     // Scan backwards for the last newline.
     const chunk = Buffer.alloc(64 * 1024);
     let end = size;
@@ -309,12 +348,31 @@ async function truncateTornTail(file: string): Promise<{ size_before: number; si
   }
 }
 
-async function openSegmentStream(segment: SegmentFile, start: number): Promise<{ stream: AsyncIterable<Buffer>; skip: number }> {
+type DurableEnd = (handle: FileHandle) => Promise<number>;
+
+// eslint-disable-next-line require-yield
+async function* noChunks(): AsyncIterable<Buffer> {
+  return;
+}
+
+async function openSegmentStream(segment: SegmentFile, start: number, durableEnd: DurableEnd): Promise<{ stream: AsyncIterable<Buffer>; skip: number }> {
   if (!segment.gz) {
     try {
       // Opening before streaming keeps the data readable even if the day is compressed meanwhile.
       const handle = await open(segment.file, 'r');
-      return { stream: handle.createReadStream({ start, autoClose: true }), skip: 0 };
+      let end: number;
+      try {
+        end = await durableEnd(handle);
+      } catch (err) {
+        await handle.close();
+        throw err;
+      }
+      if (end <= start) {
+        await handle.close();
+        return { stream: noChunks(), skip: 0 };
+      }
+      const range = Number.isFinite(end) ? { start, end: end - 1 } : { start };
+      return { stream: handle.createReadStream({ ...range, autoClose: true }), skip: 0 };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       segment = { ...segment, file: `${segment.file}.gz`, gz: true };
@@ -327,8 +385,8 @@ async function openSegmentStream(segment: SegmentFile, start: number): Promise<{
   return { stream: source.pipe(gunzip), skip: start };
 }
 
-async function* readSegment(segment: SegmentFile, start: number): AsyncIterable<{ record: ArchivedRecord; next: ArchiveCursor }> {
-  const { stream, skip } = await openSegmentStream(segment, start);
+async function* readSegment(segment: SegmentFile, start: number, durableEnd: DurableEnd): AsyncIterable<{ record: ArchivedRecord; next: ArchiveCursor }> {
+  const { stream, skip } = await openSegmentStream(segment, start, durableEnd);
   let toSkip = skip;
   let pending: Buffer = Buffer.alloc(0);
   let pendingOffset = start; // byte offset (uncompressed) of pending[0]

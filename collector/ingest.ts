@@ -1,5 +1,6 @@
 // Batch ingest: authenticate, decompress, validate each item, deduplicate, archive (fsync), index, then answer.
 import { createPublicKey, type KeyObject } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
 import type { IncomingHttpHeaders } from 'node:http';
 import { promisify } from 'node:util';
 import { gunzip as gunzipCallback } from 'node:zlib';
@@ -17,7 +18,7 @@ import {
   type ItemResult,
   type SpoolOverflowReport,
 } from '../probe/upload/wire.js';
-import type { Archive, ArchivedRecord } from './archive.js';
+import type { AppendedSpan, Archive, ArchivedRecord } from './archive.js';
 import type { AsnInfo, AsnLookup } from './asn.js';
 import type { Limits } from './config.js';
 import type { Metrics } from './metrics.js';
@@ -27,7 +28,6 @@ import type { Store } from './store.js';
 import { validateMeasurement, validateSpoolOverflow } from './validate.js';
 
 const gunzip = promisify(gunzipCallback);
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export interface IngestRequest {
   headers: IncomingHttpHeaders;
@@ -57,6 +57,12 @@ export interface IngestDeps {
   lookup?: AsnLookup;
   /** Called after accepted measurements are durable and indexed (wakes the time-series sinks). */
   onAccepted?: () => void;
+  /**
+   * Called with the records of each append once they are durable and indexed, in archive order
+   * (one call per append, never two at once), with where they landed: the in-memory handoff to the
+   * time-series sinks. Must not block; what it throws is logged and ignored.
+   */
+  onArchived?: (records: readonly ArchivedRecord[], span: AppendedSpan) => void;
   log?: IngestLog;
 }
 
@@ -81,15 +87,18 @@ export function batchErrorStatus(code: BatchErrorCode): number {
   return STATUS[code];
 }
 
-/** Runs async sections one at a time: dedup check, append and index must not interleave. */
-class Mutex {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(task, task);
-    this.tail = result.catch(() => undefined);
-    return result;
-  }
+/** One authenticated, validated batch waiting for the group commit. */
+interface PendingBatch {
+  probeId: string;
+  receivedAt: string;
+  candidates: Array<{ index: number; record: ArchivedRecord }>;
+  results: ItemResult[];
+  overflow: SpoolOverflowReport | null;
+  done: (err?: unknown) => void;
 }
+
+/** Most measurements one group commit takes (the batches of a group are answered together). */
+const MAX_GROUP_RECORDS = 4000;
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];
@@ -100,7 +109,9 @@ export class Ingest {
   private readonly replay = new ReplayCache();
   private readonly rate: RateLimiter;
   private readonly keys = new Map<string, KeyObject>();
-  private readonly mutex = new Mutex();
+  /** Batches waiting for the committer, and whether it runs: dedup, append and index never interleave. */
+  private readonly pending: PendingBatch[] = [];
+  private committing = false;
 
   constructor(private readonly deps: IngestDeps) {
     this.rate = new RateLimiter(deps.limits.rate_per_probe.per_minute, deps.limits.rate_per_probe.burst, deps.clock);
@@ -168,7 +179,8 @@ export class Ingest {
     }
     let batch: unknown;
     try {
-      batch = JSON.parse(utf8.decode(json));
+      if (!isUtf8(json)) throw new Error('not UTF-8');
+      batch = JSON.parse(json.toString('utf8'));
     } catch (err) {
       return this.fail('bad_json', `the batch is not valid UTF-8 JSON (${(err as Error).message.slice(0, 120)})`);
     }
@@ -222,32 +234,7 @@ export class Ingest {
     });
 
     try {
-      await this.mutex.run(async () => {
-        const fresh: ArchivedRecord[] = [];
-        const inBatch = new Set<string>();
-        for (const { index, record } of candidates) {
-          const id = record.measurement.id;
-          if (inBatch.has(id) || store.hasMeasurement(id)) {
-            results[index] = { index, id, status: 'duplicate' };
-            continue;
-          }
-          inBatch.add(id);
-          fresh.push(record);
-          results[index] = { index, id, status: 'accepted' };
-        }
-        if (fresh.length > 0) {
-          await archive.append(fresh);
-          store.apply(fresh, archive.position());
-        }
-        if (overflow !== null && store.recordSpoolOverflow(probe.id, overflow, receivedAt) > 0) {
-          metrics.setSpoolOverflow(store.spoolOverflowTotals());
-          this.deps.log?.warn(
-            { dropped: overflow.dropped, first_dropped_at: overflow.first_dropped_at, last_dropped_at: overflow.last_dropped_at },
-            'a probe reports measurements its full spool dropped',
-          );
-        }
-        store.touchProbe(probe.id, receivedAt);
-      });
+      await this.commit({ probeId: probe.id, receivedAt, candidates, results, overflow });
     } catch (err) {
       this.deps.log?.error({ err }, 'archiving a batch failed');
       return this.fail('archive_unavailable', 'the collector could not store the batch durably; retry later');
@@ -261,5 +248,83 @@ export class Ingest {
     metrics.countBatch('ok');
     if (accepted > 0) this.deps.onAccepted?.();
     return { status: 200, body: { results } };
+  }
+
+  /**
+   * Group commit: batches that arrive while a commit is under way wait and then go together, so
+   * that one archive fsync and one store transaction cover all of them. Each batch still resolves
+   * only after its records are fsynced and indexed, and fails whole when that failed.
+   */
+  private commit(batch: Omit<PendingBatch, 'done'>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ ...batch, done: (err?: unknown) => (err === undefined ? resolve() : reject(err)) });
+      if (!this.committing) void this.commitLoop();
+    });
+  }
+
+  private async commitLoop(): Promise<void> {
+    this.committing = true;
+    try {
+      while (this.pending.length > 0) {
+        let take = 0;
+        let records = 0;
+        while (take < this.pending.length && (take === 0 || records + this.pending[take]!.candidates.length <= MAX_GROUP_RECORDS)) {
+          records += this.pending[take]!.candidates.length;
+          take++;
+        }
+        const group = this.pending.splice(0, take);
+        try {
+          await this.commitGroup(group);
+        } catch (err) {
+          for (const b of group) b.done(err);
+          continue;
+        }
+        for (const b of group) b.done();
+      }
+    } finally {
+      this.committing = false;
+    }
+  }
+
+  private async commitGroup(group: PendingBatch[]): Promise<void> {
+    const { store, archive, metrics } = this.deps;
+    const fresh: ArchivedRecord[] = [];
+    const seen = new Set<string>();
+    const touches = new Map<string, string>();
+    for (const b of group) {
+      touches.set(b.probeId, b.receivedAt);
+      for (const { index, record } of b.candidates) {
+        const id = record.measurement.id;
+        if (seen.has(id) || store.hasMeasurement(id)) {
+          b.results[index] = { index, id, status: 'duplicate' };
+          continue;
+        }
+        seen.add(id);
+        fresh.push(record);
+        b.results[index] = { index, id, status: 'accepted' };
+      }
+    }
+    if (fresh.length > 0) {
+      const span = await archive.append(fresh);
+      store.apply(fresh, span.to, [...touches]);
+      if (this.deps.onArchived !== undefined) {
+        try {
+          this.deps.onArchived(fresh, span);
+        } catch (err) {
+          this.deps.log?.error({ err }, 'handing archived records to the sinks failed (they read them from the archive)');
+        }
+      }
+    } else {
+      store.apply([], null, [...touches]);
+    }
+    for (const b of group) {
+      if (b.overflow !== null && store.recordSpoolOverflow(b.probeId, b.overflow, b.receivedAt) > 0) {
+        metrics.setSpoolOverflow(store.spoolOverflowTotals());
+        this.deps.log?.warn(
+          { dropped: b.overflow.dropped, first_dropped_at: b.overflow.first_dropped_at, last_dropped_at: b.overflow.last_dropped_at },
+          'a probe reports measurements its full spool dropped',
+        );
+      }
+    }
   }
 }

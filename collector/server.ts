@@ -11,7 +11,7 @@ import {
   type RegistrationAnswer,
   type WhoamiAnswer,
 } from '../probe/upload/wire.js';
-import { Archive, type Recovery } from './archive.js';
+import { Archive, type ArchiveCursor, type ArchivedRecord, type Recovery } from './archive.js';
 import type { AsnInfo, AsnLookup } from './asn.js';
 import type { CollectorConfig } from './config.js';
 import { Enrollment } from './enrollment.js';
@@ -21,12 +21,22 @@ import { catchUp, type IndexSummary } from './reindex.js';
 import { BUCKET_MS, Store } from './store.js';
 import { etagMatches, loadTargetList, type TargetList } from './targets.js';
 
-/** A time-series writer fed from the archive (the InfluxDB sink): woken after each accepted batch. */
+/**
+ * A time-series writer fed from the archive (the InfluxDB sink). After each accepted batch it is
+ * handed the records through `offer` when it has one, else woken through `notify`.
+ */
 export interface Sink {
   name: string;
   notify(): void;
   /** Archived measurements not yet written. */
   backlog(): number;
+  /**
+   * In-memory handoff: `records` were just appended and fsynced, in archive order, starting at
+   * `cursorBefore` and ending before `cursorAfter`. Calls come in archive order, one append each.
+   * The sink may take them (and write them without reading the archive) or decline, in which case it
+   * must find them in the archive itself; returns whether it took them. Must not block or throw.
+   */
+  offer?(records: readonly ArchivedRecord[], cursorAfter: ArchiveCursor, cursorBefore: ArchiveCursor): boolean;
 }
 
 /** What a sink factory gets: the archive to read from (with cursors), the store and the config. */
@@ -155,8 +165,24 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
     targets: targets.byId,
     metrics,
     ...(deps.asnLookup ? { lookup: deps.asnLookup } : {}),
+    onArchived: (records, span) => {
+      for (const sink of sinks) {
+        if (sink.offer === undefined) continue;
+        try {
+          sink.offer(records, span.to, span.from);
+        } catch (err) {
+          app.log.warn({ err, sink: sink.name }, 'a sink failed to take a handoff');
+          try {
+            sink.notify();
+          } catch {
+            // it polls the archive anyway
+          }
+        }
+      }
+    },
     onAccepted: () => {
       for (const sink of sinks) {
+        if (sink.offer !== undefined) continue; // handed the records already
         try {
           sink.notify();
         } catch (err) {

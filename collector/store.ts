@@ -112,7 +112,7 @@ export class Store {
     overflowTotals: Database.Statement<[], { reports: number; dropped: number | null }>;
   };
   private readonly overflowTx: (probeId: string, report: SpoolOverflowReport, receivedAt: string) => number;
-  private readonly applyTx: (records: ArchivedRecord[], cursor: ArchiveCursor | null) => number;
+  private readonly applyTx: (records: readonly ArchivedRecord[], cursor: ArchiveCursor | null, touches: ReadonlyArray<readonly [string, string]>) => number;
 
   private constructor(file: string) {
     this.db = new Database(file);
@@ -147,7 +147,7 @@ export class Store {
       this.stmt.putOverflow.run(probeId, report.first_dropped_at, last, dropped, receivedAt);
       return dropped - (before?.dropped ?? 0);
     });
-    this.applyTx = this.db.transaction((records: ArchivedRecord[], cursor: ArchiveCursor | null) => {
+    this.applyTx = this.db.transaction((records: readonly ArchivedRecord[], cursor: ArchiveCursor | null, touches: ReadonlyArray<readonly [string, string]>) => {
       let added = 0;
       for (const r of records) {
         const m = r.measurement;
@@ -163,6 +163,7 @@ export class Store {
         );
       }
       if (cursor !== null) this.stmt.setMeta.run('archive_cursor', JSON.stringify(cursor));
+      for (const [probeId, at] of touches) this.stmt.touchProbe.run(at, probeId);
       return added;
     });
   }
@@ -197,10 +198,11 @@ export class Store {
 
   /**
    * Index archived records in one transaction: ids not seen before are added and counted in the
-   * aggregates (a repeated id is skipped); the archive cursor is saved with them. Returns how many were new.
+   * aggregates (a repeated id is skipped); the archive cursor is saved with them, and `touches`
+   * ([probe id, last seen]) in the same transaction. Returns how many were new.
    */
-  apply(records: ArchivedRecord[], cursor: ArchiveCursor | null): number {
-    return this.applyTx(records, cursor);
+  apply(records: readonly ArchivedRecord[], cursor: ArchiveCursor | null, touches: ReadonlyArray<readonly [string, string]> = []): number {
+    return this.applyTx(records, cursor, touches);
   }
 
   /** How far the archive has been indexed. */

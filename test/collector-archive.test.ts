@@ -1,8 +1,8 @@
 // The durable archive: append and read with cursors, daily segments gzipped at day close, torn tails cut at open.
-import { appendFile, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, open, readdir, readFile, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Archive, type ArchiveCursor, type ArchivedRecord } from '../collector/archive.js';
 import { makeMeasurement, ManualClock, T0, tempDir } from './fixtures/collector/helpers.js';
 
@@ -181,5 +181,67 @@ describe('Archive', () => {
     await expect(reader.append([record(T0)])).rejects.toThrow(/read-only/);
     await reader.close();
     await writer.close();
+  });
+
+  it('reads only what was fsynced: an append written but not yet synced is invisible until its fsync completes', async () => {
+    const archive = await Archive.open(dir, clock);
+    const durable = [record(T0), record(T0 + 1)];
+    const first = await archive.append(durable);
+    expect(first).toEqual({ from: { segment: '2024-05-09', offset: 0 }, to: archive.position() });
+
+    // Hold every fsync until released: the next append is written to the file but not durable.
+    const probe = await open(path.join(dir, '2024-05-09.jsonl'), 'r');
+    const proto = Object.getPrototypeOf(probe) as FileHandle;
+    await probe.close();
+    const realSync = proto.sync;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let held = 0;
+    const spy = vi.spyOn(proto, 'sync').mockImplementation(async function (this: FileHandle) {
+      held++;
+      await gate;
+      return realSync.call(this);
+    });
+    try {
+      const pending = [record(T0 + 2), record(T0 + 3)];
+      const appending = archive.append(pending);
+      const file = path.join(dir, '2024-05-09.jsonl');
+      for (let i = 0; i < 1000 && held === 0; i++) await new Promise((r) => setTimeout(r, 2));
+      expect(held).toBe(1);
+      const onDisk = (await readFile(file, 'utf8')).trimEnd().split('\n');
+      expect(onDisk).toHaveLength(4); // written ...
+      const seen = await readAll(archive);
+      expect(seen.map((x) => x.id)).toEqual(durable.map((r) => r.measurement.id)); // ... but not yet durable: not read
+      expect(seen.at(-1)!.next).toEqual(first.to);
+      expect(await readAll(archive, first.to)).toEqual([]);
+
+      release();
+      const second = await appending;
+      expect(second.from).toEqual(first.to);
+      expect((await readAll(archive, first.to)).map((x) => x.id)).toEqual(pending.map((r) => r.measurement.id));
+      expect((await readAll(archive)).at(-1)!.next).toEqual(second.to);
+    } finally {
+      release();
+      spy.mockRestore();
+    }
+    await archive.close();
+  });
+
+  it('a read-only reader fsyncs a plain segment itself and reads no further than what it made durable', async () => {
+    const writer = await Archive.open(dir, clock);
+    await writer.append([record(T0)]);
+    await writer.close();
+    const reader = await Archive.open(dir, clock, { readonly: true });
+    const probe = await open(path.join(dir, '2024-05-09.jsonl'), 'r');
+    const proto = Object.getPrototypeOf(probe) as FileHandle;
+    await probe.close();
+    const spy = vi.spyOn(proto, 'sync');
+    try {
+      expect(await readAll(reader)).toHaveLength(1);
+      expect(spy).toHaveBeenCalledTimes(1);
+    } finally {
+      spy.mockRestore();
+    }
+    await reader.close();
   });
 });

@@ -12,6 +12,7 @@ import {
   isBlocked,
   pointTimestamp,
   quoteString,
+  ReachabilityLines,
   toLines,
 } from '../collector/influx/line.js';
 import { makeRecord } from './services/archive-records.js';
@@ -140,6 +141,23 @@ describe('toLines', () => {
     const record = makeRecord(0, { startMs: START });
     record.measurement.started_at = 'yesterday';
     expect(() => toLines(record)).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('ReachabilityLines', () => {
+  it('builds exactly the lines of toLines, for every tag combination, while it remembers tag sets', () => {
+    const builder = new ReachabilityLines();
+    const records = Array.from({ length: 60 }, (_, i) => makeRecord(i, { startMs: START }));
+    records.push(makeRecord(60, { startMs: START, target: { id: 'you tube,x=y\\z', category: 'video' }, cc: null, asn: null }));
+    records.push(makeRecord(61, { startMs: START, asn: null, cc: 'unknown' }));
+    records[5]!.measurement.probe.asn = 4242; // used when the record has no ASN of its own
+    records[5]!.asn = null;
+    for (let round = 0; round < 2; round++) {
+      for (const r of records) expect(builder.line(r)).toBe(toLines(r)[0]);
+    }
+    const bad = makeRecord(62, { startMs: START });
+    bad.measurement.started_at = 'not a time';
+    expect(() => builder.line(bad)).toThrow(InvalidArgumentError);
   });
 });
 

@@ -159,6 +159,54 @@ export function toLines(record: ArchivedRecord): string[] {
   return [text];
 }
 
+/** Most tag sets a {@link ReachabilityLines} remembers before it starts over. */
+const MAX_CACHED_TAG_SETS = 4096;
+
+/**
+ * Builds the same `reachability` lines as {@link toLines}, cheaper: the escaped tag set (all of the
+ * line up to the fields) is remembered per combination of tag values, which are few (targets ×
+ * categories × networks × verdicts), and the line is assembled from fewer pieces. One per sink.
+ */
+export class ReachabilityLines {
+  private readonly tagSets = new Map<string, string>();
+
+  /** The line of one record; throws InvalidArgumentError like toLines for a record without a readable start time. */
+  line(record: ArchivedRecord): string {
+    const m = record.measurement;
+    const asn = record.asn ?? m.probe.asn;
+    const cc = record.cc ?? m.probe.cc;
+    const layer = m.verdict.layer;
+    const verdict = m.verdict.verdict;
+    // \u0000 cannot occur in the values that reach here (validated identifiers); if it did, only the cache key would be ambiguous.
+    const key = m.target.id + '\u0000' + m.target.category + '\u0000' + (asn === null ? '' : asn) + '\u0000' + (cc ?? '\u0001') + '\u0000' + (layer ?? '\u0001') + '\u0000' + verdict;
+    let tags = this.tagSets.get(key);
+    if (tags === undefined) {
+      tags =
+        REACHABILITY +
+        ',target=' +
+        escapeTag(m.target.id) +
+        ',category=' +
+        escapeTag(m.target.category) +
+        ',asn=' +
+        (asn === null ? 'unknown' : escapeTag(String(asn))) +
+        ',cc=' +
+        escapeTag(cc ?? 'unknown') +
+        ',layer=' +
+        escapeTag(layer ?? 'none') +
+        ',verdict=' +
+        escapeTag(verdict) +
+        (isBlocked(verdict) ? ' blocked=1i' : ' blocked=0i');
+      if (this.tagSets.size >= MAX_CACHED_TAG_SETS) this.tagSets.clear();
+      this.tagSets.set(key, tags);
+    }
+    const rtt = connectRtt(m);
+    const rttText = rtt === null ? null : floatField(rtt);
+    const runtimeText = floatField(m.runtime_ms);
+    const fields = (rttText === null ? '' : ',rtt=' + rttText) + (runtimeText === null ? '' : ',runtime=' + runtimeText);
+    return tags + fields + ',count=1i,probe=' + quoteString(record.probe_id || m.probe.id) + ' ' + pointTimestamp(timeMs(m.started_at, 'started_at'), m.id);
+  }
+}
+
 /** A blocking event's start or end, as a Grafana annotation point. */
 export interface BlockingEventPoint {
   /** Stable id of the event (its start and end share it). */
