@@ -1,17 +1,30 @@
 // The measured side of bench/probe-cycle: runs the built engine alone in its own process and reports its cost.
-// Reads its lab (address map, resolver port, lab root, targets) as JSON on stdin; prints one JSON line.
+// Reads its lab (address map, resolver ports, lab root, targets) as JSON on stdin; prints one JSON line.
+// Usage: node bench/probe-cycle-child.mjs [--no-v8-flags] [--cli]
 import dgram from 'node:dgram';
 import dns from 'node:dns';
 import net from 'node:net';
-import { runTargets } from '../dist/probe/engine/run.js';
-import { engineOptionsFrom } from '../dist/probe/engine/options.js';
-import { defaultProbeConfig } from '../dist/probe/config/probe-config.js';
-import { loadTrust } from '../dist/probe/trust.js';
-import { systemClock } from '../dist/probe/deps.js';
+import { applyProbeV8Flags, PROBE_V8_FLAGS } from '../dist/probe/engine/v8-flags.js';
+
+// The probe's own V8 settings, applied first, the way bin/ashyq-probe.js starts every volunteer's run
+// (--no-v8-flags leaves V8's defaults, to see what the settings buy).
+const v8Flags = process.argv.includes('--no-v8-flags') ? [] : PROBE_V8_FLAGS;
+if (v8Flags.length > 0) applyProbeV8Flags();
+// --cli: also load what bin/ashyq-probe.js loads before a run (the command line, daemon and uploader code).
+const withCli = process.argv.includes('--cli');
+if (withCli) await import('../dist/probe/cli.js');
+const { runTargets } = await import('../dist/probe/engine/run.js');
+const { engineOptionsFrom } = await import('../dist/probe/engine/options.js');
+const { defaultProbeConfig } = await import('../dist/probe/config/probe-config.js');
+const { loadTrust } = await import('../dist/probe/trust.js');
+const { systemClock } = await import('../dist/probe/deps.js');
 
 const chunks = [];
 for await (const chunk of process.stdin) chunks.push(chunk);
 const lab = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+
+const systemResolver = new dns.promises.Resolver({ timeout: lab.timeoutMs, tries: 1 });
+systemResolver.setServers([`127.0.0.1:${lab.systemDnsPort}`]);
 
 /** "Public" addresses mapped to loopback ports; anything else fails without a packet sent. */
 const network = {
@@ -41,11 +54,11 @@ const network = {
     });
   },
   createUdpSocket: (type) => dgram.createSocket(type),
-  // Stands in for getaddrinfo: a c-ares channel per lookup asking the lab's DNS server.
-  async lookup(domain, family) {
-    const resolver = new dns.promises.Resolver({ timeout: lab.timeoutMs, tries: 1 });
-    resolver.setServers([`127.0.0.1:${lab.dnsPort}`]);
-    return family === 4 ? resolver.resolve4(domain) : resolver.resolve6(domain);
+  // Stands in for getaddrinfo, which asks the machine's resolver: one c-ares channel for the run asking
+  // the lab's "system" DNS server (a channel per lookup would measure 400 channels the probe never makes).
+  async lookup(domain, family, signal) {
+    signal.throwIfAborted();
+    return family === 4 ? systemResolver.resolve4(domain) : systemResolver.resolve6(domain);
   },
 };
 
@@ -53,7 +66,7 @@ const config = defaultProbeConfig();
 const probe = { id: 'bench', asn: null, cc: null, network: null, software: { name: 'ashyq-probe', version: 'bench' } };
 const options = {
   ...engineOptionsFrom(config, probe, loadTrust({ extraCa: [lab.root], env: {} })),
-  resolvers: [{ kind: 'system' }, { kind: 'udp', address: '127.0.0.1', port: lab.dnsPort }],
+  resolvers: [{ kind: 'system' }, { kind: 'udp', address: '127.0.0.1', port: lab.publicDnsPort }],
   controlDoh: null,
 };
 
@@ -69,6 +82,8 @@ process.stdout.write(
     wallMs,
     timeoutMs: options.timeoutMs,
     concurrency: options.concurrency,
+    v8Flags,
+    withCli,
     maxRssMb: process.resourceUsage().maxRSS / 1024,
     cpuMs: (cpu.user + cpu.system) / 1000,
     verdicts,

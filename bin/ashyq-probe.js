@@ -3,6 +3,9 @@
 // getaddrinfo runs on libuv's thread pool (4 threads by default): on a censored or dead network
 // every lookup can block for seconds, so a larger pool keeps one run from queueing behind them.
 process.env.UV_THREADPOOL_SIZE ??= '32';
+// V8 settings for a small footprint (see probe/engine/v8-flags.ts), set before anything else loads.
+const { applyProbeV8Flags } = await import('../dist/probe/engine/v8-flags.js');
+applyProbeV8Flags();
 const { main } = await import('../dist/probe/cli.js');
 
 process.exitCode = await main(process.argv.slice(2));

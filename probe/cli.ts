@@ -1,9 +1,7 @@
 // The `ashyq-probe` command line: parses arguments and dispatches to the commands.
 import { parseArgs } from 'node:util';
 import { AshyqError } from './errors.js';
-import { daemonCommand } from './cli/daemon.js';
 import { runOnce } from './cli/run-once.js';
-import { statusCommand } from './cli/status.js';
 import { version } from './version.js';
 
 const USAGE = `usage: ashyq-probe <command> [options]
@@ -62,8 +60,9 @@ export async function main(argv: string[], streams = { out: process.stdout, err:
       return 2;
     }
     try {
-      if (command === 'daemon') return await daemonCommand(values.config, streams);
-      return await statusCommand({ json: values.json === true, ...(values.config !== undefined ? { configFile: values.config } : {}) }, streams);
+      // Loaded only when used: `run --once` never needs the daemon's or the uploader's code (memory).
+      if (command === 'daemon') return await (await import('./cli/daemon.js')).daemonCommand(values.config, streams);
+      return await (await import('./cli/status.js')).statusCommand({ json: values.json === true, ...(values.config !== undefined ? { configFile: values.config } : {}) }, streams);
     } catch (err) {
       if (err instanceof AshyqError && err.code === 'ASHYQ_ERR_CONFIG') {
         streams.err.write(`ashyq-probe: invalid configuration:\n${err.message}\n`);

@@ -38,3 +38,29 @@ it('removes the address a block page shows the visitor from the head, title, hea
   expect(obs.body_sha256).toBe(createHash('sha256').update(redacted).digest('hex'));
   expect(obs.ip).toBe(SITE); // the service's address stays
 });
+
+it('finds an address split across two chunks of the body', async () => {
+  const chunks = ['<p>Ваш IP: 95.5', '6.12.34 и 2a02:a8', '0:1::5</p>'];
+  const server2 = await startHttpServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html' });
+    let i = 0;
+    const next = () => {
+      const c = chunks[i++];
+      if (c === undefined) res.end();
+      else res.write(c, () => setTimeout(next, 20));
+    };
+    next();
+  });
+  try {
+    const network = loopbackNetwork({ [`${SITE}:80`]: server2.port });
+    const obs = await measureHttp(
+      { url: 'http://vk.com/', ip: SITE, port: 80, domain: 'vk.com' },
+      { timeoutMs: 2000, trust: loadTrust({ env: {} }), maxBodyBytes: 65536 },
+      { network, clock: systemClock },
+    );
+    expect(obs.body_head).toBe('<p>Ваш IP: [address] и [address]</p>');
+    expect(obs.body_length).toBe(Buffer.byteLength(chunks.join('')));
+  } finally {
+    await server2.close();
+  }
+});

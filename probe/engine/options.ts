@@ -20,6 +20,8 @@ export interface EngineOptions {
   listenWindowMs: number;
   concurrency: number;
   perHostConcurrency: number;
+  /** At most this many busy TLS handshakes and HTTP requests at once (see engine/limits.ts); default ENGINE_DEFAULTS'. */
+  handshakeConcurrency?: number;
   /** SNI used to retry a reset or stalled handshake, telling SNI filtering from IP blocking. */
   neutralSni: string;
   /** At most this many addresses per domain and family are connected to. */
@@ -39,6 +41,12 @@ export type ProgressEvent =
 export const ENGINE_DEFAULTS = {
   maxAddressesPerDomain: 4,
   maxBodyBytes: 1024 * 1024,
+  /**
+   * Busy handshakes and requests hold the memory of a run (see engine/limits.ts): at most 32 at
+   * once, each counted for at most handshakeHoldMs (a stalled one then waits without a slot).
+   */
+  handshakeConcurrency: 32,
+  handshakeHoldMs: 500,
 };
 
 /** Engine options from a validated probe config, a probe identity and a trust store. */
@@ -53,6 +61,7 @@ export function engineOptionsFrom(config: ProbeConfig, probe: ProbeInfo, trust: 
     listenWindowMs: m.dns_listen_window_ms,
     concurrency: m.concurrency,
     perHostConcurrency: m.per_host_concurrency,
+    handshakeConcurrency: ENGINE_DEFAULTS.handshakeConcurrency,
     neutralSni: m.neutral_sni,
     maxAddressesPerDomain: ENGINE_DEFAULTS.maxAddressesPerDomain,
     maxBodyBytes: ENGINE_DEFAULTS.maxBodyBytes,

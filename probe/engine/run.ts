@@ -5,9 +5,10 @@ import { classify } from '../classify/classify.js';
 import type { Deps } from '../deps.js';
 import { MEASUREMENT_SCHEMA, type Measurement } from '../measurement.js';
 import type { Target } from '../target.js';
+import type { Decision } from '../verdict.js';
 import { ulid } from '../ulid.js';
 import { RunLimits } from './limits.js';
-import type { EngineOptions } from './options.js';
+import { ENGINE_DEFAULTS, type EngineOptions } from './options.js';
 import { measureTarget, type TargetEvidence } from './target-run.js';
 
 interface Done {
@@ -15,6 +16,8 @@ interface Done {
   startedAt: number;
   runtime: number;
   result: TargetEvidence;
+  /** The target's own verdict, before the canary rule. */
+  decision: Decision;
 }
 
 /**
@@ -24,7 +27,10 @@ interface Done {
 export async function runTargets(targets: Target[], options: EngineOptions, deps: Deps): Promise<Measurement[]> {
   // Every step in flight listens on the run's signal: hundreds at once are expected, not a leak.
   if (options.signal) setMaxListeners(0, options.signal);
-  const limits = new RunLimits(options.concurrency, options.perHostConcurrency);
+  const limits = new RunLimits(options.concurrency, options.perHostConcurrency, {
+    concurrency: options.handshakeConcurrency ?? ENGINE_DEFAULTS.handshakeConcurrency,
+    holdMs: ENGINE_DEFAULTS.handshakeHoldMs,
+  });
   const total = targets.length;
   let started = 0;
   let done = 0;
@@ -36,15 +42,10 @@ export async function runTargets(targets: Target[], options: EngineOptions, deps
       options.onProgress?.({ type: 'target-start', target, started: ++started, total });
       const result = await measureTarget(target, options, deps, limits);
       const runtime = deps.clock.monotonic() - t0;
+      const decision = classify(target, result.evidence);
       done++;
-      options.onProgress?.({
-        type: 'target-done',
-        target,
-        decision: classify(target, result.evidence),
-        done,
-        total,
-      });
-      return { target, startedAt, runtime, result };
+      options.onProgress?.({ type: 'target-done', target, decision, done, total });
+      return { target, startedAt, runtime, result, decision };
     }),
   );
   // Wait for every target before failing, so that an abort leaves no step still holding a socket.
@@ -52,9 +53,7 @@ export async function runTargets(targets: Target[], options: EngineOptions, deps
   if (failed) throw failed.reason;
   const results = settled.map((s) => (s as PromiseFulfilledResult<Done>).value);
 
-  const decisions = applyCanaries(
-    results.map((r) => ({ target: r.target, evidence: r.result.evidence, decision: classify(r.target, r.result.evidence) })),
-  );
+  const decisions = applyCanaries(results.map((r) => ({ target: r.target, evidence: r.result.evidence, decision: r.decision })));
 
   return results.map((r, i): Measurement => ({
     schema: MEASUREMENT_SCHEMA,

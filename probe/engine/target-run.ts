@@ -93,7 +93,7 @@ export async function measureTarget(
     tcp
       .filter((c) => c.failure === null && c.domain !== null && tlsPorts.has(c.port))
       .map((c) =>
-        limits.run(c.ip, () => {
+        limits.runHandshake(c.ip, () => {
           checkAbort();
           return measureTls(
             { ip: c.ip, port: c.port, sni: c.domain, domain: c.domain },
@@ -120,7 +120,7 @@ export async function measureTarget(
       if (ip === undefined) continue;
       const url = `${https ? 'https' : 'http'}://${d.domain}${expect.path}`;
       jobs.push(
-        limits.run(ip, () => {
+        limits.runHandshake(ip, () => {
           checkAbort();
           return measureHttp(
             { url, ip, port, domain: d.domain },

@@ -7,14 +7,16 @@
 // measurement is where the chain itself is recorded), http_request (until the response headers),
 // http_body. Each step has its own timeoutMs. Redirects are not followed: the status and `location`
 // are recorded. The body is read up to maxBodyBytes; beyond that reading stops and body_length
-// (= maxBodyBytes) and body_sha256 cover the bytes read. When the body fails midway, what arrived
+// (= maxBodyBytes) and body_sha256 cover the bytes read. IP addresses in the body and headers are
+// replaced by "[address]" before anything is kept (body_sha256 is of the redacted body). When the body fails midway, what arrived
 // before the failure is still recorded beside the failure. rtt_ms runs from the start of the connect
 // to the response headers.
 import { createHash } from 'node:crypto';
+import { redactAddresses } from '../redact.js';
 import type net from 'node:net';
 import type { Readable } from 'node:stream';
 import type tls from 'node:tls';
-import { Client } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { Deps } from '../deps.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { HttpObservation } from '../evidence.js';
@@ -23,6 +25,7 @@ import type { TrustStore } from '../trust.js';
 import { checkTimeout, startDeadline } from './deadline.js';
 import { dialWithin } from './tcp.js';
 import { classifyTlsError, secureHandshake } from './tls.js';
+import { loadHttpClient } from './undici.js';
 
 export interface HttpTarget {
   /** The URL requested; its host is sent as Host header and used as SNI for https. */
@@ -95,7 +98,7 @@ function pickHeaders(headers: Record<string, string | string[] | undefined>): Re
   const out: Record<string, string> = {};
   for (const name of HEADERS_OF_INTEREST) {
     const value = headers[name];
-    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
+    if (value !== undefined) out[name] = redactAddresses(Array.isArray(value) ? value.join(', ') : value);
   }
   return out;
 }
@@ -115,27 +118,49 @@ interface Body {
   text: Buffer;
 }
 
-/** Read at most maxBytes of the body; resolves with what was read, or rejects carrying it. */
+/**
+ * Read at most maxBytes of the body; resolves with what was read, or rejects carrying it. IP
+ * addresses are removed before the digest and the text are taken (a block page may echo the
+ * volunteer's address, and a digest of a short page would let anyone recover it by trying them all).
+ * The body streams through: only a trailing run of address characters is held back between chunks,
+ * so an address split across two chunks is still found.
+ */
 async function readBody(body: Readable, maxBytes: number, into: Body): Promise<void> {
   const hash = createHash('sha256');
   const textParts: Buffer[] = [];
   let textLength = 0;
+  let carry = '';
+  // Addresses are ASCII: latin1 maps bytes to characters one to one, so nothing else changes.
+  const emit = (text: string) => {
+    if (text === '') return;
+    const redacted = Buffer.from(redactAddresses(text), 'latin1');
+    hash.update(redacted);
+    if (textLength < TEXT_BYTES) {
+      const keep = redacted.subarray(0, TEXT_BYTES - textLength);
+      textParts.push(keep);
+      textLength += keep.length;
+    }
+  };
+  const feed = (chunk: Buffer) => {
+    const text = carry + chunk.toString('latin1');
+    let cut = ADDRESS_TAIL.exec(text)?.index ?? text.length;
+    // No address is that long: a long run of such characters (hex data) is cut to a short tail.
+    if (text.length - cut > 128) cut = text.length - 64;
+    emit(text.slice(0, cut));
+    carry = text.slice(cut);
+  };
   const settle = () => {
-    into.sha256 = hash.copy().digest('hex');
+    emit(carry);
+    carry = '';
+    into.sha256 = hash.digest('hex');
     into.text = Buffer.concat(textParts, textLength);
   };
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) {
       const take = Math.min(chunk.length, maxBytes - into.length);
       if (take > 0) {
-        const part = chunk.subarray(0, take);
-        hash.update(part);
+        feed(chunk.subarray(0, take));
         into.length += take;
-        if (textLength < TEXT_BYTES) {
-          const keep = part.subarray(0, TEXT_BYTES - textLength);
-          textParts.push(keep);
-          textLength += keep.length;
-        }
       }
       // The cap is reached: stop reading (the rest of the body is never downloaded).
       if (take < chunk.length) break;
@@ -144,6 +169,9 @@ async function readBody(body: Readable, maxBytes: number, into: Body): Promise<v
     settle();
   }
 }
+
+/** The characters an IP address is written with, at the end of a text. */
+const ADDRESS_TAIL = /[0-9A-Fa-f:.]*$/;
 
 export async function measureHttp(target: HttpTarget, options: HttpOptions, deps: Deps): Promise<HttpObservation> {
   const { url, ip, port, domain } = target;
@@ -220,7 +248,8 @@ export async function measureHttp(target: HttpTarget, options: HttpOptions, deps
   // The one connection made above; undici asks for another only if it breaks, and gets an error.
   let handed = false;
   const connection = socket;
-  const client = new Client(parsed.origin, {
+  const undici = loadHttpClient();
+  const client = new undici.Client(parsed.origin, {
     connect(_opts, callback) {
       // undici stalls when the connector answers synchronously: answer on the next microtask.
       queueMicrotask(() => {
@@ -243,9 +272,9 @@ export async function measureHttp(target: HttpTarget, options: HttpOptions, deps
 
   try {
     const request = startDeadline('http_request', options.timeoutMs, options.signal);
-    let response: Awaited<ReturnType<Client['request']>>;
+    let response: Dispatcher.ResponseData;
     try {
-      response = await client.request({
+      response = await undici.request(client, {
         path: `${parsed.pathname}${parsed.search}`,
         method: 'GET',
         headers: {

@@ -134,6 +134,12 @@ function isoDate(text: string): string {
 export function sanDnsNames(subjectAltName: string | undefined): string[] {
   if (!subjectAltName) return [];
   const names: string[] = [];
+  if (!subjectAltName.includes('"')) {
+    // Node quotes every value holding a comma or a quote, so without quotes ", " only separates entries.
+    // (Certificates of big sites name a hundred hosts or more: this avoids a regex match per name.)
+    for (const entry of subjectAltName.split(', ')) if (entry.startsWith('DNS:')) names.push(entry.slice(4));
+    return names;
+  }
   for (const m of subjectAltName.matchAll(/(?:^|, )DNS:("(?:[^"\\]|\\.)*"|[^,]*)/g)) {
     const value = m[1] ?? '';
     names.push(value.startsWith('"') ? (JSON.parse(value) as string) : value);

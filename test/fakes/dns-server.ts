@@ -110,11 +110,23 @@ function parseQuery(message: Buffer): { id: number; question: Question } | null 
   return { id: decoded.id ?? 0, question: { name: question.name, type: question.type } };
 }
 
+export interface FakeDnsOptions {
+  /**
+   * SO_RCVBUF of the server's socket, in bytes (capped by the kernel). The default (~200 kB on Linux)
+   * holds a few hundred queries: a lab that sends a larger burst at once raises it, or loses queries.
+   */
+  recvBufferSize?: number;
+}
+
 async function startOn<Address extends '127.0.0.1' | '::1'>(
   address: Address,
   zone: FakeZone,
+  options: FakeDnsOptions = {},
 ): Promise<FakeDnsServer<Address>> {
-  const socket = dgram.createSocket(address === '::1' ? 'udp6' : 'udp4');
+  const socket = dgram.createSocket({
+    type: address === '::1' ? 'udp6' : 'udp4',
+    ...(options.recvBufferSize !== undefined ? { recvBufferSize: options.recvBufferSize } : {}),
+  });
   const timers = new Set<NodeJS.Timeout>();
   const queries: Array<{ name: string; qtype: string }> = [];
   let closed = false;
@@ -166,8 +178,8 @@ async function startOn<Address extends '127.0.0.1' | '::1'>(
 }
 
 /** A UDP DNS server on 127.0.0.1 (ephemeral port) answering A/AAAA queries from `zone`. */
-export function startFakeDns(zone: FakeZone): Promise<FakeDnsServer<'127.0.0.1'>> {
-  return startOn('127.0.0.1', zone);
+export function startFakeDns(zone: FakeZone, options: FakeDnsOptions = {}): Promise<FakeDnsServer<'127.0.0.1'>> {
+  return startOn('127.0.0.1', zone, options);
 }
 
 /** The same server on the IPv6 loopback ::1. */
