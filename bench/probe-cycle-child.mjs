@@ -3,7 +3,6 @@
 // Usage: node bench/probe-cycle-child.mjs [--no-v8-flags] [--cli]
 import dgram from 'node:dgram';
 import dns from 'node:dns';
-import net from 'node:net';
 import { applyProbeV8Flags, PROBE_V8_FLAGS } from '../dist/probe/engine/v8-flags.js';
 
 // The probe's own V8 settings, applied first, the way bin/ashyq-probe.js starts every volunteer's run
@@ -17,7 +16,7 @@ const { runTargets } = await import('../dist/probe/engine/run.js');
 const { engineOptionsFrom } = await import('../dist/probe/engine/options.js');
 const { defaultProbeConfig } = await import('../dist/probe/config/probe-config.js');
 const { loadTrust } = await import('../dist/probe/trust.js');
-const { systemClock } = await import('../dist/probe/deps.js');
+const { connectSocket, systemClock } = await import('../dist/probe/deps.js');
 
 const chunks = [];
 for await (const chunk of process.stdin) chunks.push(chunk);
@@ -35,22 +34,7 @@ const network = {
         reject(Object.assign(new Error(`connect EHOSTUNREACH ${ip}:${port} (not in the lab)`), { code: 'EHOSTUNREACH' }));
         return;
       }
-      const socket = net.connect({ host: '127.0.0.1', port: mapped });
-      const onAbort = () => {
-        socket.destroy();
-        reject(signal.reason);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      socket.once('connect', () => {
-        signal.removeEventListener('abort', onAbort);
-        socket.removeAllListeners('error');
-        resolve(socket);
-      });
-      socket.once('error', (err) => {
-        signal.removeEventListener('abort', onAbort);
-        socket.destroy();
-        reject(err);
-      });
+      resolve(connectSocket('127.0.0.1', mapped, signal));
     });
   },
   createUdpSocket: (type) => dgram.createSocket(type),

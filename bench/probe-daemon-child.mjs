@@ -8,11 +8,10 @@ applyProbeV8Flags();
 process.stderr.write(`bench: V8 flags ${PROBE_V8_FLAGS.join(' ')}\n`);
 const { default: dgram } = await import('node:dgram');
 const { default: dns } = await import('node:dns');
-const { default: net } = await import('node:net');
 const { loadProbeConfig } = await import('../dist/probe/config/probe-config.js');
 const { runDaemon } = await import('../dist/probe/daemon/daemon.js');
 const { streamLog } = await import('../dist/probe/daemon/log.js');
-const { systemClock } = await import('../dist/probe/deps.js');
+const { connectSocket, systemClock } = await import('../dist/probe/deps.js');
 
 const chunks = [];
 for await (const chunk of process.stdin) chunks.push(chunk);
@@ -27,22 +26,7 @@ const network = {
         reject(Object.assign(new Error(`connect EHOSTUNREACH ${ip}:${port} (not in the lab)`), { code: 'EHOSTUNREACH' }));
         return;
       }
-      const socket = net.connect({ host: '127.0.0.1', port: mapped });
-      const onAbort = () => {
-        socket.destroy();
-        reject(signal.reason);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      socket.once('connect', () => {
-        signal.removeEventListener('abort', onAbort);
-        socket.removeAllListeners('error');
-        resolve(socket);
-      });
-      socket.once('error', (err) => {
-        signal.removeEventListener('abort', onAbort);
-        socket.destroy();
-        reject(err);
-      });
+      resolve(connectSocket('127.0.0.1', mapped, signal));
     });
   },
   createUdpSocket: (type) => dgram.createSocket(type),

@@ -32,33 +32,39 @@ export const systemClock: Clock = {
   monotonic: () => performance.now(),
 };
 
+/**
+ * A real TCP connection to host:port: resolves once connected; rejects with the socket's error, or
+ * with `signal.reason` (after destroying the socket) when the signal fires first.
+ */
+export function connectSocket(host: string, port: number, signal: AbortSignal): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const socket = net.connect({ host, port, noDelay: true });
+    const onAbort = () => {
+      socket.destroy();
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.once('connect', () => {
+      signal.removeEventListener('abort', onAbort);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (err) => {
+      signal.removeEventListener('abort', onAbort);
+      socket.destroy();
+      reject(err);
+    });
+  });
+}
+
 /** The real network of the machine. */
 export function systemNetwork(): Network {
   return {
-    dialTcp(ip, port, signal) {
-      return new Promise((resolve, reject) => {
-        if (signal.aborted) {
-          reject(signal.reason);
-          return;
-        }
-        const socket = net.connect({ host: ip, port, noDelay: true });
-        const onAbort = () => {
-          socket.destroy();
-          reject(signal.reason);
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        socket.once('connect', () => {
-          signal.removeEventListener('abort', onAbort);
-          socket.removeAllListeners('error');
-          resolve(socket);
-        });
-        socket.once('error', (err) => {
-          signal.removeEventListener('abort', onAbort);
-          socket.destroy();
-          reject(err);
-        });
-      });
-    },
+    dialTcp: connectSocket,
     createUdpSocket(type) {
       return dgram.createSocket(type);
     },

@@ -1,7 +1,7 @@
 // A Network for tests: "public" addresses mapped to loopback listeners; anything unmapped is never dialled.
 import dgram from 'node:dgram';
 import net from 'node:net';
-import type { Network } from '../../probe/deps.js';
+import { connectSocket, type Network } from '../../probe/deps.js';
 
 export interface LoopbackNetworkOptions {
   /** The error an unmapped address fails with (no packet is sent): refused by default. */
@@ -56,22 +56,7 @@ export function loopbackNetwork(
           reject(unmappedError(options.unmapped ?? 'ECONNREFUSED', key));
           return;
         }
-        const socket = net.connect({ host: '127.0.0.1', port: mapped, noDelay: true });
-        const onAbort = () => {
-          socket.destroy();
-          reject(signal.reason);
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        socket.once('connect', () => {
-          signal.removeEventListener('abort', onAbort);
-          socket.removeAllListeners('error');
-          resolve(socket);
-        });
-        socket.once('error', (err) => {
-          signal.removeEventListener('abort', onAbort);
-          socket.destroy();
-          reject(err);
-        });
+        resolve(connectSocket('127.0.0.1', mapped, signal));
       });
     },
     createUdpSocket(type) {
