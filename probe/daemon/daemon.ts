@@ -19,6 +19,7 @@ import type { Clock, Network } from '../deps.js';
 import { DaemonStoppingError, RunDeadlineError } from '../errors.js';
 import { engineOptionsFrom } from '../engine/options.js';
 import { runTargets } from '../engine/run.js';
+import { releaseMemoryAfterRun } from '../engine/v8-flags.js';
 import { loadOrCreateIdentity } from '../identity.js';
 import type { Measurement, ProbeInfo } from '../measurement.js';
 import type { Target } from '../target.js';
@@ -53,6 +54,8 @@ export interface DaemonDeps {
 /** Settings of the daemon that the config does not expose. */
 export const DAEMON_TUNING = {
   stopGraceMs: 10_000,
+  /** After a run, once its upload has had time to go out, a full collection gives memory back. */
+  releaseMemoryDelayMs: 2_000,
   /** Bound on each step of a collector request (connect with proxy and TLS, headers, body). */
   collectorTimeoutMs: 30_000,
   /** How often the status file is refreshed when uploads change it between runs. */
@@ -245,6 +248,8 @@ export async function runDaemon(config: ProbeConfig, deps: DaemonDeps, signal: A
         status.update();
       }
       lastRun = { started_at: iso(began), finished_at: iso(), targets: list.length, measurements: appended, verdicts, error: null };
+      // The daemon now idles until the next run: hand back what the run's connections used.
+      setTimeout(releaseMemoryAfterRun, DAEMON_TUNING.releaseMemoryDelayMs).unref();
     };
 
     const scheduler = new Scheduler({

@@ -12,7 +12,8 @@
 import type net from 'node:net';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Client } from 'undici';
+import type { Client } from 'undici';
+import { loadHttpClient, type HttpClientApi } from '../measure/undici.js';
 import { systemNetwork, type Clock, type Network } from '../deps.js';
 import { AshyqError, InvalidArgumentError } from '../errors.js';
 import type { TlsObservation } from '../evidence.js';
@@ -171,6 +172,8 @@ export class CollectorClient {
   private readonly proxy: ProxySpec | null;
   private readonly network: Network;
   private readonly dispatcher: Client;
+  /** undici's HTTP/1.1 client only (not its whole entry point: a daemon idles on less memory). */
+  private readonly http: HttpClientApi;
   private readonly closing = new AbortController();
   private registered: boolean;
   private lastSignedAt = 0;
@@ -202,7 +205,8 @@ export class CollectorClient {
     this.proxy = endpoint.proxy === null ? null : parseProxy(endpoint.proxy);
     this.network = deps.network ?? systemNetwork();
     this.registered = identity.registered;
-    this.dispatcher = new Client(this.origin.origin, {
+    this.http = loadHttpClient();
+    this.dispatcher = new this.http.Client(this.origin.origin, {
       connect: (_options, callback) => {
         this.connect().then(
           (socket) => callback(null, socket),
@@ -369,7 +373,7 @@ export class CollectorClient {
   private async request(method: 'GET' | 'POST', path: string, headers: Record<string, string>, body?: Buffer | string): Promise<Answer> {
     if (this.closing.signal.aborted) throw new UploadError('network', 'the collector client was closed');
     try {
-      const res = await this.dispatcher.request({
+      const res = await this.http.request(this.dispatcher, {
         path,
         method,
         headers: { accept: 'application/json', ...headers },
