@@ -1,8 +1,6 @@
 // The measured side of bench/probe-cycle: runs the built engine alone in its own process and reports its cost.
 // Reads its lab (address map, resolver ports, lab root, targets) as JSON on stdin; prints one JSON line.
 // Usage: node bench/probe-cycle-child.mjs [--no-v8-flags] [--cli]
-import dgram from 'node:dgram';
-import dns from 'node:dns';
 import { applyProbeV8Flags, PROBE_V8_FLAGS } from '../dist/probe/engine/v8-flags.js';
 
 // The probe's own V8 settings, applied first, the way bin/ashyq-probe.js starts every volunteer's run
@@ -17,34 +15,10 @@ const { engineOptionsFrom } = await import('../dist/probe/engine/options.js');
 const { defaultProbeConfig } = await import('../dist/probe/config/probe-config.js');
 const { loadTrust } = await import('../dist/probe/trust.js');
 const { connectSocket, systemClock } = await import('../dist/probe/deps.js');
+const { labNetwork, readLab } = await import('./lab-network.mjs');
 
-const chunks = [];
-for await (const chunk of process.stdin) chunks.push(chunk);
-const lab = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-
-const systemResolver = new dns.promises.Resolver({ timeout: lab.timeoutMs, tries: 1 });
-systemResolver.setServers([`127.0.0.1:${lab.systemDnsPort}`]);
-
-/** "Public" addresses mapped to loopback ports; anything else fails without a packet sent. */
-const network = {
-  dialTcp(ip, port, signal) {
-    return new Promise((resolve, reject) => {
-      const mapped = lab.map[`${ip}:${port}`];
-      if (mapped === undefined) {
-        reject(Object.assign(new Error(`connect EHOSTUNREACH ${ip}:${port} (not in the lab)`), { code: 'EHOSTUNREACH' }));
-        return;
-      }
-      resolve(connectSocket('127.0.0.1', mapped, signal));
-    });
-  },
-  createUdpSocket: (type) => dgram.createSocket(type),
-  // Stands in for getaddrinfo, which asks the machine's resolver: one c-ares channel for the run asking
-  // the lab's "system" DNS server (a channel per lookup would measure 400 channels the probe never makes).
-  async lookup(domain, family, signal) {
-    signal.throwIfAborted();
-    return family === 4 ? systemResolver.resolve4(domain) : systemResolver.resolve6(domain);
-  },
-};
+const lab = await readLab();
+const network = labNetwork({ map: lab.map, dnsPort: lab.systemDnsPort, timeoutMs: lab.timeoutMs }, connectSocket);
 
 const config = defaultProbeConfig();
 const probe = { id: 'bench', asn: null, cc: null, network: null, software: { name: 'ashyq-probe', version: 'bench' } };

@@ -6,37 +6,14 @@ process.env.UV_THREADPOOL_SIZE ??= '32';
 const { PROBE_V8_FLAGS, applyProbeV8Flags } = await import('../dist/probe/engine/v8-flags.js');
 applyProbeV8Flags();
 process.stderr.write(`bench: V8 flags ${PROBE_V8_FLAGS.join(' ')}\n`);
-const { default: dgram } = await import('node:dgram');
-const { default: dns } = await import('node:dns');
 const { loadProbeConfig } = await import('../dist/probe/config/probe-config.js');
 const { runDaemon } = await import('../dist/probe/daemon/daemon.js');
 const { streamLog } = await import('../dist/probe/daemon/log.js');
 const { connectSocket, systemClock } = await import('../dist/probe/deps.js');
+const { labNetwork, readLab } = await import('./lab-network.mjs');
 
-const chunks = [];
-for await (const chunk of process.stdin) chunks.push(chunk);
-const lab = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-
-/** "Public" addresses mapped to loopback ports; anything else fails without a packet sent. */
-const network = {
-  dialTcp(ip, port, signal) {
-    return new Promise((resolve, reject) => {
-      const mapped = lab.map[`${ip}:${port}`];
-      if (mapped === undefined) {
-        reject(Object.assign(new Error(`connect EHOSTUNREACH ${ip}:${port} (not in the lab)`), { code: 'EHOSTUNREACH' }));
-        return;
-      }
-      resolve(connectSocket('127.0.0.1', mapped, signal));
-    });
-  },
-  createUdpSocket: (type) => dgram.createSocket(type),
-  // Stands in for getaddrinfo: a c-ares query to the lab's DNS server.
-  async lookup(domain, family) {
-    const resolver = new dns.promises.Resolver({ timeout: 2000, tries: 1 });
-    resolver.setServers([`127.0.0.1:${lab.dnsPort}`]);
-    return family === 4 ? resolver.resolve4(domain) : resolver.resolve6(domain);
-  },
-};
+const lab = await readLab();
+const network = labNetwork({ map: lab.map, dnsPort: lab.dnsPort, timeoutMs: 2000 }, connectSocket);
 
 const config = await loadProbeConfig(lab.configFile);
 config.schedule.interval_minutes = lab.intervalMinutes;

@@ -3,7 +3,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { Agent } from 'undici';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { systemClock, type Clock, type Deps, type Network } from '../probe/deps.js';
+import { connectSocket, systemClock, type Clock, type Deps, type Network } from '../probe/deps.js';
 import { InvalidArgumentError } from '../probe/errors.js';
 import { measureDns, type DnsOptions, type ResolverSpec } from '../probe/measure/dns.js';
 import {
@@ -69,24 +69,7 @@ class TestNetwork implements Network {
   dialTcp(ip: string, port: number, signal: AbortSignal): Promise<net.Socket> {
     this.dials.push({ ip, port });
     if (!isLoopback(ip)) return Promise.reject(Object.assign(new Error(`test network refuses ${ip}`), { code: 'ECONNREFUSED' }));
-    return new Promise((resolve, reject) => {
-      if (signal.aborted) return reject(signal.reason);
-      const socket = net.connect({ host: ip, port });
-      const onAbort = () => {
-        socket.destroy();
-        reject(signal.reason);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      socket.once('connect', () => {
-        signal.removeEventListener('abort', onAbort);
-        socket.removeAllListeners('error');
-        resolve(socket);
-      });
-      socket.once('error', (err) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      });
-    });
+    return connectSocket(ip, port, signal);
   }
 
   lookup(domain: string, family: 4 | 6, signal: AbortSignal): Promise<string[]> {

@@ -132,31 +132,37 @@ function line(measurement: string, tags: Array<[string, string]>, fields: Array<
  */
 export function toLines(record: ArchivedRecord): string[] {
   const m = record.measurement;
-  const asn = record.asn ?? m.probe.asn;
-  const cc = record.cc ?? m.probe.cc;
-  const rtt = connectRtt(m);
-  const rttText = rtt === null ? null : floatField(rtt);
-  const runtimeText = floatField(m.runtime_ms);
-  // Written out by hand rather than through line(): this runs once per archived measurement.
-  let text =
+  return [reachabilityTags(m.target.id, m.target.category, record.asn ?? m.probe.asn, record.cc ?? m.probe.cc, m.verdict.layer, m.verdict.verdict) + reachabilityRest(record)];
+}
+
+/** The `reachability` line up to (and including) the first field, `blocked`. */
+function reachabilityTags(target: string, category: string, asn: number | null, cc: string | null, layer: string | null, verdict: Verdict): string {
+  return (
     REACHABILITY +
     ',target=' +
-    escapeTag(m.target.id) +
+    escapeTag(target) +
     ',category=' +
-    escapeTag(m.target.category) +
+    escapeTag(category) +
     ',asn=' +
     (asn === null ? 'unknown' : escapeTag(String(asn))) +
     ',cc=' +
     escapeTag(cc ?? 'unknown') +
     ',layer=' +
-    escapeTag(m.verdict.layer ?? 'none') +
+    escapeTag(layer ?? 'none') +
     ',verdict=' +
-    escapeTag(m.verdict.verdict) +
-    (isBlocked(m.verdict.verdict) ? ' blocked=1i' : ' blocked=0i');
-  if (rttText !== null) text += ',rtt=' + rttText;
-  if (runtimeText !== null) text += ',runtime=' + runtimeText;
-  text += ',count=1i,probe=' + quoteString(record.probe_id || m.probe.id) + ' ' + pointTimestamp(timeMs(m.started_at, 'started_at'), m.id);
-  return [text];
+    escapeTag(verdict) +
+    (isBlocked(verdict) ? ' blocked=1i' : ' blocked=0i')
+  );
+}
+
+/** The rest of a `reachability` line after `blocked`: rtt, runtime, count, probe and the timestamp. */
+function reachabilityRest(record: ArchivedRecord): string {
+  const m = record.measurement;
+  const rtt = connectRtt(m);
+  const rttText = rtt === null ? null : floatField(rtt);
+  const runtimeText = floatField(m.runtime_ms);
+  const fields = (rttText === null ? '' : ',rtt=' + rttText) + (runtimeText === null ? '' : ',runtime=' + runtimeText);
+  return fields + ',count=1i,probe=' + quoteString(record.probe_id || m.probe.id) + ' ' + pointTimestamp(timeMs(m.started_at, 'started_at'), m.id);
 }
 
 /** Most tag sets a {@link ReachabilityLines} remembers before it starts over. */
@@ -181,29 +187,11 @@ export class ReachabilityLines {
     const key = m.target.id + '\u0000' + m.target.category + '\u0000' + (asn === null ? '' : asn) + '\u0000' + (cc ?? '\u0001') + '\u0000' + (layer ?? '\u0001') + '\u0000' + verdict;
     let tags = this.tagSets.get(key);
     if (tags === undefined) {
-      tags =
-        REACHABILITY +
-        ',target=' +
-        escapeTag(m.target.id) +
-        ',category=' +
-        escapeTag(m.target.category) +
-        ',asn=' +
-        (asn === null ? 'unknown' : escapeTag(String(asn))) +
-        ',cc=' +
-        escapeTag(cc ?? 'unknown') +
-        ',layer=' +
-        escapeTag(layer ?? 'none') +
-        ',verdict=' +
-        escapeTag(verdict) +
-        (isBlocked(verdict) ? ' blocked=1i' : ' blocked=0i');
+      tags = reachabilityTags(m.target.id, m.target.category, asn, cc, layer, verdict);
       if (this.tagSets.size >= MAX_CACHED_TAG_SETS) this.tagSets.clear();
       this.tagSets.set(key, tags);
     }
-    const rtt = connectRtt(m);
-    const rttText = rtt === null ? null : floatField(rtt);
-    const runtimeText = floatField(m.runtime_ms);
-    const fields = (rttText === null ? '' : ',rtt=' + rttText) + (runtimeText === null ? '' : ',runtime=' + runtimeText);
-    return tags + fields + ',count=1i,probe=' + quoteString(record.probe_id || m.probe.id) + ' ' + pointTimestamp(timeMs(m.started_at, 'started_at'), m.id);
+    return tags + reachabilityRest(record);
   }
 }
 
