@@ -2,9 +2,11 @@
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Lab, labSupport } from './lab.js';
 import { expectations, scenario, SCENARIOS, type Scenario } from './scenarios.js';
-import { run } from './shell.js';
+import { spawn } from 'node:child_process';
+import { labEnv, run } from './shell.js';
 import { NS } from './topology.js';
 
 const USAGE = `usage: npm run lab -- <command>
@@ -13,6 +15,9 @@ const USAGE = `usage: npm run lab -- <command>
                     run the probe once and leave the lab up
   apply SCENARIO    switch the running lab's censor to SCENARIO
   probe [--json]    run ashyq-probe once inside the client host
+  daemon [MINUTES]  run ashyq-probe daemon inside the client host (a run every MINUTES, default 1,
+                    no jitter), uploading to the lab's collector; Ctrl-C stops it. Switch the
+                    censor from another terminal with apply and watch the verdicts change
   down              stop every lab process and remove the namespaces
   list              the scenarios
 
@@ -64,6 +69,7 @@ async function handHints(lab: Lab): Promise<string> {
   const rows: Array<[string, string]> = [
     ['npm run lab -- probe', 'run the probe again (--json for the records)'],
     ['npm run lab -- apply <scenario>', 'switch the censor'],
+    ['npm run lab -- daemon', 'the probe daemon in the client, uploading to the lab collector (Ctrl-C stops it)'],
     [`ip netns exec ${NS.client} node bin/ashyq-probe.js run --once --config ${join(LAB_DIR, 'probe.yaml')}`, 'the built probe (npm run build first)'],
     [`ip netns exec ${NS.client} bash`, "a shell on the volunteer's machine"],
     [`ip netns exec ${NS.censor} iptables-save`, 'what the censor does now'],
@@ -77,6 +83,21 @@ The lab stays up. By hand:
 ${rows.map(([cmd, what]) => `  ${cmd}\n      ${what}`).join('\n')}
 Logs and configs: ${LAB_DIR}
 `;
+}
+
+const LAB_SOURCE = fileURLToPath(new URL('./', import.meta.url));
+
+/** Run `ip ARGS` with this terminal; Ctrl-C reaches the child (which stops cleanly), its exit status is ours. */
+function foreground(args: string[]): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn('ip', args, { stdio: 'inherit', env: labEnv() });
+    process.on('SIGINT', () => undefined);
+    child.once('error', (err) => {
+      process.stderr.write(`lab: ${err.message}\n`);
+      resolve(1);
+    });
+    child.once('exit', (code, signal) => resolve(code ?? (signal === null ? 1 : 128)));
+  });
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -125,6 +146,20 @@ async function main(argv: string[]): Promise<number> {
         return 1;
       }
       return probe(lab, arg === '--json');
+    case 'daemon': {
+      if (!(await running())) {
+        process.stderr.write('lab: no lab is up (npm run lab -- up)\n');
+        return 1;
+      }
+      const minutes = arg === undefined ? 1 : Number(arg);
+      if (!Number.isInteger(minutes) || minutes < 1) {
+        process.stderr.write(`lab: daemon: MINUTES must be a whole number of minutes ≥ 1, not "${arg}"\n`);
+        return 2;
+      }
+      const config = await lab.writeDaemonConfig('probe-daemon-by-hand', minutes);
+      out(`lab: ashyq-probe daemon in ${NS.client}, config ${config}, state in ${lab.daemonStateDir}; Ctrl-C stops it`);
+      return foreground(['netns', 'exec', NS.client, process.execPath, '--import', 'tsx', join(LAB_SOURCE, 'ashyq-probe.ts'), 'daemon', '--config', config]);
+    }
     case 'down':
       await lab.down();
       out('lab: down');

@@ -1,6 +1,7 @@
 // The lab: builds the client, censor, internet and tap hosts in network namespaces, starts their services, runs the probe, tears down.
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { spkiSha256 } from '../../probe/upload/pin.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Measurement } from '../../probe/measurement.js';
@@ -12,9 +13,12 @@ import {
   honestDnsmasqConf,
   internetNginxConf,
   pageHtml,
+  probeDaemonYaml,
   probeYaml,
   targetsYaml,
+  victoriaMetricsArgs,
 } from './config-files.js';
+import { LabDaemon } from './lab-daemon.js';
 import { makeLabPki } from './pki.js';
 import { LabCommandError, run, runIn, startService, stopPid, stopService, waitFor } from './shell.js';
 import {
@@ -29,6 +33,7 @@ import {
   ISP_RESOLVER,
   LAB_PREFIX,
   LAB_TARGETS,
+  LAB_TSDB,
   LINKS,
   NS,
   type Host,
@@ -40,8 +45,8 @@ const LAB_DIR_SOURCE = fileURLToPath(new URL('./', import.meta.url));
 /** Where `ip netns exec` finds a namespace's own resolv.conf. */
 const NETNS_ETC = '/etc/netns';
 
-/** Tools the lab needs on the machine (Debian packages: iproute2, iptables, dnsmasq-base, nginx-light, sslsplit, openssl). */
-export const REQUIRED_TOOLS = ['ip', 'tc', 'ss', 'iptables', 'dnsmasq', 'nginx', 'sslsplit', 'openssl'] as const;
+/** Tools the lab needs on the machine (Debian packages: iproute2, iptables, dnsmasq-base, nginx-light, sslsplit, openssl, victoria-metrics). */
+export const REQUIRED_TOOLS = ['ip', 'tc', 'ss', 'iptables', 'dnsmasq', 'nginx', 'sslsplit', 'openssl', 'victoria-metrics'] as const;
 
 export interface ProbeRun {
   code: number;
@@ -64,7 +69,7 @@ export async function labSupport(): Promise<{ ok: boolean; why: string }> {
     if (r.code !== 0) missing.push(tool);
   }
   if (missing.length > 0) {
-    return { ok: false, why: `missing tools: ${missing.join(', ')} (apt-get install iproute2 iptables dnsmasq-base nginx-light sslsplit openssl)` };
+    return { ok: false, why: `missing tools: ${missing.join(', ')} (apt-get install iproute2 iptables dnsmasq-base nginx-light sslsplit openssl victoria-metrics)` };
   }
   const probe = `${LAB_PREFIX}support-check`;
   const made = await run('ip', ['netns', 'add', probe], { allowFailure: true });
@@ -193,6 +198,7 @@ export class Lab {
     await writeFile(this.probeConfig, probeYaml(pki.caCert, this.targetsFile));
     const token = randomBytes(24).toString('base64url');
     await writeFile(this.#file('enrollment-token'), `${token}\n`);
+    await writeFile(this.#file('collector-pin'), `${spkiSha256(await readFile(pki.serverCert, 'utf8'))}\n`);
     const db = collectorIpDb();
     await writeFile(this.#file('collector-asn.csv'), db.asn);
     await writeFile(this.#file('collector-country.csv'), db.country);
@@ -213,6 +219,48 @@ export class Lab {
     return (await readFile(this.#file('enrollment-token'), 'utf8')).trim();
   }
 
+  /** The pin (SPKI SHA-256) of the lab collector's key, as a volunteer puts it in the probe config. */
+  async collectorPin(): Promise<string> {
+    return (await readFile(this.#file('collector-pin'), 'utf8')).trim();
+  }
+
+  /** Where the daemon keeps its identity, spool and status (one probe for the lab's whole life). */
+  get daemonStateDir(): string {
+    return this.#file('probe-state');
+  }
+
+  /** The collector's data directory (archive, store) on the internet host. */
+  get collectorDataDir(): string {
+    return this.#file('collector-data');
+  }
+
+  /** Write the daemon's config (`<name>.yaml` in the lab dir) for a schedule of one run every `intervalMinutes`. */
+  async writeDaemonConfig(name: string, intervalMinutes: number): Promise<string> {
+    const file = this.#file(`${name}.yaml`);
+    const yaml = probeDaemonYaml(this.caFile, this.targetsFile, {
+      stateDir: this.daemonStateDir,
+      collectorUrl: this.collectorUrl,
+      pin: await this.collectorPin(),
+      token: await this.enrollmentToken(),
+      intervalMinutes,
+    });
+    await writeFile(file, yaml);
+    return file;
+  }
+
+  /** Start `ashyq-probe daemon` inside the client host with a config from {@link writeDaemonConfig}. */
+  async startDaemon(configFile: string): Promise<LabDaemon> {
+    const entry = this.#node('ashyq-probe.ts');
+    return LabDaemon.start({
+      ns: NS.client,
+      cmd: entry.cmd,
+      args: [...entry.args, 'daemon', '--config', configFile],
+      stateDir: this.daemonStateDir,
+      log: this.#file('daemon.log'),
+      pidFile: this.#file('daemon.pid'),
+    });
+  }
+
   async #services(): Promise<void> {
     const svc = (name: string) => ({ log: this.#file(`${name}.out`), pidFile: this.#file(`${name}.pid`) });
     await startService(NS.internet, 'dnsmasq', [`--conf-file=${this.#file('dnsmasq-honest.conf')}`], svc('dnsmasq-honest'));
@@ -225,6 +273,8 @@ export class Lab {
     );
     await startService(NS.internet, 'nginx', ['-p', this.dir, '-c', this.#file('nginx-internet.conf')], svc('nginx-internet'));
     await startService(NS.censor, 'nginx', ['-p', this.dir, '-c', this.#file('nginx-censor.conf')], svc('nginx-censor'));
+    await startService(NS.internet, 'victoria-metrics', victoriaMetricsArgs(this.dir), svc('victoria-metrics'));
+    await waitFor('the time-series database (victoria-metrics)', () => listening(NS.internet, 'tcp', LAB_TSDB.port, LAB_TSDB.ip), 20_000, this.#file('victoria-metrics.out'));
     const collector = this.#node('ashyq-collector.ts');
     await startService(NS.internet, collector.cmd, [...collector.args, 'serve', '--config', this.#file('collector.yaml')], svc('collector'));
     await waitFor('the honest resolver (dnsmasq)', () => listening(NS.internet, 'udp', HONEST_BACKEND.port), 10_000, this.#file('dnsmasq-honest.out'));
@@ -298,7 +348,8 @@ export class Lab {
 
   /** Stop every service and remove the namespaces; safe to call on a half-built lab. */
   async down(): Promise<void> {
-    for (const name of ['injector', 'sslsplit', 'dnsmasq-isp', 'nginx-censor', 'collector', 'nginx-internet', 'delay-line', 'dnsmasq-honest']) {
+    await stopService(this.#file('daemon.pid'), 25_000);
+    for (const name of ['injector', 'sslsplit', 'dnsmasq-isp', 'nginx-censor', 'collector', 'victoria-metrics', 'nginx-internet', 'delay-line', 'dnsmasq-honest']) {
       await stopService(this.#file(`${name}.pid`));
     }
     await removeStaleLab();

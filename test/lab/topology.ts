@@ -64,6 +64,11 @@ export const BOGON_ADDRESS = '10.10.34.34';
 
 /** The collector, outside the censor's reach (the censor is told to leave it alone in every scenario but the shutdown). */
 export const COLLECTOR = { ip: '192.88.99.80', port: 443, name: 'collector.ashyq.lab' } as const;
+/**
+ * The collector's time-series database (Debian's VictoriaMetrics, which takes the InfluxDB v2 write
+ * API): on the internet host's own loopback, beside the collector, so only the collector reaches it.
+ */
+export const LAB_TSDB = { ip: '127.0.0.1', port: 8428, bucket: 'ashyq', org: 'lab', token: 'lab' } as const;
 /** What the collector's IP database says about the client's addresses: a lab ISP in Kazakhstan. */
 export const LAB_ISP = { asn: 64500, name: 'ashyq lab ISP', cc: 'KZ', range: ['10.77.1.0', '10.77.1.255'] } as const;
 
