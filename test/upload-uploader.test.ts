@@ -110,6 +110,27 @@ describe('Uploader', () => {
     expect(client.calls[4]!.at - idleFrom).toBe(60_000);
   });
 
+  it('tells its owner after every attempt, with the status already updated (the daemon writes status.json then)', async () => {
+    const spool = new MemorySpool();
+    spool.add(measurements(6));
+    let fail = false;
+    const client = new ScriptedClient((batch) => (fail ? networkDown() : acceptAll(batch)));
+    const seen: Array<{ uploaded: number; failures: number }> = [];
+    const u = uploader(spool, client, { onAttempt: () => seen.push({ uploaded: u.status().uploaded, failures: u.status().consecutiveFailures }) });
+    u.start();
+    await settle();
+    // Two batches delivered (the second, partial, drained the spool: the uploader idles).
+    expect(seen).toEqual([
+      { uploaded: 4, failures: 0 },
+      { uploaded: 6, failures: 0 },
+    ]);
+    fail = true;
+    spool.add(measurements(1));
+    u.kick();
+    await settle();
+    expect(seen.at(-1)).toEqual({ uploaded: 6, failures: 1 });
+  });
+
   it('backs off exponentially with full jitter up to the cap, and resets after a success', async () => {
     const spool = new MemorySpool();
     spool.add(measurements(2));

@@ -280,6 +280,8 @@ export async function runDaemon(config: ProbeConfig, deps: DaemonDeps, signal: A
         onPinMismatch,
         log,
         stopTimeoutMs: stopGraceMs,
+        // `ashyq-probe status` shows an upload as soon as it is answered.
+        onAttempt: () => status.update(),
       });
     }
 

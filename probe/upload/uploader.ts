@@ -59,6 +59,8 @@ export interface UploaderOptions {
   idleMs?: number;
   /** The longest stop() waits for the batch in flight (default 15 s). */
   stopTimeoutMs?: number;
+  /** Called after every attempt (delivered, refused or failed), once status() reflects it. */
+  onAttempt?: () => void;
 }
 
 type Next = { delay: number; mode: 'idle' | 'backoff' | 'now' };
@@ -68,7 +70,7 @@ function message(err: unknown): string {
 }
 
 export class Uploader {
-  private readonly opts: Required<Omit<UploaderOptions, 'onPinMismatch' | 'log'>> & Pick<UploaderOptions, 'onPinMismatch' | 'log'>;
+  private readonly opts: Required<Omit<UploaderOptions, 'onPinMismatch' | 'log' | 'onAttempt'>> & Pick<UploaderOptions, 'onPinMismatch' | 'log' | 'onAttempt'>;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private waiting: Next['mode'] | null = null;
   private inFlight: Promise<void> | null = null;
@@ -162,6 +164,11 @@ export class Uploader {
     }
     if (this.kicked && next.mode === 'idle') next = { delay: 0, mode: 'now' };
     this.schedule(next);
+    try {
+      this.opts.onAttempt?.();
+    } catch (err) {
+      this.opts.log?.('error', `upload: status hook failed: ${message(err)}`);
+    }
   }
 
   private async once(): Promise<Next> {
