@@ -3,11 +3,11 @@
 // Usage: node bench/probe-cycle-child.mjs [--no-v8-flags] [--cli]
 import { applyProbeV8Flags, PROBE_V8_FLAGS } from '../dist/probe/engine/v8-flags.js';
 
-// The probe's own V8 settings, applied first, the way bin/ashyq-probe.js starts every volunteer's run
+// The probe's own V8 settings, applied first, the way bin/ashyq-probe.cjs starts every volunteer's run
 // (--no-v8-flags leaves V8's defaults, to see what the settings buy).
 const v8Flags = process.argv.includes('--no-v8-flags') ? [] : PROBE_V8_FLAGS;
 if (v8Flags.length > 0) applyProbeV8Flags();
-// --cli: also load what bin/ashyq-probe.js loads before a run (the command line, daemon and uploader code).
+// --cli: also load what bin/ashyq-probe.cjs loads before a run (the command line, daemon and uploader code).
 const withCli = process.argv.includes('--cli');
 if (withCli) await import('../dist/probe/cli.js');
 const { runTargets } = await import('../dist/probe/engine/run.js');

@@ -1,7 +1,7 @@
 // Benchmark: one measuring run over N targets against loopback fakes, a share blackholed and a share reset.
 // Prints wall time, peak RSS and CPU time of the probe process (the fakes run in this process, apart).
-// The probe process applies the probe's own V8 settings, as bin/ashyq-probe.js does (--no-v8-flags: V8's defaults),
-// and loads the engine alone (--cli: also the command line's modules, which bin/ashyq-probe.js loads).
+// The probe process applies the probe's own V8 settings, as bin/ashyq-probe.cjs does (--no-v8-flags: V8's defaults),
+// and loads the engine alone (--cli: also the command line's modules, which bin/ashyq-probe.cjs loads).
 // Usage: npm run build && npx tsx bench/probe-cycle.ts [--targets 200] [--blackholed 0.5] [--reset 0.25] [--no-v8-flags] [--cli]
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -103,8 +103,8 @@ const r = JSON.parse(out) as {
 
 console.log(`probe-cycle: ${n} targets (+2 canaries), ${blackholed} blackholed, ${reset} reset, ${n - blackholed - reset} clean`);
 console.log(`  step timeout      ${r.timeoutMs} ms, concurrency ${r.concurrency}`);
-console.log(`  V8 flags          ${r.v8Flags.length > 0 ? `${r.v8Flags.join(' ')} (as bin/ashyq-probe.js)` : "none (V8's defaults)"}`);
-console.log(`  modules loaded    ${r.withCli ? 'engine and command line (as bin/ashyq-probe.js)' : 'engine only (--cli adds the command line)'}`);
+console.log(`  V8 flags          ${r.v8Flags.length > 0 ? `${r.v8Flags.join(' ')} (as bin/ashyq-probe.cjs)` : "none (V8's defaults)"}`);
+console.log(`  modules loaded    ${r.withCli ? 'engine and command line (as bin/ashyq-probe.cjs)' : 'engine only (--cli adds the command line)'}`);
 console.log(`  wall time         ${(r.wallMs / 1000).toFixed(2)} s  (${(r.wallMs / r.timeoutMs).toFixed(2)} × step timeout; goal ≤ 1.5)`);
 console.log(`  peak RSS          ${r.maxRssMb.toFixed(1)} MB  (goal ≤ 80)`);
 console.log(`  CPU time          ${(r.cpuMs / 1000).toFixed(2)} s`);

@@ -85,7 +85,7 @@ await writeFile(
   ].join('\n'),
   { mode: 0o600 },
 );
-start('probe', ['bin/ashyq-probe.js', 'daemon', '--config', config]);
+start('probe', ['bin/ashyq-probe.cjs', 'daemon', '--config', config]);
 process.stdout.write(
   '\nashyq is running: the collector on http://127.0.0.1:8480 and a probe measuring every 5 minutes.\n' +
     `  status:  npx ashyq-probe status --config ${path.relative(root, config)}\n` +

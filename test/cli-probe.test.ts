@@ -11,7 +11,7 @@ import type { Measurement } from '../probe/measurement.js';
 import { startFakeDns, type FakeDnsServer } from './fakes/dns-server.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const bin = path.join(root, 'bin/ashyq-probe.js');
+const bin = path.join(root, 'bin/ashyq-probe.cjs');
 
 function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

@@ -70,7 +70,7 @@ async function handHints(lab: Lab): Promise<string> {
     ['npm run lab -- probe', 'run the probe again (--json for the records)'],
     ['npm run lab -- apply <scenario>', 'switch the censor'],
     ['npm run lab -- daemon', 'the probe daemon in the client, uploading to the lab collector (Ctrl-C stops it)'],
-    [`ip netns exec ${NS.client} node bin/ashyq-probe.js run --once --config ${join(LAB_DIR, 'probe.yaml')}`, 'the built probe (npm run build first)'],
+    [`ip netns exec ${NS.client} node bin/ashyq-probe.cjs run --once --config ${join(LAB_DIR, 'probe.yaml')}`, 'the built probe (npm run build first)'],
     [`ip netns exec ${NS.client} bash`, "a shell on the volunteer's machine"],
     [`ip netns exec ${NS.censor} iptables-save`, 'what the censor does now'],
     ['npm run lab -- down', 'remove the lab'],
