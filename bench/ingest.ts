@@ -14,6 +14,8 @@
 //   raw  the same line protocol posted straight to the same VictoriaMetrics: once with the sink's
 //        request size, connections and compression (bodies built beforehand), and the best of a few
 //        larger settings (the limit the sink is measured against).
+// Then the CPU each process spent per measurement (per line for raw), and what that allows (b) on
+// these cores at most.
 // The probes run in a child process so that the collector has its process's thread to itself.
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -475,6 +477,9 @@ interface RawSetting {
 interface RawResult extends RawSetting {
   sent: number;
   seconds: number;
+  /** CPU seconds of VictoriaMetrics and of this process (the client) while posting. */
+  vmCpu: number | null;
+  clientCpu: number;
 }
 
 /** raw: the bench's lines straight to VictoriaMetrics with bodies built (and gzipped) beforehand, for about `ms`. */
@@ -490,6 +495,8 @@ async function runRaw(vm: VictoriaMetrics, lines: readonly string[], setting: Ra
   const pool = new Pool(vm.url, { connections: setting.connections });
   let sent = 0;
   let next = 0;
+  const vmBefore = processCpu(vm.pid);
+  const cpuBefore = process.cpuUsage();
   const start = performance.now();
   try {
     // Repeat the set (same points again: the same work for the server) until `ms` have passed.
@@ -506,7 +513,10 @@ async function runRaw(vm: VictoriaMetrics, lines: readonly string[], setting: Ra
   } finally {
     await pool.close();
   }
-  return { ...setting, sent, seconds: (performance.now() - start) / 1000 };
+  const seconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const vmAfter = processCpu(vm.pid);
+  return { ...setting, sent, seconds, vmCpu: vmBefore !== null && vmAfter !== null ? vmAfter - vmBefore : null, clientCpu: (cpu.user + cpu.system) / 1e6 };
 }
 
 function rawLabel(r: RawSetting): string {
@@ -603,6 +613,24 @@ async function main(): Promise<void> {
       if (r === undefined) continue;
       const wall = ((r.drainedAt ?? r.endedAt) - r.startedAt) / 1000;
       console.log(`  ${name} wall ${wall.toFixed(2)} s: probes ${r.probesCpu.toFixed(2)}, collector ${r.collectorCpu.toFixed(2)}, VictoriaMetrics ${r.vmCpu === null ? '?' : r.vmCpu.toFixed(2)}`);
+    }
+    const us = (cpuSeconds: number, n: number) => ((cpuSeconds * 1e6) / n).toFixed(1);
+    console.log('CPU µs per measurement (raw: per line):');
+    for (const [name, r] of [['(a)', a.result], ['(b)', b?.result]] as const) {
+      if (r === undefined || r.accepted === 0) continue;
+      console.log(`  ${name} probes ${us(r.probesCpu, r.accepted)}, collector ${us(r.collectorCpu, r.accepted)}, VictoriaMetrics ${r.vmCpu === null ? '?' : us(r.vmCpu, r.accepted)}`);
+    }
+    if (rawAtSink !== null && rawAtSink.sent > 0) {
+      console.log(`  raw at the sink's settings: VictoriaMetrics ${rawAtSink.vmCpu === null ? '?' : us(rawAtSink.vmCpu, rawAtSink.sent)}, the posting client ${us(rawAtSink.clientCpu, rawAtSink.sent)}`);
+      if (b !== null && b.result.accepted > 0 && rawAtSink.vmCpu !== null) {
+        // Probes left out (in production they run elsewhere): the most the collector could reach here.
+        const perPoint = b.result.collectorCpu / b.result.accepted + rawAtSink.vmCpu / rawAtSink.sent;
+        const cores = os.cpus().length;
+        const ceiling = cores / perPoint;
+        console.log(
+          `  (b) ceiling with every one of the ${cores} cores busy and no probes on them: ${cores} / (collector ${us(b.result.collectorCpu, b.result.accepted)} + VictoriaMetrics ${us(rawAtSink.vmCpu, rawAtSink.sent)} µs) = ${ceiling.toFixed(0)}/s, ${pct(ceiling, rawAtSink.sent / rawAtSink.seconds)} of raw at the sink's settings`,
+        );
+      }
     }
   } finally {
     await vm?.destroy();

@@ -99,6 +99,8 @@ export class Archive {
   private closed = false;
   /** The latest day that has a segment: appends never go to an earlier (possibly closed) day. */
   private latestDay: string | null;
+  /** The day of the last received_at looked at (the records of a batch share theirs). */
+  private lastDay: { receivedAt: string; day: string } | null = null;
 
   private constructor(
     readonly dir: string,
@@ -160,8 +162,12 @@ export class Archive {
    * Append records (one JSON line each) to the segment of their day of receipt and fsync before
    * resolving. A record received on a day before the open segment goes into the open segment.
    * Resolves with where the records landed (for an empty list: an empty span at the position).
+   *
+   * `measurements`, when given, holds for each record the UTF-8 JSON of its measurement as
+   * received (it must parse to `record.measurement` and hold no line break), or null: that text is
+   * written instead of serialising the parsed value again.
    */
-  append(records: readonly ArchivedRecord[]): Promise<AppendedSpan> {
+  append(records: readonly ArchivedRecord[], measurements?: ReadonlyArray<Uint8Array | null>): Promise<AppendedSpan> {
     if (this.readonly) return Promise.reject(new InvalidArgumentError('archive opened read-only'));
     if (this.closed) return Promise.reject(new InvalidArgumentError('archive is closed'));
     return this.queue.run(async () => {
@@ -171,7 +177,7 @@ export class Archive {
         const day = this.dayFor(records[i]!);
         let j = i + 1;
         while (j < records.length && this.dayFor(records[j]!) === day) j++;
-        const start = await this.writeLines(day, records.slice(i, j));
+        const start = await this.writeLines(day, records.slice(i, j), measurements?.slice(i, j));
         from ??= start;
         i = j;
       }
@@ -198,18 +204,23 @@ export class Archive {
   }
 
   private dayFor(record: ArchivedRecord): string {
-    const received = Date.parse(record.received_at);
-    if (Number.isNaN(received)) throw new InvalidArgumentError(`received_at is not a time: ${record.received_at}`);
-    const day = utcDay(received);
+    let day: string;
+    if (this.lastDay !== null && this.lastDay.receivedAt === record.received_at) day = this.lastDay.day;
+    else {
+      const received = Date.parse(record.received_at);
+      if (Number.isNaN(received)) throw new InvalidArgumentError(`received_at is not a time: ${record.received_at}`);
+      day = utcDay(received);
+      this.lastDay = { receivedAt: record.received_at, day };
+    }
     return this.latestDay !== null && day < this.latestDay ? this.latestDay : day;
   }
 
   /** Write and fsync; returns the position of the first line. `current.size` only ever counts fsynced bytes. */
-  private async writeLines(day: string, records: readonly ArchivedRecord[]): Promise<ArchiveCursor> {
+  private async writeLines(day: string, records: readonly ArchivedRecord[], measurements?: ReadonlyArray<Uint8Array | null>): Promise<ArchiveCursor> {
     if (this.current === null || this.current.day !== day) await this.rollTo(day);
     const current = this.current!;
     const start = { segment: current.day, offset: current.size };
-    const data = Buffer.from(records.map((r) => `${JSON.stringify(r)}\n`).join(''), 'utf8');
+    const data = encodeLines(records, measurements);
     try {
       let written = 0;
       while (written < data.length) {
@@ -312,6 +323,45 @@ export class Archive {
     });
     await Promise.all([...this.compressions]);
   }
+}
+
+const LINE_END = Buffer.from('}\n');
+
+/**
+ * The JSON lines of `records`: `JSON.stringify(record)`, or, where the measurement's JSON is given,
+ * the same keys in the same order around those bytes (the envelope is shared by consecutive records
+ * that have the same values, as the records of one batch usually do).
+ */
+function encodeLines(records: readonly ArchivedRecord[], measurements?: ReadonlyArray<Uint8Array | null>): Buffer {
+  if (measurements === undefined) return Buffer.from(records.map((r) => `${JSON.stringify(r)}\n`).join(''), 'utf8');
+  const parts: Uint8Array[] = [];
+  let head: Buffer | null = null;
+  let last: ArchivedRecord | null = null;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    const json = measurements[i];
+    if (json === undefined || json === null) {
+      parts.push(Buffer.from(`${JSON.stringify(r)}\n`, 'utf8'));
+      continue;
+    }
+    if (
+      head === null ||
+      last === null ||
+      last.received_at !== r.received_at ||
+      last.probe_id !== r.probe_id ||
+      last.asn !== r.asn ||
+      last.cc !== r.cc ||
+      last.network !== r.network
+    ) {
+      const envelope =
+        `{"received_at":${JSON.stringify(r.received_at)},"probe_id":${JSON.stringify(r.probe_id)},"asn":${JSON.stringify(r.asn)},` +
+        `"cc":${JSON.stringify(r.cc)},"network":${JSON.stringify(r.network)},"measurement":`;
+      head = Buffer.from(envelope, 'utf8');
+      last = r;
+    }
+    parts.push(head, json, LINE_END);
+  }
+  return Buffer.concat(parts);
 }
 
 /** Cut everything after the last newline; returns the sizes when something was cut. */

@@ -50,6 +50,17 @@ export interface SeriesPoint {
   verdicts: Partial<Record<Verdict, number>>;
 }
 
+/** One aggregate row's increments from one apply. */
+interface AggregateDelta {
+  bucket: number;
+  target: string;
+  asn: number;
+  cc: string;
+  verdict: Verdict;
+  count: number;
+  blocked: number;
+}
+
 // Unknown ASN and country are stored as -1 and '' so that they take part in the aggregate key.
 const NO_ASN = -1;
 const NO_CC = '';
@@ -103,8 +114,9 @@ export class Store {
     countProbes: Database.Statement<[], { n: number }>;
     touchProbe: Database.Statement<[string, string]>;
     hasMeasurement: Database.Statement<[string], { one: number }>;
-    insertMeasurement: Database.Statement<[string]>;
-    upsertAggregate: Database.Statement<[number, string, number, string, string, number]>;
+    knownMeasurements: Database.Statement<[string], string>;
+    insertMeasurements: Database.Statement<[string]>;
+    upsertAggregate: Database.Statement<[number, string, number, string, string, number, number]>;
     getMeta: Database.Statement<[string], { value: string }>;
     setMeta: Database.Statement<[string, string]>;
     getOverflow: Database.Statement<[string, string], { last_dropped_at: string; dropped: number }>;
@@ -126,10 +138,12 @@ export class Store {
       countProbes: this.db.prepare('SELECT COUNT(*) AS n FROM probes'),
       touchProbe: this.db.prepare('UPDATE probes SET last_seen = ? WHERE id = ?'),
       hasMeasurement: this.db.prepare('SELECT 1 AS one FROM measurements WHERE id = ?'),
-      insertMeasurement: this.db.prepare('INSERT OR IGNORE INTO measurements (id) VALUES (?)'),
+      // Many ids in one statement (a JSON array): one call into SQLite per group instead of one per id.
+      knownMeasurements: this.db.prepare<[string], string>('SELECT id FROM measurements WHERE id IN (SELECT value FROM json_each(?))').pluck(),
+      insertMeasurements: this.db.prepare('INSERT OR IGNORE INTO measurements (id) SELECT value FROM json_each(?)'),
       upsertAggregate: this.db.prepare(
-        `INSERT INTO aggregates (bucket, target, asn, cc, verdict, count, blocked) VALUES (?, ?, ?, ?, ?, 1, ?)
-         ON CONFLICT (target, bucket, asn, cc, verdict) DO UPDATE SET count = count + 1, blocked = blocked + excluded.blocked`,
+        `INSERT INTO aggregates (bucket, target, asn, cc, verdict, count, blocked) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (target, bucket, asn, cc, verdict) DO UPDATE SET count = count + excluded.count, blocked = blocked + excluded.blocked`,
       ),
       getMeta: this.db.prepare('SELECT value FROM meta WHERE key = ?'),
       setMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
@@ -149,18 +163,33 @@ export class Store {
     });
     this.applyTx = this.db.transaction((records: readonly ArchivedRecord[], cursor: ArchiveCursor | null, touches: ReadonlyArray<readonly [string, string]>) => {
       let added = 0;
-      for (const r of records) {
-        const m = r.measurement;
-        if (this.stmt.insertMeasurement.run(m.id).changes === 0) continue;
-        added++;
-        this.stmt.upsertAggregate.run(
-          bucketOf(m.started_at),
-          m.target.id,
-          r.asn ?? NO_ASN,
-          r.cc ?? NO_CC,
-          m.verdict.verdict,
-          isBlocked(m.verdict.verdict) ? 1 : 0,
-        );
+      if (records.length > 0) {
+        const ids = JSON.stringify(records.map((r) => r.measurement.id));
+        const seen = new Set(this.stmt.knownMeasurements.all(ids));
+        this.stmt.insertMeasurements.run(ids);
+        // Counted per aggregate row in memory first: one upsert per row touched, not per measurement.
+        const rows = new Map<string, AggregateDelta>();
+        for (const r of records) {
+          const m = r.measurement;
+          if (seen.has(m.id)) continue; // indexed before, or repeated in this list
+          seen.add(m.id);
+          added++;
+          const bucket = bucketOf(m.started_at);
+          const asn = r.asn ?? NO_ASN;
+          const cc = r.cc ?? NO_CC;
+          const verdict = m.verdict.verdict;
+          const target = m.target.id;
+          // Unambiguous: numbers first, then each string with its length.
+          const key = `${bucket}|${asn}|${verdict.length}:${verdict}${cc.length}:${cc}${target}`;
+          const blocked = isBlocked(verdict) ? 1 : 0;
+          const row = rows.get(key);
+          if (row === undefined) rows.set(key, { bucket, target, asn, cc, verdict, count: 1, blocked });
+          else {
+            row.count++;
+            row.blocked += blocked;
+          }
+        }
+        for (const row of rows.values()) this.stmt.upsertAggregate.run(row.bucket, row.target, row.asn, row.cc, row.verdict, row.count, row.blocked);
       }
       if (cursor !== null) this.stmt.setMeta.run('archive_cursor', JSON.stringify(cursor));
       for (const [probeId, at] of touches) this.stmt.touchProbe.run(at, probeId);
@@ -194,6 +223,12 @@ export class Store {
 
   hasMeasurement(id: string): boolean {
     return this.stmt.hasMeasurement.get(id) !== undefined;
+  }
+
+  /** Which of `ids` are indexed already (one query for the lot). */
+  knownMeasurements(ids: readonly string[]): Set<string> {
+    if (ids.length === 0) return new Set();
+    return new Set(this.stmt.knownMeasurements.all(JSON.stringify(ids)));
   }
 
   /**

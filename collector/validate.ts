@@ -44,7 +44,15 @@ interface Fault {
   reason: string;
 }
 
-type Check = (value: unknown, path: string) => Fault | null;
+/**
+ * A check of one value. `ok` answers whether it passes without building any text (the fast path:
+ * almost every upload is valid); `explain` finds the first problem with its JSON path. Both are
+ * built by the same combinator from the same rules, so they always agree.
+ */
+interface Check {
+  ok(value: unknown): boolean;
+  explain(value: unknown, path: string): Fault | null;
+}
 
 function fault(path: string, problem: string, code: RejectCode = 'schema'): Fault {
   return { code, reason: `${path === '' ? '$' : path}: ${problem}` };
@@ -70,6 +78,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+const hasOwn = (value: object, key: string): boolean => Object.prototype.hasOwnProperty.call(value, key);
+
 interface StringOptions {
   max?: number;
   pattern?: RegExp;
@@ -81,90 +91,151 @@ interface StringOptions {
 
 function str(options: StringOptions = {}): Check {
   const max = options.max ?? MAX_STRING;
-  return (value, path) => {
-    if (typeof value !== 'string') return fault(path, `expected a string, got ${kind(value)}`);
-    if (value.length > max) return fault(path, `longer than ${max} characters`);
-    if (options.pattern !== undefined && !options.pattern.test(value)) {
-      return fault(path, `not ${options.label ?? 'valid'}: ${show(value)}`, options.code);
-    }
-    if (options.test !== undefined && !options.test(value)) {
-      return fault(path, `not ${options.label ?? 'valid'}: ${show(value)}`, options.code);
-    }
-    return null;
+  const { pattern, test } = options;
+  return {
+    ok: (value) =>
+      typeof value === 'string' && value.length <= max && (pattern === undefined || pattern.test(value)) && (test === undefined || test(value)),
+    explain: (value, path) => {
+      if (typeof value !== 'string') return fault(path, `expected a string, got ${kind(value)}`);
+      if (value.length > max) return fault(path, `longer than ${max} characters`);
+      if (pattern !== undefined && !pattern.test(value)) {
+        return fault(path, `not ${options.label ?? 'valid'}: ${show(value)}`, options.code);
+      }
+      if (test !== undefined && !test(value)) {
+        return fault(path, `not ${options.label ?? 'valid'}: ${show(value)}`, options.code);
+      }
+      return null;
+    },
   };
 }
 
 function num(options: { int?: boolean; min?: number; max?: number } = {}): Check {
-  return (value, path) => {
-    if (typeof value !== 'number' || !Number.isFinite(value)) return fault(path, `expected a number, got ${kind(value)}`);
-    if (options.int === true && !Number.isInteger(value)) return fault(path, `expected an integer, got ${value}`);
-    if (options.min !== undefined && value < options.min) return fault(path, `${value} is below ${options.min}`);
-    if (options.max !== undefined && value > options.max) return fault(path, `${value} is above ${options.max}`);
-    return null;
+  const { int = false, min, max } = options;
+  return {
+    ok: (value) =>
+      typeof value === 'number' &&
+      Number.isFinite(value) &&
+      (!int || Number.isInteger(value)) &&
+      (min === undefined || value >= min) &&
+      (max === undefined || value <= max),
+    explain: (value, path) => {
+      if (typeof value !== 'number' || !Number.isFinite(value)) return fault(path, `expected a number, got ${kind(value)}`);
+      if (int && !Number.isInteger(value)) return fault(path, `expected an integer, got ${value}`);
+      if (min !== undefined && value < min) return fault(path, `${value} is below ${min}`);
+      if (max !== undefined && value > max) return fault(path, `${value} is above ${max}`);
+      return null;
+    },
   };
 }
 
-const bool: Check = (value, path) => (typeof value === 'boolean' ? null : fault(path, `expected a boolean, got ${kind(value)}`));
+const bool: Check = {
+  ok: (value) => typeof value === 'boolean',
+  explain: (value, path) => (typeof value === 'boolean' ? null : fault(path, `expected a boolean, got ${kind(value)}`)),
+};
 
 function literal(expected: string | number): Check {
-  return (value, path) => (value === expected ? null : fault(path, `expected ${show(expected)}, got ${show(value)}`));
+  return {
+    ok: (value) => value === expected,
+    explain: (value, path) => (value === expected ? null : fault(path, `expected ${show(expected)}, got ${show(value)}`)),
+  };
 }
 
 function nullable(check: Check): Check {
-  return (value, path) => (value === null ? null : check(value, path));
+  return {
+    ok: (value) => value === null || check.ok(value),
+    explain: (value, path) => (value === null ? null : check.explain(value, path)),
+  };
 }
 
 function oneOf(values: readonly string[], what: string, code: RejectCode = 'schema'): Check {
   const set: ReadonlySet<string> = new Set(values);
-  return (value, path) => {
-    if (typeof value !== 'string') return fault(path, `expected a string, got ${kind(value)}`);
-    return set.has(value) ? null : fault(path, `unknown ${what} ${show(value)}`, code);
+  return {
+    ok: (value) => typeof value === 'string' && set.has(value),
+    explain: (value, path) => {
+      if (typeof value !== 'string') return fault(path, `expected a string, got ${kind(value)}`);
+      return set.has(value) ? null : fault(path, `unknown ${what} ${show(value)}`, code);
+    },
   };
 }
 
 function arr(check: Check, max = MAX_ARRAY): Check {
-  return (value, path) => {
-    if (!Array.isArray(value)) return fault(path, `expected an array, got ${kind(value)}`);
-    if (value.length > max) return fault(path, `more than ${max} entries`);
-    for (let i = 0; i < value.length; i++) {
-      const problem = check(value[i], `${path}[${i}]`);
-      if (problem) return problem;
-    }
-    return null;
+  return {
+    ok: (value) => {
+      if (!Array.isArray(value) || value.length > max) return false;
+      for (let i = 0; i < value.length; i++) if (!check.ok(value[i])) return false;
+      return true;
+    },
+    explain: (value, path) => {
+      if (!Array.isArray(value)) return fault(path, `expected an array, got ${kind(value)}`);
+      if (value.length > max) return fault(path, `more than ${max} entries`);
+      for (let i = 0; i < value.length; i++) {
+        const problem = check.explain(value[i], `${path}[${i}]`);
+        if (problem) return problem;
+      }
+      return null;
+    },
   };
 }
 
 /** An object with exactly the keys of T (the mapped type makes the compiler flag a field added to T). */
 function obj<T>(fields: { [K in keyof T]-?: Check }): Check {
   const entries = Object.entries(fields) as Array<[string, Check]>;
-  const known: ReadonlySet<string> = new Set(entries.map(([key]) => key));
-  return (value, path) => {
-    if (!isPlainObject(value)) return fault(path, `expected an object, got ${kind(value)}`);
-    for (const key of Object.keys(value)) {
-      if (!known.has(key)) return fault(path, `unknown key ${show(key)}`);
-    }
-    for (const [key, check] of entries) {
-      if (!Object.prototype.hasOwnProperty.call(value, key)) return fault(join(path, key), 'missing');
-      const problem = check(value[key], join(path, key));
-      if (problem) return problem;
-    }
-    return null;
+  const names = entries.map(([key]) => key);
+  const checks = entries.map(([, check]) => check);
+  const known: ReadonlySet<string> = new Set(names);
+  return {
+    ok: (value) => {
+      if (!isPlainObject(value)) return false;
+      const keys = Object.keys(value);
+      for (let i = 0; i < keys.length; i++) if (!known.has(keys[i]!)) return false;
+      // Every own enumerable key is known; as many as there are fields means every field is there.
+      const complete = keys.length === names.length;
+      for (let i = 0; i < names.length; i++) {
+        const key = names[i]!;
+        if (!complete && !hasOwn(value, key)) return false;
+        if (!checks[i]!.ok(value[key])) return false;
+      }
+      return true;
+    },
+    explain: (value, path) => {
+      if (!isPlainObject(value)) return fault(path, `expected an object, got ${kind(value)}`);
+      for (const key of Object.keys(value)) {
+        if (!known.has(key)) return fault(path, `unknown key ${show(key)}`);
+      }
+      for (const [key, check] of entries) {
+        if (!hasOwn(value, key)) return fault(join(path, key), 'missing');
+        const problem = check.explain(value[key], join(path, key));
+        if (problem) return problem;
+      }
+      return null;
+    },
   };
 }
+
+const HEADER_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 /** A string-to-string map with bounded size (HTTP headers of interest). */
 function dict(max = 64): Check {
   const valueCheck = str();
-  return (value, path) => {
-    if (!isPlainObject(value)) return fault(path, `expected an object, got ${kind(value)}`);
-    const keys = Object.keys(value);
-    if (keys.length > max) return fault(path, `more than ${max} keys`);
-    for (const key of keys) {
-      if (key.length > 256) return fault(path, 'a key is longer than 256 characters');
-      const problem = valueCheck(value[key], /^[A-Za-z_][A-Za-z0-9_-]*$/.test(key) ? join(path, key) : `${path}[${show(key)}]`);
-      if (problem) return problem;
-    }
-    return null;
+  return {
+    ok: (value) => {
+      if (!isPlainObject(value)) return false;
+      const keys = Object.keys(value);
+      if (keys.length > max) return false;
+      for (const key of keys) if (key.length > 256 || !valueCheck.ok(value[key])) return false;
+      return true;
+    },
+    explain: (value, path) => {
+      if (!isPlainObject(value)) return fault(path, `expected an object, got ${kind(value)}`);
+      const keys = Object.keys(value);
+      if (keys.length > max) return fault(path, `more than ${max} keys`);
+      for (const key of keys) {
+        if (key.length > 256) return fault(path, 'a key is longer than 256 characters');
+        const problem = valueCheck.explain(value[key], HEADER_NAME.test(key) ? join(path, key) : `${path}[${show(key)}]`);
+        if (problem) return problem;
+      }
+      return null;
+    },
   };
 }
 
@@ -305,6 +376,14 @@ export function claimedId(value: unknown): string | null {
   return typeof id === 'string' && id.length <= 64 ? id : null;
 }
 
+/**
+ * The first structural problem of an item with its JSON path, or null: the reason
+ * validateMeasurement gives, found without its fast path (which must agree; tests compare them).
+ */
+export function explainMeasurement(value: unknown): { code: RejectCode; reason: string } | null {
+  return measurement.explain(value, '');
+}
+
 /** Check one item of a batch: structure, vocabulary, time window, target and signer. */
 export function validateMeasurement(value: unknown, ctx: ValidationContext): Validation {
   const id = claimedId(value);
@@ -312,8 +391,7 @@ export function validateMeasurement(value: unknown, ctx: ValidationContext): Val
   if (isPlainObject(value) && Object.prototype.hasOwnProperty.call(value, 'schema') && value['schema'] !== MEASUREMENT_SCHEMA) {
     return reject(fault('schema', `unsupported schema ${show(value['schema'])} (this collector reads ${MEASUREMENT_SCHEMA})`, 'unsupported_schema'));
   }
-  const problem = measurement(value, '');
-  if (problem) return reject(problem);
+  if (!measurement.ok(value)) return reject(measurement.explain(value, '') ?? fault('', 'invalid'));
   const m = value as Measurement;
 
   const started = Date.parse(m.started_at);
@@ -342,8 +420,7 @@ const spoolOverflow = obj<SpoolOverflowReport>({
 
 /** Check the optional `spool_overflow` report of a batch (a fault refuses the whole batch). */
 export function validateSpoolOverflow(value: unknown): { ok: true; report: SpoolOverflowReport } | { ok: false; reason: string } {
-  const problem = spoolOverflow(value, 'spool_overflow');
-  if (problem) return { ok: false, reason: problem.reason };
+  if (!spoolOverflow.ok(value)) return { ok: false, reason: (spoolOverflow.explain(value, 'spool_overflow') ?? fault('spool_overflow', 'invalid')).reason };
   const report = value as SpoolOverflowReport;
   if (Date.parse(report.first_dropped_at) > Date.parse(report.last_dropped_at)) {
     return { ok: false, reason: 'spool_overflow: first_dropped_at is after last_dropped_at' };

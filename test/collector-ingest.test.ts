@@ -1,4 +1,6 @@
 // The collector API end to end on 127.0.0.1: registration, signed batches and every whole-batch and per-item answer.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BatchAnswer, ErrorAnswer } from '../probe/upload/wire.js';
@@ -91,6 +93,30 @@ describe('measurement batches', () => {
     expect(again.status).toBe(200);
     expect(results(again).map((r) => r.status)).toEqual(['duplicate', 'accepted']);
     expect(c.collector.store.measurementCount()).toBe(4);
+  });
+
+  it('archives each measurement as received: the line of JSON.stringify(record), and one line per record from an indented batch', async () => {
+    const ms = [0, 1, 2].map((i) => makeMeasurement({ probeId: probe.id, at: T0 - 60_000 * (i + 1) }));
+    expect((await c.post(probe, ms.slice(0, 2))).status).toBe(200);
+    c.clock.advance(1000);
+    const indented = gzipSync(JSON.stringify({ probe_id: probe.id, measurements: [ms[2], { ...ms[2], id: 'not a ULID' }] }, null, 2));
+    const res = await c.post(probe, [], { body: indented });
+    expect(results(res).map((r) => r.status)).toEqual(['accepted', 'rejected']);
+    const records = [];
+    for await (const { record } of c.collector.archive.read()) records.push(record);
+    expect(records.map((r) => r.measurement)).toEqual(ms);
+    const text = await readFile(path.join(c.dir, 'archive', `${new Date(T0).toISOString().slice(0, 10)}.jsonl`), 'utf8');
+    expect(text).toBe(records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  });
+
+  it('archives the validated value, not the bytes, of a measurement with a key written twice', async () => {
+    const m = makeMeasurement({ probeId: probe.id, at: T0 - 1000 });
+    const text = JSON.stringify({ probe_id: probe.id, measurements: [m] }).replace('"probe":{', '"probe":{"network":"hidden 198.51.100.7",');
+    const res = await c.post(probe, [], { body: gzipSync(text) });
+    expect(results(res).map((r) => r.status)).toEqual(['accepted']);
+    const archived = await readFile(path.join(c.dir, 'archive', `${new Date(T0).toISOString().slice(0, 10)}.jsonl`), 'utf8');
+    expect(archived).not.toContain('hidden');
+    expect((JSON.parse(archived) as { measurement: unknown }).measurement).toEqual(m);
   });
 
   it('answers duplicate for an id repeated inside one batch', async () => {

@@ -58,6 +58,27 @@ describe('Store', () => {
     expect(store.probeCount()).toBe(0);
   });
 
+  it('counts a large group as record-by-record applies do (rows shared by many records, repeats, knownMeasurements)', () => {
+    const verdicts: Verdict[] = ['ok', 'tls.reset', 'dns.nxdomain', 'down'];
+    const records = Array.from({ length: 600 }, (_, i) => rec(T0 + ((i * 7919) % 3_600_000), verdicts[i % 4]!, i % 3 === 0 ? null : 9198 + (i % 2), i % 5 === 0 ? null : 'KZ'));
+    const withRepeats = [...records, ...records.slice(0, 50)];
+    const other = Store.open(path.join(dir, 'one-by-one.sqlite'));
+    try {
+      let oneByOne = 0;
+      for (const r of withRepeats) oneByOne += other.apply([r], null);
+      expect(store.apply(withRepeats.slice(0, 300), null) + store.apply(withRepeats.slice(300), null)).toBe(oneByOne);
+      expect(oneByOne).toBe(600);
+      expect(store.aggregates()).toEqual(other.aggregates());
+      expect(store.aggregates().reduce((n, row) => n + row.count, 0)).toBe(600);
+      expect(store.knownMeasurements([records[0]!.measurement.id, 'not-indexed-id', records[599]!.measurement.id])).toEqual(
+        new Set([records[0]!.measurement.id, records[599]!.measurement.id]),
+      );
+      expect(store.knownMeasurements([])).toEqual(new Set());
+    } finally {
+      other.close();
+    }
+  });
+
   it('buckets by start time and treats ok, down, offline and inconclusive as not blocked', () => {
     expect(bucketOf('2024-05-09T07:19:59.999Z')).toBe(Date.UTC(2024, 4, 9, 7, 10));
     expect(['ok', 'down', 'offline', 'inconclusive'].map((v) => isBlocked(v as Verdict))).toEqual([false, false, false, false]);

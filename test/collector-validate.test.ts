@@ -1,6 +1,6 @@
 // Measurement validation: the vocabulary, types, time window, target and signer, each rejection naming its JSON path.
 import { describe, expect, it } from 'vitest';
-import { validateMeasurement, type ValidationContext } from '../collector/validate.js';
+import { explainMeasurement, validateMeasurement, type ValidationContext } from '../collector/validate.js';
 import type { Measurement } from '../probe/measurement.js';
 import { makeMeasurement, T0, testTargets } from './fixtures/collector/helpers.js';
 
@@ -65,5 +65,45 @@ describe('validateMeasurement', () => {
       const v = validateMeasurement(item, await ctx());
       expect(v).toMatchObject({ ok: false, id: null, code: 'schema' });
     }
+  });
+
+  it('decides as the path-naming check does for every field replaced, removed or added (the fast path agrees)', async () => {
+    const c = await ctx();
+    const base = edit(() => undefined);
+    const replacements: unknown[] = [null, '', 'x', 'A'.repeat(70_000), 0, -1, 1.5, 70_000, Number.NaN, true, [], [1], {}, { a: 1 }];
+    let cases = 0;
+    let accepted = 0;
+    const visit = (node: unknown, at: Array<string | number>): void => {
+      const variants: Array<(m: any) => void> = [];
+      const locate = (m: any) => at.slice(0, -1).reduce((o: any, k) => o[k], m);
+      const last = at.at(-1);
+      if (last !== undefined) {
+        for (const r of replacements) variants.push((m) => (locate(m)[last] = structuredClone(r)));
+        if (typeof last === 'string') variants.push((m) => delete locate(m)[last]);
+      }
+      if (node !== null && typeof node === 'object' && !Array.isArray(node)) variants.push((m) => (at.reduce((o: any, k) => o[k], m).extra = 1));
+      for (const change of variants) {
+        const m = structuredClone(base) as any;
+        change(m);
+        const v = validateMeasurement(m, c);
+        const problem = explainMeasurement(m);
+        cases++;
+        if (problem === null) {
+          // Structurally fine: any rejection is about time, target or signer, never the structure.
+          if (!v.ok) expect(['too_old', 'in_future', 'unknown_target', 'target_mismatch', 'probe_mismatch']).toContain(v.code);
+          else accepted++;
+        } else {
+          expect(v.ok).toBe(false);
+          // (A wrong schema version is named before anything else.)
+          if (!v.ok && v.code !== 'unsupported_schema') expect(v).toMatchObject({ code: problem.code, reason: problem.reason });
+        }
+      }
+      if (node !== null && typeof node === 'object') {
+        for (const [k, child] of Object.entries(node)) visit(child, [...at, Array.isArray(node) ? Number(k) : k]);
+      }
+    };
+    visit(base, []);
+    expect(cases).toBeGreaterThan(1500);
+    expect(accepted).toBeGreaterThan(50); // e.g. a nullable field set to null, a string to another string
   });
 });

@@ -53,8 +53,9 @@ describe('a collector that is unreachable for a long stretch', () => {
     // Back in touch: the collector's list replaces the local one, the network is the collector's view.
     const after = await eventually(async () => {
       const s = await status(l);
-      return s.upload?.lastUploadAt && s.upload.consecutiveFailures === 0 ? s : null;
-    }, 20_000, 'a status after a good upload');
+      // Written after every upload attempt: wait for the one that reports the backlog sent.
+      return s.upload?.lastUploadAt && s.upload.consecutiveFailures === 0 && s.upload.uploaded >= 40 ? s : null;
+    }, 20_000, 'a status after the backlog was uploaded');
     expect(after.upload?.uploaded).toBeGreaterThanOrEqual(40);
 
     daemon.proc.kill('SIGTERM');
