@@ -88,10 +88,11 @@ describe('probe V8 flags', () => {
     const eager = ['--wasm-tiering-budget=1000', '--interrupt-budget=1000'];
     const [plain, probe] = await Promise.all([compilerTrace(eager), compilerTrace([...eager, ...PROBE_V8_FLAGS])]);
     // V8's defaults: the hot wasm function and the hot JavaScript function are recompiled.
-    expect(plain).toMatch(/^Compiled function .* using TurboFan/m);
-    expect(plain).toMatch(/JSFunction hot .*target TURBOFAN/);
+    // (Background compiler threads print into the same stream: trace lines may interleave.)
+    expect(plain).toMatch(/using TurboFan/);
+    expect(plain).toMatch(/target TURBOFAN/);
     // The probe's: wasm compiled once by Liftoff and never again; no JavaScript compiled to machine code.
-    expect(probe).toMatch(/^Compiled function .* using Liftoff/m);
+    expect(probe).toMatch(/using Liftoff/);
     expect(probe).not.toMatch(/using TurboFan/);
     expect(probe).not.toMatch(/TURBOFAN|MAGLEV/);
     expect(probe).not.toMatch(/Baseline batch compilation/);
