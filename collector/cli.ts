@@ -1,23 +1,33 @@
-// The ashyq-collector command line: serve the API, or rebuild the store from the archive.
+// The ashyq-collector command line: serve the API, rebuild the store from the archive, or set, show and stop a surge.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { systemClock } from '../probe/deps.js';
+import { DAEMON_DEFAULTS } from '../probe/config/daemon-settings.js';
+import { systemClock, type Clock } from '../probe/deps.js';
 import { AshyqError } from '../probe/errors.js';
 import { Archive } from './archive.js';
 import { bundledIpDatabaseFiles, loadIpDatabase, type AsnLookup } from './asn.js';
 import { loadCollectorConfig, type CollectorConfig } from './config.js';
 import { ensureEnrollmentToken } from './enrollment.js';
-import { UsageError } from './errors.js';
+import { SurgeError, UsageError } from './errors.js';
 import { InfluxSink } from './influx/sink.js';
 import { reindex } from './reindex.js';
 import { createCollector, type CollectorDeps } from './server.js';
 import { Store } from './store.js';
+import { clearSurge, readSurge, surgeFilePath, writeSurge, type StoredSurge } from './surge.js';
+import { loadTargetList } from './targets.js';
 
 const HELP = `Usage: ashyq-collector <command> [--config FILE]
 
 Commands:
   serve      accept probe registrations and measurement batches, answer queries
   reindex    rebuild the store (measurement ids, aggregates) from the archive; stop the server first
+  surge      ask probes to measure some targets more often for a while (kept in <data_dir>/surge.json;
+             a running server serves it at once):
+               surge --targets ID,ID --every MINUTES (--for DURATION | --until TIME)
+                                  start or replace the surge: DURATION such as 90m, 2h, 1d, 1h30m;
+                                  TIME in ISO 8601 with a zone; at most 7 days ahead; MINUTES 1-1440
+               surge --stop       end it
+               surge              show the current surge
 
 Options:
   --config FILE   YAML configuration (default: the embedded one: data in ./var/collector,
@@ -42,21 +52,163 @@ export interface CliOptions {
   signal?: AbortSignal;
   /** Extra dependencies for `serve` (e.g. the InfluxDB sink factory). */
   deps?: Partial<CollectorDeps>;
+  /** The clock of `surge` (default: the system clock). */
+  clock?: Clock;
 }
 
-function parse(argv: string[]): { command: string | undefined; config: string | undefined; help: boolean } {
+interface SurgeArgs {
+  targets: string | undefined;
+  every: string | undefined;
+  for: string | undefined;
+  until: string | undefined;
+  stop: boolean;
+}
+
+interface Args {
+  command: string | undefined;
+  config: string | undefined;
+  help: boolean;
+  surge: SurgeArgs;
+}
+
+function parse(argv: string[]): Args {
   let parsed;
   try {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        config: { type: 'string', short: 'c' },
+        help: { type: 'boolean', short: 'h' },
+        targets: { type: 'string' },
+        every: { type: 'string' },
+        for: { type: 'string' },
+        until: { type: 'string' },
+        stop: { type: 'boolean' },
+      },
     });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
   if (parsed.positionals.length > 1) throw new UsageError(`unexpected argument ${parsed.positionals[1]}`);
-  return { command: parsed.positionals[0], config: parsed.values.config, help: parsed.values.help === true };
+  const v = parsed.values;
+  const surge: SurgeArgs = { targets: v.targets, every: v.every, for: v.for, until: v.until, stop: v.stop === true };
+  const command = parsed.positionals[0];
+  if (command !== 'surge' && !v.help) {
+    const flag = (['targets', 'every', 'for', 'until', 'stop'] as const).find((k) => v[k] !== undefined);
+    if (flag !== undefined) throw new UsageError(`--${flag} is an option of the surge command only`);
+  }
+  return { command, config: v.config, help: v.help === true, surge };
+}
+
+/** A bad value given to an option: the message names the option; the help text is not repeated. */
+class InputError extends UsageError {}
+
+const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration such as 90m, 2h, 1d or 1h30m, in ms; null when malformed. */
+export function parseDuration(text: string): number | null {
+  const part = /(\d{1,6})([mhd])/y;
+  let ms = 0;
+  let match: RegExpExecArray | null;
+  while ((match = part.exec(text)) !== null) {
+    ms += Number(match[1]) * UNIT_MS[match[2]!]!;
+    if (part.lastIndex === text.length) return ms;
+  }
+  return null;
+}
+
+/** An ISO 8601 date and time with a zone (Z or ±hh:mm), in ms; null otherwise (a time without a zone is ambiguous). */
+function parseIsoTime(text: string): number | null {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i.test(text)) return null;
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+function duration(ms: number): string {
+  const minutes = Math.round(ms / 60_000);
+  const d = Math.floor(minutes / 1440);
+  const h = Math.floor((minutes % 1440) / 60);
+  const m = minutes % 60;
+  return [d ? `${d}d` : '', h ? `${h}h` : '', m || (!d && !h) ? `${m}m` : ''].join('');
+}
+
+/** What a probe on the default schedule does with `surge`, and what limits every volunteer's own config. */
+function probeEffect(surge: StoredSurge, now: number): string {
+  const d = DAEMON_DEFAULTS.schedule;
+  const every = Math.max(surge.interval_minutes, d.surge_min_interval_minutes);
+  const lasts = Math.min(Date.parse(surge.until) - now, d.surge_max_hours * 3_600_000);
+  return (
+    `Probes see it when they next ask for the target list (every surge_min_interval_minutes or interval_minutes,\n` +
+    `whichever is shorter) and measure ${surge.targets.join(', ')} (and the canaries) every\n` +
+    `max(${surge.interval_minutes}, surge_min_interval_minutes) minutes, for at most surge_max_hours of a surge;\n` +
+    `each volunteer's config sets both. On the defaults (${d.surge_min_interval_minutes} min, ${d.surge_max_hours} h): every ${every} min for ${duration(lasts)}.\n` +
+    `Probes with surge_max_hours: 0 ignore surges; targets a probe does not have are skipped.\n`
+  );
+}
+
+function describeSurge(surge: StoredSurge, now: number): string {
+  return `surge: ${surge.targets.join(', ')} every ${surge.interval_minutes} min until ${surge.until} (${duration(Date.parse(surge.until) - now)} from now; set ${surge.set_at})\n`;
+}
+
+/** `surge`: start or replace (--targets ...), end (--stop) or show the surge in the data dir. */
+async function runSurge(config: CollectorConfig, args: SurgeArgs, clock: Clock, stdout: Output): Promise<number> {
+  const starting = args.targets !== undefined || args.every !== undefined || args.for !== undefined || args.until !== undefined;
+  if (args.stop) {
+    if (starting) throw new UsageError('--stop takes no other surge option');
+    const had = await clearSurge(config.data_dir);
+    stdout.write(had ? 'ashyq-collector: surge stopped; probes return to their regular schedule at their next target-list check\n' : 'ashyq-collector: there was no surge\n');
+    return 0;
+  }
+  const list = await loadTargetList(config.targets_file);
+  if (!starting) {
+    const state = await readSurge(config.data_dir, list, clock);
+    const now = clock.now();
+    switch (state.state) {
+      case 'none':
+        stdout.write('no surge\n');
+        return 0;
+      case 'expired':
+        stdout.write(`no surge (the last one, ${state.surge.targets.join(', ')}, ended at ${state.surge.until})\n`);
+        return 0;
+      case 'active':
+        stdout.write(describeSurge(state.surge, now));
+        return 0;
+      case 'invalid':
+        stdout.write(`no surge served: ${surgeFilePath(config.data_dir)} is invalid: ${state.problem}\n`);
+        return 1;
+    }
+  }
+  if (args.targets === undefined) throw new UsageError('--targets is required to start a surge (target ids separated by commas)');
+  if (args.every === undefined) throw new UsageError('--every is required to start a surge (minutes between measurements, 1-1440)');
+  if (args.for !== undefined && args.until !== undefined) throw new UsageError('give --for or --until, not both');
+  if (args.for === undefined && args.until === undefined) throw new UsageError('--for (e.g. 2h) or --until (an ISO 8601 time) is required to start a surge');
+  const targets = args.targets.split(',').map((t) => t.trim());
+  if (targets.some((t) => t === '')) throw new InputError(`--targets: an empty target id in ${JSON.stringify(args.targets)}`);
+  if (!/^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$/.test(args.every)) throw new InputError(`--every: expected a whole number of minutes, got ${JSON.stringify(args.every)}`);
+  const every = Number(args.every);
+  const now = clock.now();
+  let until: number;
+  if (args.for !== undefined) {
+    const ms = parseDuration(args.for);
+    if (ms === null) throw new InputError(`--for: expected a duration such as 90m, 2h, 1d or 1h30m, got ${JSON.stringify(args.for)}`);
+    until = now + ms;
+  } else {
+    const at = parseIsoTime(args.until!);
+    if (at === null) throw new InputError(`--until: expected an ISO 8601 time with a zone, e.g. 2024-05-09T14:00:00+05:00, got ${JSON.stringify(args.until)}`);
+    until = at;
+  }
+  let stored: StoredSurge;
+  try {
+    stored = await writeSurge(config.data_dir, { targets, interval_minutes: every, until }, list, clock);
+  } catch (err) {
+    if (!(err instanceof SurgeError)) throw err;
+    const flag = { targets: '--targets', interval_minutes: '--every', until: args.for !== undefined ? '--for' : '--until', file: 'surge' }[err.field];
+    throw new InputError(`${flag}: ${err.problem}`);
+  }
+  stdout.write(`ashyq-collector: ${describeSurge(stored, now)}`);
+  stdout.write(probeEffect(stored, now));
+  return 0;
 }
 
 async function ipLookup(config: CollectorConfig, stderr: Output): Promise<AsnLookup | undefined> {
@@ -176,8 +328,13 @@ export async function main(argv: string[], options: CliOptions = {}): Promise<nu
     const config = await loadCollectorConfig(args.config, options.env ?? process.env);
     if (args.command === 'serve') return await serve(config, options, stdout, stderr);
     if (args.command === 'reindex') return await runReindex(config, stdout);
+    if (args.command === 'surge') return await runSurge(config, args.surge, options.clock ?? systemClock, stdout);
     throw new UsageError(`unknown command ${args.command}`);
   } catch (err) {
+    if (err instanceof InputError) {
+      stderr.write(`ashyq-collector: ${err.message}\n`);
+      return 2;
+    }
     if (err instanceof UsageError) {
       stderr.write(`ashyq-collector: ${err.message}\n\n${HELP}`);
       return 2;

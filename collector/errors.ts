@@ -8,6 +8,18 @@ export class ArchiveCorruptError extends AshyqError {
   }
 }
 
+/** A surge that cannot be asked for (or a surge file that cannot be served): names the field and the problem. */
+export class SurgeError extends AshyqError {
+  /** `targets`, `interval_minutes`, `until`, or `file` (the surge file as a whole). */
+  readonly field: 'targets' | 'interval_minutes' | 'until' | 'file';
+  readonly problem: string;
+  constructor(field: SurgeError['field'], problem: string) {
+    super('ASHYQ_ERR_SURGE', `surge ${field}: ${problem}`);
+    this.field = field;
+    this.problem = problem;
+  }
+}
+
 /** The command line was used wrongly. */
 export class UsageError extends AshyqError {
   constructor(message: string) {

@@ -19,6 +19,7 @@ export class Metrics {
   private readonly rejects = new Map<string, number>();
   private readonly batches = new Map<string, number>();
   private spoolOverflow = { reports: 0, dropped: 0 };
+  private surge: { targets: number; until: number } | null = null;
 
   countItem(status: ItemStatus, reason?: string): void {
     this.measurements.set(status, (this.measurements.get(status) ?? 0) + 1);
@@ -37,6 +38,11 @@ export class Metrics {
   /** Totals of the probes' spool-overflow reports, as kept in the store (set at start and after each report). */
   setSpoolOverflow(totals: { reports: number; dropped: number }): void {
     this.spoolOverflow = { ...totals };
+  }
+
+  /** The surge served now (set whenever the server looks at it), or null. */
+  setSurge(surge: { targets: readonly string[]; until: string } | null): void {
+    this.surge = surge === null ? null : { targets: surge.targets.length, until: Date.parse(surge.until) };
   }
 
   spoolOverflowTotals(): { reports: number; dropped: number } {
@@ -82,6 +88,15 @@ export class Metrics {
     lines.push('# HELP ashyq_probes_registered Probes registered with this collector.');
     lines.push('# TYPE ashyq_probes_registered gauge');
     lines.push(`ashyq_probes_registered ${probesRegistered}`);
+    lines.push('# HELP ashyq_surge_active Whether probes are asked for a surge now (1) or not (0).');
+    lines.push('# TYPE ashyq_surge_active gauge');
+    lines.push(`ashyq_surge_active ${this.surge === null ? 0 : 1}`);
+    lines.push('# HELP ashyq_surge_targets Targets named by the current surge (0 without one).');
+    lines.push('# TYPE ashyq_surge_targets gauge');
+    lines.push(`ashyq_surge_targets ${this.surge?.targets ?? 0}`);
+    lines.push('# HELP ashyq_surge_until_seconds End of the current surge, Unix seconds (0 without one).');
+    lines.push('# TYPE ashyq_surge_until_seconds gauge');
+    lines.push(`ashyq_surge_until_seconds ${this.surge === null ? 0 : Math.floor(this.surge.until / 1000)}`);
     return `${lines.join('\n')}\n`;
   }
 }

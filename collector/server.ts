@@ -1,4 +1,4 @@
-// The collector's HTTP API (fastify): registration, signed batch ingest, targets, whoami, series, health, metrics.
+// The collector's HTTP API (fastify): registration, signed batch ingest, targets (with the operator's surge), whoami, series, health, metrics.
 import { createPublicKey, randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -19,6 +19,7 @@ import { Ingest } from './ingest.js';
 import { Metrics } from './metrics.js';
 import { catchUp, type IndexSummary } from './reindex.js';
 import { BUCKET_MS, Store } from './store.js';
+import { SurgeWatcher } from './surge.js';
 import { etagMatches, loadTargetList, type TargetList } from './targets.js';
 
 /**
@@ -70,7 +71,10 @@ export interface Collector {
   archive: Archive;
   store: Store;
   metrics: Metrics;
+  /** The target list without a surge from surge.json: what uploads are validated against. */
   targets: TargetList;
+  /** The operator's surge (surge.json in the data dir), as served with the target list. */
+  surges: SurgeWatcher;
   sinks: readonly Sink[];
   /** Torn archive tails cut at start, and what catching the store up with the archive did. */
   recovered: Recovery[];
@@ -195,6 +199,15 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
 
   const MEASUREMENTS = `${API_PREFIX}/measurements`;
 
+  // The surge is set by `ashyq-collector surge` (another process) through surge.json; looked at per request.
+  const surges = new SurgeWatcher({
+    dataDir: config.data_dir,
+    base: targets,
+    clock,
+    log: { info: (o, m) => app.log.info(o, m), error: (o, m) => app.log.error(o, m) },
+  });
+  metrics.setSurge(await surges.current());
+
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     let status = err.statusCode ?? 500;
     let code: string;
@@ -279,10 +292,11 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
 
   // ── reading ─────────────────────────────────────────────────────────────────
   app.get(`${API_PREFIX}/targets`, async (request, reply) => {
-    void reply.header('etag', targets.etag).header('cache-control', 'no-cache');
+    const served = await surges.list();
+    void reply.header('etag', served.etag).header('cache-control', 'no-cache');
     const inm = request.headers['if-none-match'];
-    if (etagMatches(Array.isArray(inm) ? inm.join(',') : inm, targets.etag)) return reply.code(304).send();
-    return reply.type('application/json; charset=utf-8').send(targets.body);
+    if (etagMatches(Array.isArray(inm) ? inm.join(',') : inm, served.etag)) return reply.code(304).send();
+    return reply.type('application/json; charset=utf-8').send(served.body);
   });
 
   app.get(`${API_PREFIX}/whoami`, async (request, reply) => {
@@ -333,6 +347,7 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
   });
 
   app.get('/metrics', async (_request, reply) => {
+    metrics.setSurge(await surges.current());
     return reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.render(sinks, store.probeCount()));
   });
 
@@ -356,5 +371,5 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
   if (archive.recovered.length > 0) {
     app.log.warn({ recovered: archive.recovered }, 'archive: cut torn tails left by a crash (never acknowledged)');
   }
-  return { app, close, archive, store, metrics, targets, sinks, recovered: archive.recovered, caughtUp };
+  return { app, close, archive, store, metrics, targets, surges, sinks, recovered: archive.recovered, caughtUp };
 }
