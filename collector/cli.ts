@@ -1,8 +1,10 @@
 // The ashyq-collector command line: serve the API, rebuild the store from the archive, or set, show and stop a surge.
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DAEMON_DEFAULTS } from '../probe/config/daemon-settings.js';
 import { systemClock, type Clock } from '../probe/deps.js';
+import { lockStateDir, type LockOwner } from '../probe/daemon/lock.js';
 import { AshyqError } from '../probe/errors.js';
 import { Archive } from './archive.js';
 import { bundledIpDatabaseFiles, loadIpDatabase, type AsnLookup } from './asn.js';
@@ -20,7 +22,8 @@ const HELP = `Usage: ashyq-collector <command> [--config FILE]
 
 Commands:
   serve      accept probe registrations and measurement batches, answer queries
-  reindex    rebuild the store (measurement ids, aggregates) from the archive; stop the server first
+  reindex    rebuild the store (measurement ids, aggregates) from the archive (refused while the
+             server runs on the same data directory: stop it first)
   surge      ask probes to measure some targets more often for a while (kept in <data_dir>/surge.json;
              a running server serves it at once):
                surge --targets ID,ID --every MINUTES (--for DURATION | --until TIME)
@@ -314,6 +317,22 @@ async function runReindex(config: CollectorConfig, stdout: Output): Promise<numb
   return 0;
 }
 
+/**
+ * serve and reindex own the data directory: one of them at a time (a reindex under a running server
+ * would rebuild the store while batches are added to it). surge only writes its own file.
+ */
+export const COLLECTOR_LOCK: LockOwner = { socket: 'collector.sock', abstractPrefix: 'ashyq-collector-', holder: 'ashyq-collector (serve or reindex)' };
+
+async function withDataDir<T>(config: CollectorConfig, work: () => Promise<T>): Promise<T> {
+  await mkdir(config.data_dir, { recursive: true });
+  const lock = await lockStateDir(config.data_dir, COLLECTOR_LOCK);
+  try {
+    return await work();
+  } finally {
+    await lock.release();
+  }
+}
+
 /** Run the command line; resolves to the process exit code. */
 export async function main(argv: string[], options: CliOptions = {}): Promise<number> {
   const stdout = options.stdout ?? process.stdout;
@@ -326,8 +345,8 @@ export async function main(argv: string[], options: CliOptions = {}): Promise<nu
     }
     if (args.command === undefined) throw new UsageError('a command is required');
     const config = await loadCollectorConfig(args.config, options.env ?? process.env);
-    if (args.command === 'serve') return await serve(config, options, stdout, stderr);
-    if (args.command === 'reindex') return await runReindex(config, stdout);
+    if (args.command === 'serve') return await withDataDir(config, () => serve(config, options, stdout, stderr));
+    if (args.command === 'reindex') return await withDataDir(config, () => runReindex(config, stdout));
     if (args.command === 'surge') return await runSurge(config, args.surge, options.clock ?? systemClock, stdout);
     throw new UsageError(`unknown command ${args.command}`);
   } catch (err) {

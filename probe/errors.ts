@@ -72,8 +72,8 @@ export class DaemonStoppingError extends AshyqError {
 /** Another daemon already uses this state directory (one process owns a spool). */
 export class StateLockedError extends AshyqError {
   readonly stateDir: string;
-  constructor(stateDir: string) {
-    super('ASHYQ_ERR_STATE_LOCKED', `${stateDir}: another ashyq-probe daemon is running with this state directory`);
+  constructor(stateDir: string, holder = 'ashyq-probe daemon') {
+    super('ASHYQ_ERR_STATE_LOCKED', `${stateDir}: another ${holder} is running with this directory`);
     this.stateDir = stateDir;
   }
 }

@@ -123,6 +123,30 @@ describe('ashyq-collector', () => {
     }
   });
 
+  it('refuses a reindex (and a second server) while a server owns the data dir, and reindexes once it stopped', async () => {
+    const dir = await tempDir();
+    dirs.push(dir);
+    const file = path.join(dir, 'collector.yaml');
+    await writeFile(file, `data_dir: data\nlisten: { host: 127.0.0.1, port: 0 }\nenrollment_tokens: [cli-test-token-0123456789]\ntargets_file: ${JSON.stringify(TARGETS_FILE)}\n`);
+    const cap = capture();
+    const stop = new AbortController();
+    const done = main(['serve', '--config', file], { ...cap.io, env: {}, signal: stop.signal, deps: { asnLookup: () => null, log: false } });
+    try {
+      await waitFor(() => /listening on (\S+)/.exec(cap.out.join(''))?.[1]);
+      for (const command of ['reindex', 'serve']) {
+        const other = capture();
+        expect(await main([command, '--config', file], { ...other.io, env: {}, deps: { asnLookup: () => null, log: false } }), command).toBe(1);
+        expect(other.err.join(''), command).toContain(`${path.join(dir, 'data')}: another ashyq-collector (serve or reindex) is running with this directory`);
+      }
+    } finally {
+      stop.abort();
+      expect(await done).toBe(0);
+    }
+    const after = capture();
+    expect(await main(['reindex', '--config', file], after.io)).toBe(0);
+    expect(after.out.join('')).toContain('reindexed 0 archived records');
+  });
+
   it('runs reindex on an empty data dir', async () => {
     const dir = await tempDir();
     dirs.push(dir);

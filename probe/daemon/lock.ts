@@ -1,4 +1,4 @@
-// One daemon per state directory: a Unix socket in the directory that the kernel releases when the process dies.
+// One process per state directory: a Unix socket in the directory that the kernel releases when the process dies.
 //
 // A PID file cannot tell a crashed daemon from an unrelated process that got its PID after a
 // reboot; a listening socket can: connecting to a stale one is refused, and is then replaced.
@@ -11,15 +11,25 @@ import path from 'node:path';
 import { StateLockedError } from '../errors.js';
 
 export const LOCK_SOCKET = 'daemon.sock';
+
+/** Who locks a directory: the socket's file name, the prefix of its abstract name, and how errors name the holder. */
+export interface LockOwner {
+  socket: string;
+  abstractPrefix: string;
+  holder: string;
+}
+
+/** The probe daemon's lock on its state directory. */
+export const PROBE_DAEMON_LOCK: LockOwner = { socket: LOCK_SOCKET, abstractPrefix: 'ashyq-probe-', holder: 'ashyq-probe daemon' };
 /** sun_path holds 108 bytes on Linux, 104 on macOS, the terminating NUL included. */
 const MAX_SOCKET_PATH = 100;
 
 /** Where the lock of a state directory listens: its socket file, or an abstract name for a long path on Linux. */
-export function lockAddress(stateDir: string): { address: string; file: boolean } {
-  const file = path.join(path.resolve(stateDir), LOCK_SOCKET);
+export function lockAddress(stateDir: string, owner: LockOwner = PROBE_DAEMON_LOCK): { address: string; file: boolean } {
+  const file = path.join(path.resolve(stateDir), owner.socket);
   if (Buffer.byteLength(file) <= MAX_SOCKET_PATH || process.platform !== 'linux') return { address: file, file: true };
   const digest = createHash('sha256').update(path.resolve(stateDir)).digest('hex').slice(0, 40);
-  return { address: `\0ashyq-probe-${digest}`, file: false };
+  return { address: `\0${owner.abstractPrefix}${digest}`, file: false };
 }
 
 export interface StateLock {
@@ -48,8 +58,8 @@ async function connects(file: string): Promise<boolean> {
  * Whether a daemon holds the state directory now; null when this user cannot tell (the socket is
  * the daemon user's): then the caller falls back to the PID.
  */
-export async function stateDirLocked(stateDir: string): Promise<boolean | null> {
-  const r = await probe(lockAddress(stateDir).address);
+export async function stateDirLocked(stateDir: string, owner: LockOwner = PROBE_DAEMON_LOCK): Promise<boolean | null> {
+  const r = await probe(lockAddress(stateDir, owner).address);
   return typeof r === 'boolean' ? r : null;
 }
 
@@ -63,22 +73,22 @@ function listen(server: net.Server, file: string): Promise<void> {
   });
 }
 
-/** Take the state directory for this process; StateLockedError when another daemon holds it. */
-export async function lockStateDir(stateDir: string): Promise<StateLock> {
-  const { address: file, file: onDisk } = lockAddress(stateDir);
+/** Take the state directory for this process; StateLockedError when another process of the same owner holds it. */
+export async function lockStateDir(stateDir: string, owner: LockOwner = PROBE_DAEMON_LOCK): Promise<StateLock> {
+  const { address: file, file: onDisk } = lockAddress(stateDir, owner);
   // Nobody needs to talk to it: every connection is closed at once.
   const server = net.createServer((socket) => socket.destroy());
   try {
     await listen(server, file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-    if (!onDisk || (await connects(file))) throw new StateLockedError(stateDir);
+    if (!onDisk || (await connects(file))) throw new StateLockedError(stateDir, owner.holder);
     // Left by a daemon that died without closing it.
     await rm(file, { force: true });
     try {
       await listen(server, file);
     } catch (again) {
-      if ((again as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new StateLockedError(stateDir);
+      if ((again as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new StateLockedError(stateDir, owner.holder);
       throw again;
     }
   }
