@@ -36,6 +36,31 @@ describe('spool state', () => {
     expect(unreportedOverflow(s)).toEqual({ dropped: MAX_DROP_EVENTS * 3, firstDroppedAt: t(0), lastDroppedAt: t(MAX_DROP_EVENTS * 3 - 1) });
   });
 
+  it('never merges a drop the report in flight names with one it does not: nothing is under- or double-counted', () => {
+    for (const before of [1, 2, 5]) {
+      let s = emptyState();
+      for (let i = 0; i < before; i++) s = withDrop(s, 2, t(i));
+      const taken = unreportedOverflow(s)!;
+      // Many drops while the report is on its way: the list overflows and merges.
+      for (let i = 0; i < MAX_DROP_EVENTS * 2; i++) s = withDrop(s, 1, t(100 + i), taken.dropped);
+      expect(s.unreported.length).toBeLessThanOrEqual(MAX_DROP_EVENTS);
+      s = withReported(s, taken.dropped);
+      const next = unreportedOverflow(s)!;
+      // The collector keeps one report per first-drop time: the next one must start elsewhere.
+      expect(next.firstDroppedAt, `${before} event(s) in flight`).not.toBe(taken.firstDroppedAt);
+      expect(taken.dropped + next.dropped).toBe(before * 2 + MAX_DROP_EVENTS * 2);
+    }
+  });
+
+  it('gives every drop its own time, later than the one before', () => {
+    let s = withDrop(emptyState(), 1, t(5));
+    s = withDrop(s, 1, t(5));
+    s = withDrop(s, 1, t(4));
+    expect(s.unreported.map((e) => e.at)).toEqual([t(5), new Date(Date.parse(t(5)) + 1).toISOString(), new Date(Date.parse(t(5)) + 2).toISOString()]);
+    const reported = withReported(s, 3);
+    expect(withDrop(reported, 1, t(5)).unreported[0]!.at).toBe(new Date(Date.parse(t(5)) + 3).toISOString());
+  });
+
   it('round-trips through the file and rejects what it cannot trust', () => {
     const s = { ...withDrop(emptyState(), 7, t(3)), dropping: [4] };
     expect(parseState(serializeState(s).toString('utf8'))).toEqual(s);

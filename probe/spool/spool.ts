@@ -183,6 +183,8 @@ export class Spool {
   private active: Segment | null = null;
   private nextSeq = 1;
   private state: SpoolState = emptyState();
+  /** Drops the overflow report being uploaded covers (takeOverflow); merges of drop events keep clear of its end. */
+  private overflowInFlight = 0;
   private setAsideOnDisk = 0;
   private closed = false;
 
@@ -311,7 +313,9 @@ export class Spool {
    * the report, call confirmOverflowReported with its `dropped`.
    */
   takeOverflow(): { dropped: number; firstDroppedAt: string; lastDroppedAt: string } | null {
-    return unreportedOverflow(this.state);
+    const overflow = unreportedOverflow(this.state);
+    this.overflowInFlight = overflow?.dropped ?? 0;
+    return overflow;
   }
 
   /** The oldest `dropped` unreported drops have reached the collector (durable). */
@@ -321,6 +325,7 @@ export class Spool {
     return this.queue.run(async () => {
       if (dropped === 0 || this.state.unreported.length === 0) return;
       await this.saveState(withReported(this.state, dropped));
+      this.overflowInFlight = 0;
     });
   }
 
@@ -505,7 +510,7 @@ export class Spool {
     if (this.byId.has(id)) return;
     if (frame.length > this.capBytes) {
       // Could never fit, even in an empty spool: dropping it is the cap's policy too.
-      await this.saveState(withDrop(this.state, 1, this.nowIso()));
+      await this.saveState(withDrop(this.state, 1, this.nowIso(), this.overflowInFlight));
       return;
     }
     while (this.bytes() + frame.length > this.capBytes && this.segments.length > 0) await this.dropOldest();
@@ -548,7 +553,7 @@ export class Spool {
   private async dropOldest(): Promise<void> {
     const oldest = this.segments[0];
     if (oldest === undefined) return;
-    const counted = withDrop(this.state, oldest.pending.size, this.nowIso());
+    const counted = withDrop(this.state, oldest.pending.size, this.nowIso(), this.overflowInFlight);
     await this.saveState({ ...counted, dropping: [...counted.dropping, oldest.seq] });
     await this.removeSegment(oldest);
     await this.saveState({ ...this.state, dropping: this.state.dropping.filter((s) => s !== oldest.seq) });

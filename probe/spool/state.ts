@@ -2,7 +2,7 @@
 
 export const STATE_FILE = 'state.json';
 const STATE_VERSION = 1;
-/** Unreported drops are kept as events; beyond this many the two oldest merge (the first time is kept). */
+/** Unreported drops are kept as events; beyond this many two old neighbours merge (the earlier time is kept). */
 export const MAX_DROP_EVENTS = 64;
 
 /** One drop: `count` records dropped at time `at` (ISO 8601 UTC). */
@@ -70,18 +70,28 @@ export function serializeState(state: SpoolState): Buffer {
 }
 
 /** Count `count` records dropped at `at`. */
-export function withDrop(state: SpoolState, count: number, at: string): SpoolState {
+export function withDrop(state: SpoolState, count: number, at: string, inFlight = 0): SpoolState {
   if (count <= 0) return state;
-  const unreported = [...state.unreported, { at, count }];
+  // Each drop gets its own time, later than every earlier one: a report is known by its first drop's
+  // time, so two reports must never start at the same instant.
+  const last = state.last_dropped_at === null ? -Infinity : Date.parse(state.last_dropped_at);
+  const when = Date.parse(at) > last ? at : new Date(last + 1).toISOString();
+  const unreported = [...state.unreported, { at: when, count }];
   while (unreported.length > MAX_DROP_EVENTS) {
-    const [a, b] = unreported.splice(0, 2) as [DropEvent, DropEvent];
-    unreported.unshift({ at: a.at, count: a.count + b.count });
+    // Merge two neighbours that the report in flight covers both, or neither: its confirmation then
+    // removes whole events, and what remains starts at a drop that report did not name.
+    let covered = 0;
+    let k = 0;
+    while (k < unreported.length && covered + unreported[k]!.count <= inFlight) covered += unreported[k++]!.count;
+    const i = k === 1 ? 1 : 0;
+    const [a, b] = unreported.splice(i, 2) as [DropEvent, DropEvent];
+    unreported.splice(i, 0, { at: a.at, count: a.count + b.count });
   }
   return {
     ...state,
     dropped: state.dropped + count,
-    first_dropped_at: state.first_dropped_at ?? at,
-    last_dropped_at: at,
+    first_dropped_at: state.first_dropped_at ?? when,
+    last_dropped_at: when,
     unreported,
   };
 }
