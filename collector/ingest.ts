@@ -8,6 +8,7 @@ import type { Clock } from '../probe/deps.js';
 import type { Target } from '../probe/target.js';
 import {
   HEADER_PROBE,
+  HEADER_ROUTE,
   HEADER_SIGNATURE,
   HEADER_TIMESTAMP,
   PROBE_ID_PATTERN,
@@ -212,7 +213,8 @@ export class Ingest {
     }
 
     const receivedAt = new Date(now).toISOString();
-    const looked = this.lookup(req.ip);
+    // Through the volunteer's proxy the address is the proxy's: its network is not the probe's.
+    const looked = header(req.headers, HEADER_ROUTE) === 'proxy' ? null : this.lookup(req.ip);
     const ctx = {
       now,
       maxAgeMs: limits.max_age_s * 1000,

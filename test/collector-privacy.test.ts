@@ -112,6 +112,31 @@ describe('volunteer address privacy', () => {
     expect(await occurrences(c.dir, '203.0.113.9')).toEqual([]);
   });
 
+  it("through the volunteer's proxy (x-ashyq-route: proxy), keeps the network the probe states instead of the proxy's", async () => {
+    const seen: string[] = [];
+    running = await startCollector({
+      deps: {
+        asnLookup: (ip) => {
+          seen.push(ip);
+          return { asn: 24940, cc: 'DE', network: 'a hosting provider (the proxy)' };
+        },
+      },
+    });
+    const c = running;
+    const p = await c.register();
+    const proxied = makeMeasurement({ probeId: p.id, at: T0, asn: 21299 });
+    const direct = makeMeasurement({ probeId: p.id, at: T0 + 1, asn: 21299 });
+    expect((await c.post(p, [proxied], { headers: { 'x-ashyq-route': 'proxy' } })).status).toBe(200);
+    expect(seen).toEqual([]);
+    c.clock.advance(1);
+    expect((await c.post(p, [direct])).status).toBe(200);
+    expect(seen).toHaveLength(1);
+    const records = new Map<string, ArchivedRecord>();
+    for await (const { record } of c.collector.archive.read()) records.set(record.measurement.id, record);
+    expect(records.get(proxied.id)).toMatchObject({ asn: 21299, cc: 'KZ', network: 'JSC Kazakhtelecom' });
+    expect(records.get(direct.id)).toMatchObject({ asn: 24940, cc: 'DE' });
+  });
+
   it('answers nulls without a lookup and keeps what the measurement states', async () => {
     running = await startCollector();
     const c = running;

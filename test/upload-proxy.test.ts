@@ -15,6 +15,7 @@ import path from 'node:path';
 
 const PROXY_NAME = 'proxy.ashyq.test';
 const PROXY_IP = '198.51.100.20'; // TEST-NET-2: mapped to the loopback proxy, never dialled
+const PROXY_NETWORK = { asn: 24940, cc: 'DE', network: 'a hosting provider (the proxy)' };
 
 let pki: LabPki;
 let proxyPki: LabPki;
@@ -26,7 +27,8 @@ const cleanup: Array<() => Promise<unknown>> = [];
 beforeAll(async () => {
   pki = await makeLabPki([COLLECTOR_NAME]);
   proxyPki = await makeLabPki([PROXY_NAME]);
-  collector = await startTestCollector({ serve: pki.leaf });
+  // The collector sees the proxy's address: its lookup names the proxy's network.
+  collector = await startTestCollector({ serve: pki.leaf, asnLookup: () => PROXY_NETWORK });
   stateRoot = await tempDir('ashyq-upload-proxy-');
 });
 
@@ -94,7 +96,11 @@ describe('upload through an HTTP CONNECT proxy', () => {
     const r = await relay(startConnectProxy({ route: toCollector }));
     const id = await identity();
     const { client, network } = viaProxy(r, id, `http://${PROXY_NAME}:${r.port}`);
-    await uploadOne(client, id);
+    const uploaded = await uploadOne(client, id);
+    // Marked as proxied, the batch keeps the network the probe states, not the proxy's.
+    const stored: Array<[number | null, string | null]> = [];
+    for await (const { record } of collector.collector.archive.read()) if (record.measurement.id === uploaded) stored.push([record.asn, record.cc]);
+    expect(stored).toEqual([[9198, 'KZ']]);
     expect(r.requests.length).toBeGreaterThanOrEqual(1);
     expect(new Set(r.requests)).toEqual(new Set([`${COLLECTOR_NAME}:443`]));
     expect(r.bytesUp).toBeGreaterThan(1000);
@@ -178,7 +184,7 @@ describe('upload through a SOCKS5 proxy', () => {
     const pin = [spkiSha256(pki.leaf.cert)];
     for (const url of ['https://203.0.113.10', 'https://[2001:db8::10]']) {
       const { client } = viaProxy(r, id, `socks5://${PROXY_NAME}:${r.port}`, { url, pinSpkiSha256: pin });
-      expect(await client.whoami()).toEqual({ asn: null, cc: null, network: null });
+      expect(await client.whoami()).toEqual(PROXY_NETWORK);
     }
     expect(r.addressTypes).toEqual([0x01, 0x04]);
     expect(r.requests).toEqual(['203.0.113.10:443', '2001:0db8:0000:0000:0000:0000:0000:0010:443']);

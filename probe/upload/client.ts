@@ -28,6 +28,7 @@ import { httpConnect, parseProxy, socks5Connect, type ProxySpec } from './proxy.
 import {
   API_PREFIX,
   encodeBatch,
+  HEADER_ROUTE,
   signBatch,
   type Batch,
   type ItemResult,
@@ -323,7 +324,8 @@ export class CollectorClient {
     const at = Math.max(Math.trunc(this.deps.clock.now()), this.lastSignedAt + 1);
     this.lastSignedAt = at;
     const headers = signBatch(this.identity.privateKey, this.identity.probeId, body, at);
-    const answer = await this.request('POST', `${API_PREFIX}/measurements`, { ...headers }, body);
+    const route: Record<string, string> = this.proxy === null ? {} : { [HEADER_ROUTE]: 'proxy' };
+    const answer = await this.request('POST', `${API_PREFIX}/measurements`, { ...headers, ...route }, body);
     if (answer.status !== 200) throw this.answerError('upload', answer);
     return this.checkResults(answer, measurements);
   }

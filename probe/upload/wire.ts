@@ -9,6 +9,11 @@ export const SIGNATURE_CONTEXT = 'ashyq-batch-v1';
 export const HEADER_PROBE = 'x-ashyq-probe';
 export const HEADER_TIMESTAMP = 'x-ashyq-timestamp';
 export const HEADER_SIGNATURE = 'x-ashyq-signature';
+/**
+ * `proxy` when a batch comes through the volunteer's proxy: the connection's address is then the
+ * proxy's, so the collector does not look it up and keeps the network the probe states (its config).
+ */
+export const HEADER_ROUTE = 'x-ashyq-route';
 
 /** Probe ids: random, URL-safe, 8 to 64 characters (no separator can hide in the signed string). */
 export const PROBE_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
