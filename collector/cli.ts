@@ -9,6 +9,7 @@ import { AshyqError } from '../probe/errors.js';
 import { Archive } from './archive.js';
 import { bundledIpDatabaseFiles, loadIpDatabase, type AsnLookup } from './asn.js';
 import { loadCollectorConfig, type CollectorConfig } from './config.js';
+import { parseDuration } from './duration.js';
 import { ensureEnrollmentToken } from './enrollment.js';
 import { SurgeError, UsageError } from './errors.js';
 import { InfluxSink } from './influx/sink.js';
@@ -106,20 +107,6 @@ function parse(argv: string[]): Args {
 
 /** A bad value given to an option: the message names the option; the help text is not repeated. */
 class InputError extends UsageError {}
-
-const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** A duration such as 90m, 2h, 1d or 1h30m, in ms; null when malformed. */
-export function parseDuration(text: string): number | null {
-  const part = /(\d{1,6})([mhd])/y;
-  let ms = 0;
-  let match: RegExpExecArray | null;
-  while ((match = part.exec(text)) !== null) {
-    ms += Number(match[1]) * UNIT_MS[match[2]!]!;
-    if (part.lastIndex === text.length) return ms;
-  }
-  return null;
-}
 
 /** An ISO 8601 date and time with a zone (Z or ±hh:mm), in ms; null otherwise (a time without a zone is ambiguous). */
 function parseIsoTime(text: string): number | null {

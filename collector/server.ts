@@ -20,6 +20,7 @@ import { Metrics } from './metrics.js';
 import { catchUp, type IndexSummary } from './reindex.js';
 import { BUCKET_MS, Store } from './store.js';
 import { SurgeWatcher } from './surge.js';
+import { parseDuration } from './duration.js';
 import { etagMatches, loadTargetList, type TargetList } from './targets.js';
 
 /**
@@ -100,15 +101,10 @@ function parseTime(value: string | undefined, fallback: number): number | null {
   return Number.isNaN(t) ? null : t;
 }
 
-const STEP = /^(\d{1,9})([smhd]?)$/;
-const UNIT_S: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86_400 };
-
-/** A step such as 600, 10m, 1h or 1d, in ms. */
+/** A step such as 600 (seconds), 10m, 1h or 1d, in ms. */
 function parseStep(value: string | undefined): number | null {
   if (value === undefined || value === '') return 3_600_000;
-  const match = STEP.exec(value);
-  if (!match) return null;
-  return Number(match[1]) * UNIT_S[match[2]!]! * 1000;
+  return /^\d{1,9}$/.test(value) ? Number(value) * 1000 : parseDuration(value);
 }
 
 /** Start the collector (not yet listening): open store and archive, catch the store up, build the API. */

@@ -1,9 +1,9 @@
 // Operator-asked surges: <data_dir>/surge.json (validated, replaced atomically) and the server's view of it (re-read on change, dropped at its end).
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Clock } from '../probe/deps.js';
-import { fsyncDir, writeFully } from '../probe/spool/durable.js';
+import { fsyncDir, replaceFile } from '../probe/spool/durable.js';
 import type { SurgeAnswer } from '../probe/upload/wire.js';
 import { SurgeError } from './errors.js';
 import { COLLECTOR_SELF, targetList, type TargetList } from './targets.js';
@@ -134,20 +134,11 @@ export async function writeSurge(dataDir: string, request: SurgeRequest, list: T
   const now = clock.now();
   const stored: StoredSurge = { ...validateSurge(request, list, now), set_at: iso(now) };
   await mkdir(dataDir, { recursive: true });
-  const target = surgeFilePath(dataDir);
-  const temp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const handle = await open(temp, 'wx', 0o644);
-  try {
-    await writeFully(handle, Buffer.from(`${JSON.stringify(stored, null, 2)}\n`), 0);
-    await handle.sync();
-    await handle.close();
-    await rename(temp, target);
-  } catch (err) {
-    await handle.close().catch(() => undefined);
-    await rm(temp, { force: true });
-    throw err;
-  }
-  await fsyncDir(dataDir);
+  // Two surge commands at once each write their own temporary file; the last rename wins.
+  await replaceFile(dataDir, path.basename(surgeFilePath(dataDir)), Buffer.from(`${JSON.stringify(stored, null, 2)}\n`), {
+    mode: 0o644,
+    tempSuffix: `.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
+  });
   return stored;
 }
 

@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ArchivedRecord } from '../collector/archive.js';
 import { eventLine, pointTimestamp } from '../collector/influx/line.js';
 import { InfluxSink, type ArchiveSource, type InfluxSinkOptions, type SinkLogger } from '../collector/influx/sink.js';
 import { InfluxWriter } from '../collector/influx/writer.js';
@@ -70,13 +71,19 @@ describe.skipIf(lookup.skip)('InfluxSink → v2→v1 adapter → real InfluxDB 1
 
   const q = (influxql: string) => influx.query(DB, influxql);
 
-  it('writes N records that InfluxQL counts per verdict, with blocked shares and every timestamp', async () => {
+  /** A sink that writes `records` from an archive holding only them, drained. */
+  async function writeAll(records: ArchivedRecord[]): Promise<InfluxSink> {
     const archive = new MemoryArchive();
-    const records = makeRecords(500, { startMs: START, targetPrefix: 'basic-' });
     archive.append(records);
     const s = await sink(archive.source);
     s.start();
     expect(await s.drain()).toBe(true);
+    return s;
+  }
+
+  it('writes N records that InfluxQL counts per verdict, with blocked shares and every timestamp', async () => {
+    const records = makeRecords(500, { startMs: START, targetPrefix: 'basic-' });
+    await writeAll(records);
 
     const perVerdict = rows(await q(`SELECT count("count") AS n, sum("blocked") AS blocked FROM reachability WHERE target =~ /^basic-/ GROUP BY verdict`));
     const got = Object.fromEntries(perVerdict.map((r) => [r.verdict, [r.n, r.blocked]]));
@@ -111,13 +118,9 @@ describe.skipIf(lookup.skip)('InfluxSink → v2→v1 adapter → real InfluxDB 1
   });
 
   it("answers the shipped Grafana dashboard: its variables and every panel's query, macros expanded as Grafana does", async () => {
-    const archive = new MemoryArchive();
     // Ten minutes of measurements, one a second: two 5-minute steps.
     const records = makeRecords(600, { startMs: START, targetPrefix: 'dash-' });
-    archive.append(records);
-    const s = await sink(archive.source);
-    s.start();
-    expect(await s.drain()).toBe(true);
+    await writeAll(records);
 
     interface Dashboard {
       panels: Array<{ title: string; targets: Array<{ query: string }> }>;
@@ -251,16 +254,12 @@ describe.skipIf(lookup.skip)('InfluxSink → v2→v1 adapter → real InfluxDB 1
   });
 
   it('round-trips escaped tags and string fields through the server', async () => {
-    const archive = new MemoryArchive();
     const hostile = [
       makeRecord(0, { startMs: START + 30_000_000, target: { id: 'esc-you tube,x=y', category: 'video' }, probeId: 'p "quoted" \\ back' }),
       makeRecord(1, { startMs: START + 30_000_000, target: { id: 'esc-Қазақ=тест', category: 'news' }, cc: 'K Z', probeId: 'p,comma=eq space' }),
       makeRecord(2, { startMs: START + 30_000_000, target: { id: 'esc-trailing\\', category: 'social' }, probeId: 'p\\' }),
     ];
-    archive.append(hostile);
-    const s = await sink(archive.source);
-    s.start();
-    expect(await s.drain()).toBe(true);
+    const s = await writeAll(hostile);
     expect(s.stats().rejected).toBe(0);
     const got = rows(await q(`SELECT "probe", "target", "cc" FROM reachability WHERE target =~ /^esc-/`)).map((r) => [r.target, r.cc, r.probe]);
     expect(got).toEqual([

@@ -29,10 +29,15 @@ export async function fsyncDir(dir: string): Promise<void> {
  * Replace `dir/name` by `data` so that a crash at any instant leaves either the old or the new
  * content: write a temporary file, fsync it, rename it over the target, fsync the directory.
  */
-export async function replaceFile(dir: string, name: string, data: Buffer): Promise<void> {
+export async function replaceFile(
+  dir: string,
+  name: string,
+  data: Buffer,
+  options: { mode?: number; /** Ends the temporary file's name; give a unique one where several processes may write. */ tempSuffix?: string } = {},
+): Promise<void> {
   const target = path.join(dir, name);
-  const temp = `${target}.tmp`;
-  const handle = await open(temp, 'w', FILE_MODE);
+  const temp = `${target}${options.tempSuffix ?? '.tmp'}`;
+  const handle = await open(temp, 'w', options.mode ?? FILE_MODE);
   try {
     await writeFully(handle, data, 0);
     await handle.sync();
