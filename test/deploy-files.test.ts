@@ -1,5 +1,7 @@
 // The deployment files parse, and the collector config they ship is one the collector accepts.
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parseCollectorConfig } from '../collector/config.js';
@@ -23,5 +25,29 @@ describe('deploy/', () => {
   it('provisions a dashboard whose queries are InfluxQL over the reachability series', () => {
     const dash = JSON.parse(read('grafana/dashboards/reachability.json')) as { panels: Array<{ targets: Array<{ query: string }> }> };
     for (const p of dash.panels) for (const t of p.targets) expect(t.query).toMatch(/^SELECT .* FROM "reachability" WHERE/);
+  });
+
+  it('is a compose file Docker Compose accepts, with every variable it uses set in the example env file', () => {
+    // Docker Compose's own parser (Debian's docker-compose, installed by .ci/run): schema, interpolation
+    // and paths. Running it needs a Docker engine and the images from a registry.
+    const deploy = fileURLToPath(new URL('../deploy/', import.meta.url));
+    const run = spawnSync('docker-compose', ['-f', 'docker-compose.yml', '--env-file', 'collector.env.example', 'config'], {
+      cwd: deploy, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+    });
+    if (run.error) throw new Error(`docker-compose could not be run (apt-get install docker-compose): ${run.error.message}`);
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const config = parse(run.stdout) as {
+      services: Record<string, { environment?: Record<string, string>; volumes?: string[] }>;
+    };
+    const env = Object.fromEntries(read('collector.env.example').split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => l.split('=', 2) as [string, string]));
+    expect(config.services['collector']?.environment).toMatchObject({
+      ASHYQ_ENROLLMENT_TOKEN: env['ASHYQ_ENROLLMENT_TOKEN'], ASHYQ_INFLUX_TOKEN: env['INFLUX_TOKEN'], ASHYQ_INFLUX_URL: 'http://influxdb:8086',
+    });
+    expect(config.services['influxdb']?.environment?.['DOCKER_INFLUXDB_INIT_ADMIN_TOKEN']).toBe(env['INFLUX_TOKEN']);
+    // Every file or directory the services bind from the checkout exists.
+    const binds = Object.values(config.services).flatMap((s) => s.volumes ?? []).filter((v) => v.startsWith('/'));
+    expect(binds.length).toBeGreaterThanOrEqual(4);
+    for (const b of binds) expect(existsSync(b.split(':')[0] ?? ''), b).toBe(true);
   });
 });
