@@ -1,4 +1,4 @@
-// Measures one target layer by layer (dns → tcp → tls → http) and returns its evidence and timing.
+// Measures one target layer by layer (dns → tcp → tls → http), each address on its own, and returns its evidence and timing.
 import { measureDns, type ResolverSpec } from '../measure/dns.js';
 import { measureHttp } from '../measure/http.js';
 import { measureTcp } from '../measure/tcp.js';
@@ -37,106 +37,130 @@ function allResolvers(options: EngineOptions): ResolverSpec[] {
   return list;
 }
 
+/** The time from a layer's first step starting to its last step ending; layers overlap, each address moving on alone. */
+class LayerSpan {
+  #first = Infinity;
+  #last = -Infinity;
+  constructor(private readonly clock: Deps['clock']) {}
+
+  async time<T>(step: () => Promise<T>): Promise<T> {
+    this.#first = Math.min(this.#first, this.clock.monotonic());
+    try {
+      return await step();
+    } finally {
+      this.#last = Math.max(this.#last, this.clock.monotonic());
+    }
+  }
+
+  get ms(): number {
+    return this.#last >= this.#first ? Math.round((this.#last - this.#first) * 10) / 10 : 0;
+  }
+}
+
+/** One address and port: its TCP connect, and the TLS handshake that followed it if it worked on a TLS port. */
+interface Leg {
+  tcp: TcpObservation;
+  tls: TlsObservation | null;
+}
+
+/**
+ * Measure one target. Each domain moves on as soon as its own DNS is done, and each address as soon
+ * as its own connect is: an address the censor blackholes holds up nothing but itself. The evidence
+ * is the same, in the same order, as if every layer had waited for the one before.
+ */
 export async function measureTarget(
   target: Target,
   options: EngineOptions,
   deps: Deps,
   limits: RunLimits,
 ): Promise<TargetEvidence> {
-  const { clock } = deps;
   const signal = options.signal;
   const step = { timeoutMs: options.timeoutMs, ...(signal ? { signal } : {}) };
-  const timing = { dns: 0, tcp: 0, tls: 0, http: 0 };
+  const span = { dns: new LayerSpan(deps.clock), tcp: new LayerSpan(deps.clock), tls: new LayerSpan(deps.clock), http: new LayerSpan(deps.clock) };
   const checkAbort = () => {
     if (signal?.aborted) throw signal.reason;
   };
+  const tlsPorts = new Set(target.tls_ports);
 
-  // dns: every domain, every resolver, every query type.
-  let t0 = clock.monotonic();
-  const dns = await Promise.all(
-    target.domains.map((domain) =>
-      limits.run(null, () => {
-        checkAbort();
-        return measureDns(
-          domain,
-          { ...step, resolvers: allResolvers(options), qtypes: options.qtypes, listenWindowMs: options.listenWindowMs },
-          deps,
-        );
-      }),
-    ),
-  );
-  timing.dns = clock.monotonic() - t0;
-
-  // tcp: each resolved address on each port, and each fixed endpoint on its ports.
-  const connects: Array<{ ip: string; port: number; domain: string | null }> = [];
-  for (const d of dns) {
-    for (const ip of addressesOf(d, options.maxAddressesPerDomain)) {
-      for (const port of target.ports) connects.push({ ip, port, domain: d.domain });
-    }
-  }
-  for (const e of target.endpoints) for (const port of e.ports) connects.push({ ip: e.ip, port, domain: null });
-  t0 = clock.monotonic();
-  const tcp: TcpObservation[] = await Promise.all(
-    connects.map((c) =>
+  // tcp on one address and port, then tls with the target SNI if the connect worked on a TLS port.
+  const leg = async (c: { ip: string; port: number; domain: string | null }): Promise<Leg> => {
+    const tcp = await span.tcp.time(() =>
       limits.run(c.ip, () => {
         checkAbort();
         return measureTcp(c, step, deps);
       }),
-    ),
-  );
-  timing.tcp = clock.monotonic() - t0;
+    );
+    const domain = tcp.domain;
+    if (tcp.failure !== null || domain === null || !tlsPorts.has(tcp.port)) return { tcp, tls: null };
+    const tls = await span.tls.time(() =>
+      limits.runHandshake(tcp.ip, () => {
+        checkAbort();
+        return measureTls(
+          { ip: tcp.ip, port: tcp.port, sni: domain, domain },
+          { ...step, trust: options.trust, neutralSni: options.neutralSni },
+          deps,
+        );
+      }),
+    );
+    return { tcp, tls };
+  };
 
-  // tls: the target SNI on every address whose TCP connect on a TLS port worked.
-  t0 = clock.monotonic();
-  const tlsPorts = new Set(target.tls_ports);
-  const tls: TlsObservation[] = await Promise.all(
-    tcp
-      .filter((c) => c.failure === null && c.domain !== null && tlsPorts.has(c.port))
-      .map((c) =>
-        limits.runHandshake(c.ip, () => {
-          checkAbort();
-          return measureTls(
-            { ip: c.ip, port: c.port, sni: c.domain, domain: c.domain },
-            { ...step, trust: options.trust, neutralSni: options.neutralSni },
-            deps,
-          );
-        }),
-      ),
-  );
-  timing.tls = clock.monotonic() - t0;
-
-  // http: one GET per domain over an address that got this far (no second resolution).
-  t0 = clock.monotonic();
-  const http: HttpObservation[] = [];
+  // http: one GET per domain over an address that got this far (no second resolution), once all of
+  // the domain's legs are done, so that the address chosen does not depend on which answered first.
   const expect = target.http;
-  if (expect) {
-    const https = tlsPorts.has(443);
+  const https = tlsPorts.has(443);
+  const httpOver = (domain: string, legs: Leg[]): Promise<HttpObservation> | null => {
+    if (!expect) return null;
     const port = https ? 443 : 80;
-    const jobs: Array<Promise<HttpObservation>> = [];
-    for (const d of dns) {
-      const ip = https
-        ? tls.find((h) => h.domain === d.domain && h.port === 443 && h.failure === null && h.trusted === true)?.ip
-        : tcp.find((c) => c.domain === d.domain && c.port === 80 && c.failure === null)?.ip;
-      if (ip === undefined) continue;
-      const url = `${https ? 'https' : 'http'}://${d.domain}${expect.path}`;
-      jobs.push(
-        limits.runHandshake(ip, () => {
+    const ip = https
+      ? legs.find((l) => l.tls !== null && l.tls.port === 443 && l.tls.failure === null && l.tls.trusted === true)?.tls?.ip
+      : legs.find((l) => l.tcp.port === 80 && l.tcp.failure === null)?.tcp.ip;
+    if (ip === undefined) return null;
+    const url = `${https ? 'https' : 'http'}://${domain}${expect.path}`;
+    return span.http.time(() =>
+      limits.runHandshake(ip, () => {
+        checkAbort();
+        return measureHttp(
+          { url, ip, port, domain },
+          { ...step, trust: options.trust, maxBodyBytes: options.maxBodyBytes },
+          deps,
+        );
+      }),
+    );
+  };
+
+  // dns: every domain, every resolver, every query type; then that domain's addresses on each port.
+  const domains = Promise.all(
+    target.domains.map(async (domain) => {
+      const dns = await span.dns.time(() =>
+        limits.run(null, () => {
           checkAbort();
-          return measureHttp(
-            { url, ip, port, domain: d.domain },
-            { ...step, trust: options.trust, maxBodyBytes: options.maxBodyBytes },
+          return measureDns(
+            domain,
+            { ...step, resolvers: allResolvers(options), qtypes: options.qtypes, listenWindowMs: options.listenWindowMs },
             deps,
           );
         }),
       );
-    }
-    http.push(...(await Promise.all(jobs)));
-  }
-  timing.http = clock.monotonic() - t0;
+      const legs = await Promise.all(
+        addressesOf(dns, options.maxAddressesPerDomain).flatMap((ip) => target.ports.map((port) => leg({ ip, port, domain: dns.domain }))),
+      );
+      const http = await httpOver(dns.domain, legs);
+      return { dns, legs, http };
+    }),
+  );
+  // Fixed endpoints need no DNS: they are connected to at once.
+  const endpoints = Promise.all(target.endpoints.flatMap((e) => e.ports.map((port) => leg({ ip: e.ip, port, domain: null }))));
+  const [byDomain, endpointLegs] = await Promise.all([domains, endpoints]);
 
-  const round = (n: number) => Math.round(n * 10) / 10;
+  const legs = [...byDomain.flatMap((d) => d.legs), ...endpointLegs];
   return {
-    evidence: { dns, tcp, tls, http },
-    timing: { dns: round(timing.dns), tcp: round(timing.tcp), tls: round(timing.tls), http: round(timing.http) },
+    evidence: {
+      dns: byDomain.map((d) => d.dns),
+      tcp: legs.map((l) => l.tcp),
+      tls: legs.flatMap((l) => (l.tls ? [l.tls] : [])),
+      http: byDomain.flatMap((d) => (d.http ? [d.http] : [])),
+    },
+    timing: { dns: span.dns.ms, tcp: span.tcp.ms, tls: span.tls.ms, http: span.http.ms },
   };
 }
