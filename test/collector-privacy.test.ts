@@ -35,6 +35,29 @@ afterEach(async () => {
   running = undefined;
 });
 
+/** Start a collector whose ASN lookup answers with `answer` and records every address it was asked about. */
+async function recordingCollector(answer: (ip: string) => AsnInfo | null, options: { trustProxy?: boolean } = {}) {
+  const seen: string[] = [];
+  running = await startCollector({
+    ...options,
+    deps: {
+      asnLookup: (ip) => {
+        seen.push(ip);
+        return answer(ip);
+      },
+      log: { level: 'trace', stream: { write: (line: string) => void running?.logs.push(line) } },
+    },
+  });
+  return { c: running, seen };
+}
+
+/** Every record in the collector's archive. */
+async function archived(c: RunningCollector): Promise<ArchivedRecord[]> {
+  const records: ArchivedRecord[] = [];
+  for await (const { record } of c.collector.archive.read()) records.push(record);
+  return records;
+}
+
 /** Exercise every route from `from` (a loopback source address, or a forwarded header). */
 async function exercise(c: RunningCollector, source: { localAddress?: string; headers?: Record<string, string> }) {
   const opts = { ...(source.localAddress ? { localAddress: source.localAddress } : {}), headers: source.headers ?? {} };
@@ -60,17 +83,7 @@ async function exercise(c: RunningCollector, source: { localAddress?: string; he
 
 describe('volunteer address privacy', () => {
   it('answers whoami from the connection address and never stores or logs it', async () => {
-    const seen: string[] = [];
-    running = await startCollector({
-      deps: {
-        asnLookup: (ip) => {
-          seen.push(ip);
-          return ip === '127.0.0.77' ? KZ : null;
-        },
-        log: { level: 'trace', stream: { write: (line: string) => void running?.logs.push(line) } },
-      },
-    });
-    const c = running;
+    const { c, seen } = await recordingCollector((ip) => (ip === '127.0.0.77' ? KZ : null));
     const { whoami, accepted, good } = await exercise(c, { localAddress: '127.0.0.77' });
     expect(whoami.status).toBe(200);
     expect(whoami.json()).toEqual(KZ);
@@ -79,8 +92,7 @@ describe('volunteer address privacy', () => {
     expect(seen).toContain('127.0.0.77');
 
     // The archived record carries the looked-up network (the measurement said asn null).
-    const records: ArchivedRecord[] = [];
-    for await (const { record } of c.collector.archive.read()) records.push(record);
+    const records = await archived(c);
     expect(records.map((r) => [r.measurement.id, r.asn, r.cc, r.network])).toEqual([[good.id, 9198, 'KZ', 'JSC Kazakhtelecom']]);
 
     await c.stop();
@@ -91,18 +103,7 @@ describe('volunteer address privacy', () => {
   });
 
   it('with trust_proxy, looks up the forwarded address and forgets it too', async () => {
-    const seen: string[] = [];
-    running = await startCollector({
-      trustProxy: true,
-      deps: {
-        asnLookup: (ip) => {
-          seen.push(ip);
-          return ip === '203.0.113.9' ? KZ : null;
-        },
-        log: { level: 'trace', stream: { write: (line: string) => void running?.logs.push(line) } },
-      },
-    });
-    const c = running;
+    const { c, seen } = await recordingCollector((ip) => (ip === '203.0.113.9' ? KZ : null), { trustProxy: true });
     const { whoami } = await exercise(c, { headers: { 'x-forwarded-for': '203.0.113.9' } });
     expect(whoami.json()).toEqual(KZ);
     expect(seen).toContain('203.0.113.9');
@@ -113,16 +114,7 @@ describe('volunteer address privacy', () => {
   });
 
   it("through the volunteer's proxy (x-ashyq-route: proxy), keeps the network the probe states instead of the proxy's", async () => {
-    const seen: string[] = [];
-    running = await startCollector({
-      deps: {
-        asnLookup: (ip) => {
-          seen.push(ip);
-          return { asn: 24940, cc: 'DE', network: 'a hosting provider (the proxy)' };
-        },
-      },
-    });
-    const c = running;
+    const { c, seen } = await recordingCollector(() => ({ asn: 24940, cc: 'DE', network: 'a hosting provider (the proxy)' }));
     const p = await c.register();
     const proxied = makeMeasurement({ probeId: p.id, at: T0, asn: 21299 });
     const direct = makeMeasurement({ probeId: p.id, at: T0 + 1, asn: 21299 });
@@ -131,8 +123,7 @@ describe('volunteer address privacy', () => {
     c.clock.advance(1);
     expect((await c.post(p, [direct])).status).toBe(200);
     expect(seen).toHaveLength(1);
-    const records = new Map<string, ArchivedRecord>();
-    for await (const { record } of c.collector.archive.read()) records.set(record.measurement.id, record);
+    const records = new Map((await archived(c)).map((r) => [r.measurement.id, r]));
     expect(records.get(proxied.id)).toMatchObject({ asn: 21299, cc: 'KZ', network: 'JSC Kazakhtelecom' });
     expect(records.get(direct.id)).toMatchObject({ asn: 24940, cc: 'DE' });
   });
@@ -143,8 +134,6 @@ describe('volunteer address privacy', () => {
     expect((await request(`${c.url}/api/v1/whoami`)).json()).toEqual({ asn: null, cc: null, network: null });
     const p = await c.register();
     await c.post(p, [makeMeasurement({ probeId: p.id, at: T0, asn: 21299 })]);
-    const records: ArchivedRecord[] = [];
-    for await (const { record } of c.collector.archive.read()) records.push(record);
-    expect(records.map((r) => r.asn)).toEqual([21299]);
+    expect((await archived(c)).map((r) => r.asn)).toEqual([21299]);
   });
 });
