@@ -269,8 +269,14 @@ describe('InfluxSink', () => {
       clock: { now: () => Date.now(), monotonic: () => Date.now() },
     });
     s.start();
+    // Real I/O (the loopback request, the cursor file) goes on between fake-timer steps: wait for it
+    // by the wall clock, which fake timers leave alone (performance.now is not faked).
+    const ioSettled = async (done: () => boolean) => {
+      const deadline = performance.now() + 10_000;
+      while (!done() && performance.now() < deadline) await new Promise((r) => setImmediate(r));
+    };
     const settle = async (count: number) => {
-      for (let i = 0; i < 10_000 && recorder.writes.length < count; i++) await new Promise((r) => setImmediate(r));
+      await ioSettled(() => recorder.writes.length >= count);
       expect(recorder.writes.length).toBe(count);
     };
     await settle(1);
@@ -282,7 +288,7 @@ describe('InfluxSink', () => {
     // step = min(1000, 100·2^(k-1)); with random 0.5 the delay is 3/4 of the step.
     expect(gaps).toEqual([75, 150, 300, 600, 750, 750, 750]);
     await vi.advanceTimersByTimeAsync(10);
-    for (let i = 0; i < 10_000 && s.backlog() > 0; i++) await new Promise((r) => setImmediate(r));
+    await ioSettled(() => s.backlog() === 0);
     expect(s.backlog()).toBe(0);
   });
 
