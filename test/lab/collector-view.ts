@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { Archive, type ArchivedRecord } from '../../collector/archive.js';
 import { systemClock } from '../../probe/deps.js';
+import { parseExport, type ExportedSeries } from '../services/victoria-metrics.js';
 import { LabCommandError, runIn } from './shell.js';
 import { LAB_TSDB, NS } from './topology.js';
 
@@ -17,18 +18,11 @@ export async function archivedRecords(collectorDataDir: string): Promise<Archive
   return out;
 }
 
-/** One series of VictoriaMetrics' `/api/v1/export`. */
-export interface TsdbSeries {
-  metric: Record<string, string>;
-  values: number[];
-  timestamps: number[];
-}
-
 /**
  * Raw samples of every series matching `match` in the collector's time-series database. The
  * database listens on the internet host's loopback only, so the request is made from there.
  */
-export async function tsdbExport(match: string): Promise<TsdbSeries[]> {
+export async function tsdbExport(match: string): Promise<ExportedSeries[]> {
   const base = `http://${LAB_TSDB.ip}:${LAB_TSDB.port}`;
   const script =
     'const [base, match] = process.argv.slice(1);' +
@@ -39,10 +33,7 @@ export async function tsdbExport(match: string): Promise<TsdbSeries[]> {
     ' process.stdout.write(text);';
   const r = await runIn(NS.internet, process.execPath, ['--input-type=module', '-e', script, base, match], { allowFailure: true, timeoutMs: 15_000 });
   if (r.code !== 0) throw new LabCommandError(`export ${match} from the lab's VictoriaMetrics`, `exit ${r.code}`, r.stderr);
-  return r.stdout
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as TsdbSeries);
+  return parseExport(r.stdout);
 }
 
 /** One `reachability` point of a target as the collector wrote it: when, which verdict, blocked or not. */

@@ -16,6 +16,14 @@ export interface ExportedSeries {
   timestamps: number[];
 }
 
+/** The series in the body of an `/api/v1/export` answer (one JSON object per line). */
+export function parseExport(text: string): ExportedSeries[] {
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as ExportedSeries);
+}
+
 export class VictoriaMetrics {
   private process: ServerProcess | null = null;
 
@@ -112,10 +120,7 @@ export class VictoriaMetrics {
     });
     const text = await response.text();
     if (!response.ok) throw new Error(`export ${match}: HTTP ${response.status}: ${text}`);
-    return text
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .map((line) => JSON.parse(line) as ExportedSeries);
+    return parseExport(text);
   }
 
   /** Sum of one of the server's own metrics (from /metrics) over the lines whose name and labels start with `prefix`. */
