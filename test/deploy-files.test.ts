@@ -31,16 +31,21 @@ describe('deploy/', () => {
     // Docker Compose's own parser (Debian's docker-compose, installed by .ci/run): schema, interpolation
     // and paths. Running it needs a Docker engine and the images from a registry.
     const deploy = fileURLToPath(new URL('../deploy/', import.meta.url));
-    const run = spawnSync('docker-compose', ['-f', 'docker-compose.yml', '--env-file', 'collector.env.example', 'config'], {
-      cwd: deploy, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
-    });
+    const args = ['-f', 'docker-compose.yml', '--env-file', 'collector.env.example', 'config'];
+    const run = spawnSync('docker-compose', args, { cwd: deploy, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' } });
     if (run.error) throw new Error(`docker-compose could not be run (apt-get install docker-compose): ${run.error.message}`);
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     const config = parse(run.stdout) as {
       services: Record<string, { environment?: Record<string, string>; volumes?: string[] }>;
     };
-    const env = Object.fromEntries(read('collector.env.example').split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => l.split('=', 2) as [string, string]));
+    const env = Object.fromEntries(
+      read('collector.env.example')
+        .split('\n')
+        .map((line) => /^([A-Z_]+)=(.*)$/.exec(line))
+        .filter((m) => m !== null)
+        .map((m) => [m[1]!, m[2]!]),
+    );
     expect(config.services['collector']?.environment).toMatchObject({
       ASHYQ_ENROLLMENT_TOKEN: env['ASHYQ_ENROLLMENT_TOKEN'], ASHYQ_INFLUX_TOKEN: env['INFLUX_TOKEN'], ASHYQ_INFLUX_URL: 'http://influxdb:8086',
     });

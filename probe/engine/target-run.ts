@@ -4,7 +4,7 @@ import { measureHttp } from '../measure/http.js';
 import { measureTcp } from '../measure/tcp.js';
 import { measureTls } from '../measure/tls.js';
 import { isBogon } from '../bogon.js';
-import type { Deps } from '../deps.js';
+import type { Clock, Deps } from '../deps.js';
 import type { DnsObservation, Evidence, HttpObservation, TcpObservation, TlsObservation } from '../evidence.js';
 import type { Target } from '../target.js';
 import type { EngineOptions } from './options.js';
@@ -41,7 +41,7 @@ function allResolvers(options: EngineOptions): ResolverSpec[] {
 class LayerSpan {
   #first = Infinity;
   #last = -Infinity;
-  constructor(private readonly clock: Deps['clock']) {}
+  constructor(private readonly clock: Clock) {}
 
   async time<T>(step: () => Promise<T>): Promise<T> {
     this.#first = Math.min(this.#first, this.clock.monotonic());
