@@ -32,12 +32,12 @@ import { toLines } from '../collector/influx/line.js';
 import { InfluxSink, type ArchiveSource, type SinkLogger, type SinkStats } from '../collector/influx/sink.js';
 import { createCollector, type CollectorDeps } from '../collector/server.js';
 import { loadTargetList } from '../collector/targets.js';
-import { systemClock } from '../probe/deps.js';
-import { MEASUREMENT_SCHEMA, type Measurement } from '../probe/measurement.js';
-import type { Target } from '../probe/target.js';
+import { systemClock } from '../common/clock.js';
+import { MEASUREMENT_SCHEMA, type Measurement } from '../contract/measurement.js';
+import type { Target } from '../contract/target.js';
 import { ulid } from '../probe/ulid.js';
-import { encodeBatch, signBatch, type BatchAnswer } from '../probe/upload/wire.js';
-import type { Decision } from '../probe/verdict.js';
+import { encodeBatch, signBatch, type BatchAnswer } from '../contract/wire.js';
+import type { Decision } from '../contract/verdict.js';
 import { MemoryArchive } from '../test/services/archive-records.js';
 import { findVictoriaMetrics, VictoriaMetrics } from '../test/services/victoria-metrics.js';
 

@@ -9,12 +9,13 @@ const v8Flags = process.argv.includes('--no-v8-flags') ? [] : PROBE_V8_FLAGS;
 if (v8Flags.length > 0) applyProbeV8Flags();
 // --cli: also load what bin/ashyq-probe.cjs loads before a run (the command line, daemon and uploader code).
 const withCli = process.argv.includes('--cli');
-if (withCli) await import('../dist/probe/cli.js');
+if (withCli) await import('../dist/probe/cli/main.js');
 const { runTargets } = await import('../dist/probe/engine/run.js');
 const { engineOptionsFrom } = await import('../dist/probe/engine/options.js');
 const { defaultProbeConfig } = await import('../dist/probe/config/probe-config.js');
 const { loadTrust } = await import('../dist/probe/trust.js');
-const { connectSocket, systemClock } = await import('../dist/probe/deps.js');
+const { connectSocket } = await import('../dist/probe/deps.js');
+const { systemClock } = await import('../dist/common/clock.js');
 const { labNetwork, readLab } = await import('./lab-network.mjs');
 
 const lab = await readLab();

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_PROBE_CONFIG } from '../probe/config/probe-config.js';
-import type { Target } from '../probe/target.js';
+import type { Target } from '../contract/target.js';
 import { startFakeDns, type FakeZone } from '../test/fakes/dns-server.js';
 import { makeLabPki } from '../test/fakes/pki.js';
 import { startBlackhole, startResetListener } from '../test/fakes/tcp-censor.js';

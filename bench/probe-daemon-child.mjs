@@ -12,7 +12,8 @@ process.stderr.write(`bench: V8 flags ${PROBE_V8_FLAGS.join(' ')}\n`);
 const { loadProbeConfig } = await import('../dist/probe/config/probe-config.js');
 const { runDaemon } = await import('../dist/probe/daemon/daemon.js');
 const { streamLog } = await import('../dist/probe/daemon/log.js');
-const { connectSocket, systemClock } = await import('../dist/probe/deps.js');
+const { connectSocket } = await import('../dist/probe/deps.js');
+const { systemClock } = await import('../dist/common/clock.js');
 const { labNetwork, readLab } = await import('./lab-network.mjs');
 
 const lab = await readLab();

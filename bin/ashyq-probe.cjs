@@ -12,7 +12,7 @@ process.env.UV_THREADPOOL_SIZE ??= '32';
   // V8 settings for a small footprint (see probe/engine/v8-flags.ts), set before anything else loads.
   const { applyProbeV8Flags } = await import('../dist/probe/engine/v8-flags.js');
   applyProbeV8Flags();
-  const { main } = await import('../dist/probe/cli.js');
+  const { main } = await import('../dist/probe/cli/main.js');
   process.exitCode = await main(process.argv.slice(2));
 })().catch((err) => {
   process.stderr.write(`ashyq-probe: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

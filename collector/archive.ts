@@ -4,9 +4,10 @@ import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
-import type { Clock } from '../probe/deps.js';
-import { InvalidArgumentError } from '../probe/errors.js';
-import type { Measurement } from '../probe/measurement.js';
+import type { Clock } from '../common/clock.js';
+import { fsyncDir } from '../common/durable.js';
+import { InvalidArgumentError } from '../common/errors.js';
+import type { Measurement } from '../contract/measurement.js';
 import { ArchiveCorruptError } from './errors.js';
 
 /** segment = 'YYYY-MM-DD', offset = byte offset in the uncompressed text. */
@@ -55,15 +56,6 @@ interface SegmentFile {
   day: string;
   file: string;
   gz: boolean;
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /** Segments on disk in day order (a day present both plain and gzipped is read from the gzip). */

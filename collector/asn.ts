@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { ConfigError } from '../probe/errors.js';
+import { ConfigError } from '../common/errors.js';
 
 export interface AsnInfo {
   asn: number | null;
@@ -304,4 +304,15 @@ export async function loadIpDatabase(files: IpDatabaseFiles): Promise<{ lookup: 
     return { asn: a?.asn ?? null, network: a?.network ?? null, cc };
   };
   return { lookup, ranges: asnDb.size + ccDb.size };
+}
+
+/**
+ * The network an archived measurement is attributed to, decided once at ingest and used as is by the
+ * store, the time series, events and reports: the connection's lookup where it found an ASN (its
+ * country and name where the database has them, else what the probe states), otherwise what the
+ * probe states about itself (a proxied upload, or an address the database does not know).
+ */
+export function attribute(looked: AsnInfo | null, claimed: AsnInfo): AsnInfo {
+  if (looked === null || looked.asn === null) return { asn: claimed.asn, cc: claimed.cc, network: claimed.network };
+  return { asn: looked.asn, cc: looked.cc ?? claimed.cc, network: looked.network ?? claimed.network };
 }

@@ -2,10 +2,9 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DAEMON_DEFAULTS } from '../probe/config/daemon-settings.js';
-import { systemClock, type Clock } from '../probe/deps.js';
-import { lockStateDir, type LockOwner } from '../probe/daemon/lock.js';
-import { AshyqError } from '../probe/errors.js';
+import { systemClock, type Clock } from '../common/clock.js';
+import { lockStateDir, type LockOwner } from '../common/lock.js';
+import { AshyqError } from '../common/errors.js';
 import { Archive } from './archive.js';
 import { bundledIpDatabaseFiles, loadIpDatabase, type AsnLookup } from './asn.js';
 import { loadCollectorConfig, type CollectorConfig } from './config.js';
@@ -18,6 +17,7 @@ import { createCollector, type CollectorDeps } from './server.js';
 import { Store } from './store.js';
 import { clearSurge, readSurge, surgeFilePath, writeSurge, type StoredSurge } from './surge.js';
 import { loadTargetList } from './targets.js';
+import { SURGE_DEFAULT_LIMITS } from '../contract/wire.js';
 
 const HELP = `Usage: ashyq-collector <command> [--config FILE]
 
@@ -125,7 +125,7 @@ function duration(ms: number): string {
 
 /** What a probe on the default schedule does with `surge`, and what limits every volunteer's own config. */
 function probeEffect(surge: StoredSurge, now: number): string {
-  const d = DAEMON_DEFAULTS.schedule;
+  const d = SURGE_DEFAULT_LIMITS;
   const every = Math.max(surge.interval_minutes, d.surge_min_interval_minutes);
   const lasts = Math.min(Date.parse(surge.until) - now, d.surge_max_hours * 3_600_000);
   return (

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
-import { ConfigError, ConfigErrors } from '../probe/errors.js';
+import { ConfigError, ConfigErrors } from '../common/errors.js';
 
 export interface Limits {
   /** Largest request body accepted (the gzip bytes of a batch), bytes. */

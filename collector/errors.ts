@@ -1,5 +1,5 @@
 // The collector's own error classes (stable codes); network and input faults are answers, not these.
-import { AshyqError } from '../probe/errors.js';
+import { AshyqError } from '../common/errors.js';
 
 /** A line of the archive that is not a complete JSON record (outside the torn tail handled at open). */
 export class ArchiveCorruptError extends AshyqError {

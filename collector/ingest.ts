@@ -4,8 +4,8 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingHttpHeaders } from 'node:http';
 import { promisify } from 'node:util';
 import { gunzip as gunzipCallback } from 'node:zlib';
-import type { Clock } from '../probe/deps.js';
-import type { Target } from '../probe/target.js';
+import type { Clock } from '../common/clock.js';
+import type { Target } from '../contract/target.js';
 import {
   HEADER_PROBE,
   HEADER_ROUTE,
@@ -18,9 +18,9 @@ import {
   type ErrorAnswer,
   type ItemResult,
   type SpoolOverflowReport,
-} from '../probe/upload/wire.js';
+} from '../contract/wire.js';
 import type { AppendedSpan, Archive, ArchivedRecord } from './archive.js';
-import type { AsnInfo, AsnLookup } from './asn.js';
+import { attribute, type AsnInfo, type AsnLookup } from './asn.js';
 import type { Limits } from './config.js';
 import { measurementBytes, pairCount } from './json-slices.js';
 import type { Metrics } from './metrics.js';
@@ -226,7 +226,6 @@ export class Ingest {
     const candidates: PendingBatch['candidates'] = [];
     // The archive keeps each measurement's JSON as received (it parses to the validated value).
     const texts = measurementBytes(json, items.length);
-    const fromConnection = looked !== null && looked.asn !== null;
     for (let index = 0; index < items.length; index++) {
       const v = validateMeasurement(items[index], ctx);
       if (!v.ok) {
@@ -240,9 +239,7 @@ export class Ingest {
         record: {
           received_at: receivedAt,
           probe_id: probe.id,
-          asn: fromConnection ? looked.asn : m.probe.asn,
-          cc: fromConnection ? looked.cc : m.probe.cc,
-          network: fromConnection ? looked.network : m.probe.network,
+          ...attribute(looked, m.probe),
           measurement: m,
         },
         // Bytes with a key written twice hold a value validation never saw: serialise those instead.

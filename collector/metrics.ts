@@ -1,5 +1,5 @@
 // Ingest counters and the Prometheus text exposition of /metrics.
-import type { ItemStatus } from '../probe/upload/wire.js';
+import type { ItemStatus } from '../contract/wire.js';
 
 export interface SinkStatus {
   name: string;

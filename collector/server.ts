@@ -3,14 +3,14 @@ import { createPublicKey, randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Clock } from '../probe/deps.js';
+import type { Clock } from '../common/clock.js';
 import {
   API_PREFIX,
   PROBE_ID_PATTERN,
   type ErrorAnswer,
   type RegistrationAnswer,
   type WhoamiAnswer,
-} from '../probe/upload/wire.js';
+} from '../contract/wire.js';
 import { Archive, type ArchiveCursor, type ArchivedRecord, type Recovery } from './archive.js';
 import type { AsnInfo, AsnLookup } from './asn.js';
 import type { CollectorConfig } from './config.js';

@@ -1,17 +1,11 @@
 // The embedded store (SQLite, WAL): registered probes, seen measurement ids and 10-minute aggregates.
 import Database from 'better-sqlite3';
-import { InvalidArgumentError } from '../probe/errors.js';
-import type { SpoolOverflowReport } from '../probe/upload/wire.js';
-import type { Verdict } from '../probe/verdict.js';
+import { InvalidArgumentError } from '../common/errors.js';
+import type { SpoolOverflowReport } from '../contract/wire.js';
+import { isBlocked, type Verdict } from '../contract/verdict.js';
 import type { ArchiveCursor, ArchivedRecord } from './archive.js';
 
 export const BUCKET_MS = 10 * 60 * 1000;
-
-/** Verdicts that do not count as blocking (the service answered, was down for everyone, or we cannot tell). */
-const NOT_BLOCKED: ReadonlySet<Verdict> = new Set<Verdict>(['ok', 'down', 'offline', 'inconclusive']);
-export function isBlocked(verdict: Verdict): boolean {
-  return !NOT_BLOCKED.has(verdict);
-}
 
 export interface ProbeRecord {
   id: string;

@@ -2,9 +2,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Clock } from '../probe/deps.js';
-import { fsyncDir, replaceFile } from '../probe/spool/durable.js';
-import type { SurgeAnswer } from '../probe/upload/wire.js';
+import type { Clock } from '../common/clock.js';
+import { fsyncDir, replaceFile } from '../common/durable.js';
+import type { SurgeAnswer } from '../contract/wire.js';
 import { SurgeError } from './errors.js';
 import { COLLECTOR_SELF, targetList, type TargetList } from './targets.js';
 

@@ -1,5 +1,5 @@
 // Block-page fingerprints as data (title, body text, Location host, status) and the matcher for an HTTP observation.
-import type { HttpObservation } from './evidence.js';
+import type { HttpObservation } from '../contract/evidence.js';
 
 /**
  * One fingerprint. Every condition that is set must hold, and at least one besides `status` must

@@ -1,6 +1,6 @@
 // Bogon test for DNS answers: is an address one that no public service can legitimately have?
 import net from 'node:net';
-import { InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError } from '../common/errors.js';
 
 /** A prefix as bytes (4 for IPv4, 16 for IPv6) and its length in bits. */
 interface Prefix {

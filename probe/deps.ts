@@ -2,13 +2,7 @@
 import dgram from 'node:dgram';
 import dns from 'node:dns';
 import net from 'node:net';
-
-export interface Clock {
-  /** Wall-clock time, epoch milliseconds (timestamps). */
-  now(): number;
-  /** Monotonic milliseconds (durations, RTTs). */
-  monotonic(): number;
-}
+import { systemClock, type Clock } from '../common/clock.js';
 
 export interface Network {
   /**
@@ -26,11 +20,6 @@ export interface Deps {
   network: Network;
   clock: Clock;
 }
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  monotonic: () => performance.now(),
-};
 
 /**
  * A real TCP connection to host:port: resolves once connected; rejects with the socket's error, or

@@ -9,11 +9,12 @@
 // the key and gets a fresh id; an identity.json without its key gets a fresh id and key, since the
 // old id is registered with a key that no longer exists.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { systemClock, type Clock } from './deps.js';
+import { systemClock, type Clock } from '../common/clock.js';
+import { replaceFile } from '../common/durable.js';
 import { IdentityError } from './errors.js';
-import { PROBE_ID_PATTERN } from './upload/wire.js';
+import { PROBE_ID_PATTERN } from '../contract/wire.js';
 
 export interface Identity {
   probeId: string;
@@ -39,32 +40,10 @@ function isMissing(err: unknown): boolean {
   return (err as { code?: unknown }).code === 'ENOENT';
 }
 
-/** Write `data` to `file` durably: temporary file (mode 0600), fsync, rename, fsync of the directory. */
+/** Write `data` to `file` durably (mode 0600): temporary file, fsync, rename, fsync of the directory. */
 async function writeDurably(file: string, data: string): Promise<void> {
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(tmp, 'wx', 0o600);
-  try {
-    await handle.writeFile(data, 'utf8');
-    await handle.sync();
-  } catch (err) {
-    await handle.close();
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await handle.close();
-  try {
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  const dirHandle = await open(dir, 'r');
-  try {
-    await dirHandle.sync();
-  } finally {
-    await dirHandle.close();
-  }
+  const tempSuffix = `.${randomBytes(6).toString('hex')}.tmp`;
+  await replaceFile(path.dirname(file), path.basename(file), Buffer.from(data, 'utf8'), { tempSuffix });
 }
 
 async function readIfPresent(file: string): Promise<string | null> {

@@ -1,6 +1,6 @@
 // Known TLS interception CAs used in Kazakhstan, as data, and the matcher the classifier uses on a peer chain.
 import { dnMatches, parseDistinguishedName } from './classify/distinguished-name.js';
-import type { CertificateInfo } from './evidence.js';
+import type { CertificateInfo } from '../contract/evidence.js';
 
 export interface InterceptionCa {
   /** Shown in verdict reasons. */

@@ -6,7 +6,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
-import { ConfigError, InvalidArgumentError } from './errors.js';
+import { ConfigError, InvalidArgumentError } from '../common/errors.js';
 
 export interface TrustStore {
   /** Every trusted root, PEM, in load order: Node's bundled roots, the env file's, then the extra CAs. */

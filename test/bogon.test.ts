@@ -1,7 +1,7 @@
 // Table test of isBogon: every special-purpose range at its edges, and public addresses just outside them.
 import { describe, expect, it } from 'vitest';
 import { isBogon } from '../probe/bogon.js';
-import { InvalidArgumentError } from '../probe/errors.js';
+import { InvalidArgumentError } from '../common/errors.js';
 
 const BOGONS: Array<[string, string]> = [
   ['0.0.0.0', 'this network'],

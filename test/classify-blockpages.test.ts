@@ -1,7 +1,7 @@
 // Tests of the block-page fingerprints: each rule matches its kind of page, and real pages do not match.
 import { describe, expect, it } from 'vitest';
 import { BLOCKPAGES, matchBlockpage, pageTitle } from '../probe/blockpages.js';
-import type { HttpObservation } from '../probe/evidence.js';
+import type { HttpObservation } from '../contract/evidence.js';
 import { http } from './classify-builders.js';
 
 const page = (body: string, over: Partial<HttpObservation> = {}) =>

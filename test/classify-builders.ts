@@ -11,9 +11,9 @@ import type {
   TcpObservation,
   TlsHandshakeObservation,
   TlsObservation,
-} from '../probe/evidence.js';
-import type { Failure, Operation } from '../probe/failure.js';
-import type { Target } from '../probe/target.js';
+} from '../contract/evidence.js';
+import type { Failure, Operation } from '../contract/failure.js';
+import type { Target } from '../contract/target.js';
 
 export interface Resolver {
   name: string;

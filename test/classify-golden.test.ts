@@ -2,10 +2,10 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { classify } from '../probe/classify/classify.js';
-import type { Evidence } from '../probe/evidence.js';
-import { isFailure, OPERATIONS } from '../probe/failure.js';
-import { CATEGORIES, type Target } from '../probe/target.js';
-import { LAYERS, VERDICTS, type Decision } from '../probe/verdict.js';
+import type { Evidence } from '../contract/evidence.js';
+import { isFailure, OPERATIONS } from '../contract/failure.js';
+import { CATEGORIES, type Target } from '../contract/target.js';
+import { LAYERS, VERDICTS, type Decision } from '../contract/verdict.js';
 import { deepFreeze } from './classify-builders.js';
 
 const DIR = new URL('./fixtures/classify/', import.meta.url);

@@ -3,7 +3,7 @@ import { X509Certificate, createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { describeDn, dnMatches, parseDistinguishedName } from '../probe/classify/distinguished-name.js';
-import type { CertificateInfo } from '../probe/evidence.js';
+import type { CertificateInfo } from '../contract/evidence.js';
 import { INTERCEPTION_CAS, matchInterceptionCa } from '../probe/interception-cas.js';
 import { cert, publicChain } from './classify-builders.js';
 

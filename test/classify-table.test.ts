@@ -2,9 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { applyCanaries } from '../probe/classify/canary.js';
 import { classify } from '../probe/classify/classify.js';
-import type { Evidence } from '../probe/evidence.js';
-import type { Target } from '../probe/target.js';
-import { VERDICTS, type Decision, type Layer, type Verdict } from '../probe/verdict.js';
+import type { Evidence } from '../contract/evidence.js';
+import type { Target } from '../contract/target.js';
+import { VERDICTS, type Decision, type Layer, type Verdict } from '../contract/verdict.js';
 import {
   DOH,
   SYSTEM,

@@ -6,8 +6,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateMeasurement } from '../collector/validate.js';
-import { parseTargets } from '../probe/config/targets.js';
-import type { Measurement } from '../probe/measurement.js';
+import { parseTargets } from '../contract/target-list.js';
+import type { Measurement } from '../contract/measurement.js';
 import { startFakeDns, type FakeDnsServer } from './fakes/dns-server.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

@@ -2,8 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BatchAnswer, ErrorAnswer, ItemResult } from '../probe/upload/wire.js';
-import { signBatch } from '../probe/upload/wire.js';
+import type { BatchAnswer, ErrorAnswer, ItemResult } from '../contract/wire.js';
+import { signBatch } from '../contract/wire.js';
 import {
   makeMeasurement,
   newKeyPair,

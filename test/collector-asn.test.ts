@@ -1,8 +1,8 @@
 // IP → ASN, country and network name from range CSVs: parsing, lookups, and the database bundled as npm packages.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bundledIpDatabaseFiles, csvFields, loadIpDatabase, normaliseIp, parseIpv4, parseIpv6High } from '../collector/asn.js';
-import { ConfigError } from '../probe/errors.js';
+import { attribute, bundledIpDatabaseFiles, csvFields, loadIpDatabase, normaliseIp, parseIpv4, parseIpv6High } from '../collector/asn.js';
+import { ConfigError } from '../common/errors.js';
 import { FIXTURES } from './fixtures/collector/helpers.js';
 
 const SAMPLE = { asn: [path.join(FIXTURES, 'asn-sample.csv')], country: [path.join(FIXTURES, 'country-sample.csv')] };
@@ -54,5 +54,17 @@ describe('IP database', () => {
     expect(lookup('2.134.1.1')).toMatchObject({ asn: 9198, cc: 'KZ' });
     expect(lookup('2.134.1.1')?.network).toMatch(/Kazakhtelecom/i);
     expect(lookup('10.1.2.3')).toBeNull();
+  });
+});
+
+describe('attribute: the one network attribution of an archived measurement', () => {
+  const claimed = { asn: 48503, cc: 'KZ', network: 'Tele2' };
+  it('takes the lookup where it found an ASN, filling what the database lacks from the claim', () => {
+    expect(attribute({ asn: 9198, cc: 'KZ', network: 'Kazakhtelecom' }, claimed)).toEqual({ asn: 9198, cc: 'KZ', network: 'Kazakhtelecom' });
+    expect(attribute({ asn: 9198, cc: null, network: null }, claimed)).toEqual({ asn: 9198, cc: 'KZ', network: 'Tele2' });
+  });
+  it("takes the probe's claim when the lookup found nothing or was not made (a proxied upload)", () => {
+    expect(attribute({ asn: null, cc: 'NL', network: null }, claimed)).toEqual(claimed);
+    expect(attribute(null, claimed)).toEqual(claimed);
   });
 });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../collector/cli.js';
-import { signBatch } from '../probe/upload/wire.js';
+import { signBatch } from '../contract/wire.js';
 import { makeMeasurement, newKeyPair, request, TARGETS_FILE, tempDir } from './fixtures/collector/helpers.js';
 
 function capture() {

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, defaultCollectorConfig, loadCollectorConfig, parseCollectorConfig } from '../collector/config.js';
-import { ConfigError, ConfigErrors } from '../probe/errors.js';
+import { ConfigError, ConfigErrors } from '../common/errors.js';
 import { FIXTURES } from './fixtures/collector/helpers.js';
 
 describe('collector config', () => {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ArchivedRecord } from '../collector/archive.js';
 import type { Sink } from '../collector/server.js';
-import type { BatchAnswer, ErrorAnswer } from '../probe/upload/wire.js';
+import type { BatchAnswer, ErrorAnswer } from '../contract/wire.js';
 import { makeMeasurement, startCollector, T0, type RunningCollector } from './fixtures/collector/helpers.js';
 
 let c: RunningCollector;

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { BatchAnswer, ErrorAnswer } from '../probe/upload/wire.js';
+import type { BatchAnswer, ErrorAnswer } from '../contract/wire.js';
 import {
   makeMeasurement,
   newKeyPair,
@@ -163,7 +163,7 @@ describe('measurement batches', () => {
     // A body changed after signing.
     const body = gzipSync(JSON.stringify({ probe_id: probe.id, measurements: [m] }));
     const tampered = gzipSync(JSON.stringify({ probe_id: probe.id, measurements: [m, m] }));
-    const headers = (await import('../probe/upload/wire.js')).signBatch(probe.privateKey, probe.id, body, c.clock.now());
+    const headers = (await import('../contract/wire.js')).signBatch(probe.privateKey, probe.id, body, c.clock.now());
     const swapped = await request(`${c.url}/api/v1/measurements`, { method: 'POST', headers: { ...headers }, body: tampered });
     expect(swapped.status).toBe(401);
     expect(c.collector.store.measurementCount()).toBe(0);

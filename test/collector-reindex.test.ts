@@ -6,8 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Archive } from '../collector/archive.js';
 import { main } from '../collector/cli.js';
 import { Store } from '../collector/store.js';
-import type { BatchAnswer } from '../probe/upload/wire.js';
-import type { Verdict } from '../probe/verdict.js';
+import type { BatchAnswer } from '../contract/wire.js';
+import type { Verdict } from '../contract/verdict.js';
 import { makeMeasurement, ManualClock, startCollector, T0, TARGETS_FILE, TOKEN, tempDir, type RunningCollector } from './fixtures/collector/helpers.js';
 
 const dirs: string[] = [];

@@ -3,8 +3,9 @@ import path from 'node:path';
 import { rm } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ArchivedRecord } from '../collector/archive.js';
-import { bucketOf, isBlocked, Store } from '../collector/store.js';
-import type { Verdict } from '../probe/verdict.js';
+import { isBlocked } from '../contract/verdict.js';
+import { bucketOf, Store } from '../collector/store.js';
+import type { Verdict } from '../contract/verdict.js';
 import { makeMeasurement, T0, tempDir } from './fixtures/collector/helpers.js';
 
 let dir: string;

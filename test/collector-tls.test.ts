@@ -5,7 +5,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCollector, type Collector } from '../collector/server.js';
-import { signBatch } from '../probe/upload/wire.js';
+import { signBatch } from '../contract/wire.js';
 import { makeLabPki, type LabPki } from './fakes/pki.js';
 import { makeMeasurement, ManualClock, newKeyPair, T0, tempDir, testConfig, testTargets, TOKEN } from './fixtures/collector/helpers.js';
 

@@ -1,7 +1,7 @@
 // Measurement validation: the vocabulary, types, time window, target and signer, each rejection naming its JSON path.
 import { describe, expect, it } from 'vitest';
 import { explainMeasurement, validateMeasurement, type ValidationContext } from '../collector/validate.js';
-import type { Measurement } from '../probe/measurement.js';
+import type { Measurement } from '../contract/measurement.js';
 import { makeMeasurement, T0, testTargets } from './fixtures/collector/helpers.js';
 
 const PROBE = 'probe-0001';
@@ -54,8 +54,8 @@ describe('validateMeasurement', () => {
     const c = await ctx();
     expect(validateMeasurement(edit((m) => (m.started_at = new Date(T0 - 14 * 86_400_000).toISOString())), c).ok).toBe(true);
     expect(validateMeasurement(edit((m) => (m.started_at = new Date(T0 + 600_000).toISOString())), c).ok).toBe(true);
-    const { FAILURES } = await import('../probe/failure.js');
-    const { VERDICTS } = await import('../probe/verdict.js');
+    const { FAILURES } = await import('../contract/failure.js');
+    const { VERDICTS } = await import('../contract/verdict.js');
     for (const f of FAILURES) expect(validateMeasurement(edit((m) => (m.evidence.tcp[0].failure = f)), c).ok).toBe(true);
     for (const v of VERDICTS) expect(validateMeasurement(edit((m) => (m.verdict.verdict = v)), c).ok).toBe(true);
   });

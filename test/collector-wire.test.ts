@@ -2,7 +2,7 @@
 import { createHash, generateKeyPairSync, verify } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { encodeBatch, sha256Hex, signBatch, signingString, verifyBatch } from '../probe/upload/wire.js';
+import { encodeBatch, sha256Hex, signBatch, signingString, verifyBatch } from '../contract/wire.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 const PEM = publicKey.export({ type: 'spki', format: 'pem' }).toString();

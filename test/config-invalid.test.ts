@@ -3,9 +3,9 @@ import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, ConfigErrors } from '../probe/errors.js';
+import { ConfigError, ConfigErrors } from '../common/errors.js';
 import { loadProbeConfig, parseProbeConfig } from '../probe/config/probe-config.js';
-import { loadTargets, packagedTargetsPath, parseTargets } from '../probe/config/targets.js';
+import { loadTargets, packagedTargetsPath, parseTargets } from '../contract/target-list.js';
 
 const dir = (name: string) => fileURLToPath(new URL(`./fixtures/config/${name}`, import.meta.url));
 const INVALID = dir('invalid');

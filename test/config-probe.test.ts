@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../probe/errors.js';
+import { InvalidArgumentError } from '../common/errors.js';
 import { resolverName } from '../probe/measure/dns.js';
 import {
   DEFAULT_PROBE_CONFIG,
@@ -14,7 +14,7 @@ import {
   targetsFileOf,
 } from '../probe/config/probe-config.js';
 import { parseResolver, type ResolverSpec } from '../probe/config/resolver.js';
-import { packagedTargetsPath } from '../probe/config/targets.js';
+import { packagedTargetsPath } from '../contract/target-list.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/config/${name}`, import.meta.url));
 

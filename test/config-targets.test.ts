@@ -2,8 +2,8 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { formatTargets, loadTargets, packagedTargetsPath, parseTargets } from '../probe/config/targets.js';
-import { CATEGORIES, type Category, type Target } from '../probe/target.js';
+import { formatTargets, loadTargets, packagedTargetsPath, parseTargets } from '../contract/target-list.js';
+import { CATEGORIES, type Category, type Target } from '../contract/target.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/config/${name}`, import.meta.url));
 

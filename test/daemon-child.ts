@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { loadProbeConfig } from '../probe/config/probe-config.js';
 import { serveDaemon } from '../probe/cli/daemon.js';
-import { systemClock } from '../probe/deps.js';
+import { systemClock } from '../common/clock.js';
 import { fakeSystemLookup } from './fakes/dns-server.js';
 import { loopbackNetwork } from './fakes/loopback-network.js';
 import type { ChildSpec } from './daemon-lab.js';

@@ -3,10 +3,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { main } from '../probe/cli.js';
-import { lockStateDir } from '../probe/daemon/lock.js';
+import { main } from '../probe/cli/main.js';
+import { lockStateDir } from '../common/lock.js';
 import { formatStatus, readStatus, writeStatus, type DaemonStatus } from '../probe/daemon/status.js';
-import { StateLockedError } from '../probe/errors.js';
+import { StateLockedError } from '../common/errors.js';
 
 const NOW = Date.UTC(2024, 4, 9, 8, 0, 0);
 const at = (minutesBefore: number) => new Date(NOW - minutesBefore * 60_000).toISOString();
@@ -135,7 +135,7 @@ describe('ashyq-probe status', () => {
     await mkdir(stateDir, { recursive: true });
     // A socket file nobody listens on, as a kill -9 leaves it.
     const first = await lockStateDir(stateDir);
-    const { LOCK_SOCKET } = await import('../probe/daemon/lock.js');
+    const { LOCK_SOCKET } = await import('../common/lock.js');
     const stale = path.join(stateDir, LOCK_SOCKET);
     await first.release();
     await writeFile(stale, '');
@@ -183,7 +183,7 @@ describe('the daemon command line', () => {
 
 describe('the state directory lock', () => {
   it('uses an abstract socket when the directory path is too long for a socket file (Linux)', async () => {
-    const { lockAddress } = await import('../probe/daemon/lock.js');
+    const { lockAddress } = await import('../common/lock.js');
     const base = await mkdtemp(path.join(os.tmpdir(), 'ashyq-lock-'));
     try {
       const deep = path.join(base, 'a-rather-long-directory-name-'.repeat(4), 'state');

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IdentityError } from '../probe/errors.js';
 import { loadOrCreateIdentity, markRegistered } from '../probe/identity.js';
-import { PROBE_ID_PATTERN } from '../probe/upload/wire.js';
+import { PROBE_ID_PATTERN } from '../contract/wire.js';
 
 let root: string;
 

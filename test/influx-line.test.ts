@@ -1,7 +1,7 @@
 // Line protocol of the InfluxDB sink: escaping, the reachability point of a measurement, event annotations, timestamps.
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../probe/errors.js';
-import { VERDICTS } from '../probe/verdict.js';
+import { InvalidArgumentError } from '../common/errors.js';
+import { isBlocked, VERDICTS } from '../contract/verdict.js';
 import {
   connectRtt,
   escapeMeasurement,
@@ -9,7 +9,6 @@ import {
   eventLine,
   floatField,
   integerField,
-  isBlocked,
   pointTimestamp,
   quoteString,
   ReachabilityLines,
@@ -106,11 +105,12 @@ describe('toLines', () => {
     expect(line).not.toContain('rtt=');
   });
 
-  it("falls back to the probe's claimed ASN and country when the collector has none", () => {
+  it("tags the record's attribution as is (made once at ingest, as the store keeps it)", () => {
     const record = makeRecord(0, { startMs: START, asn: null, cc: null });
     record.measurement.probe.asn = 48503;
     record.measurement.probe.cc = 'KZ';
-    expect(toLines(record)[0]).toContain(',asn=48503,cc=KZ,');
+    expect(toLines(record)[0]).toContain(',asn=unknown,cc=unknown,');
+    expect(toLines({ ...record, asn: 48503, cc: 'KZ' })[0]).toContain(',asn=48503,cc=KZ,');
   });
 
   it('takes rtt from the fastest successful TCP connect', () => {

@@ -8,7 +8,7 @@ import { compareCursors, CursorFile } from '../collector/influx/cursor.js';
 import { toLines } from '../collector/influx/line.js';
 import { InfluxSink, type InfluxSinkOptions, type SinkLogger } from '../collector/influx/sink.js';
 import { Wakeup } from '../collector/influx/wakeup.js';
-import { InvalidArgumentError } from '../probe/errors.js';
+import { InvalidArgumentError } from '../common/errors.js';
 import { makeRecords, MemoryArchive } from './services/archive-records.js';
 import { V2WriteRecorder } from './services/v2-write-recorder.js';
 

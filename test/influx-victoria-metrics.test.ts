@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Archive, type ArchivedRecord } from '../collector/archive.js';
 import { pointTimestamp, toLines } from '../collector/influx/line.js';
 import { InfluxSink, type ArchiveSource, type InfluxSinkOptions, type SinkLogger } from '../collector/influx/sink.js';
-import { systemClock } from '../probe/deps.js';
+import { systemClock } from '../common/clock.js';
 import { blockedOf, makeRecord, makeRecords, MemoryArchive } from './services/archive-records.js';
 import { findVictoriaMetrics, VictoriaMetrics, type ExportedSeries } from './services/victoria-metrics.js';
 
@@ -19,13 +19,13 @@ const quiet: SinkLogger = { info: () => undefined, warn: () => undefined, error:
 /** The labels VictoriaMetrics derives from a record: measurement_field name plus the tags. */
 function labelsOf(record: ArchivedRecord, field: string): Record<string, string> {
   const m = record.measurement;
-  const asn = record.asn ?? m.probe.asn;
+  const asn = record.asn;
   return {
     __name__: `reachability_${field}`,
     target: m.target.id,
     category: m.target.category,
     asn: asn === null ? 'unknown' : String(asn),
-    cc: record.cc ?? m.probe.cc ?? 'unknown',
+    cc: record.cc ?? 'unknown',
     layer: m.verdict.layer ?? 'none',
     verdict: m.verdict.verdict,
   };

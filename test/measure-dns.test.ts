@@ -3,8 +3,9 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { Agent } from 'undici';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { connectSocket, systemClock, type Clock, type Deps, type Network } from '../probe/deps.js';
-import { InvalidArgumentError } from '../probe/errors.js';
+import { connectSocket, type Deps, type Network } from '../probe/deps.js';
+import { systemClock, type Clock } from '../common/clock.js';
+import { InvalidArgumentError } from '../common/errors.js';
 import { measureDns, type DnsOptions, type ResolverSpec } from '../probe/measure/dns.js';
 import {
   fakeSystemLookup,

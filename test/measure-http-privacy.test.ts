@@ -1,7 +1,7 @@
 // A block page that echoes the visitor's address: the address never reaches the evidence.
 import { createHash } from 'node:crypto';
 import { afterAll, expect, it } from 'vitest';
-import { systemClock } from '../probe/deps.js';
+import { systemClock } from '../common/clock.js';
 import { measureHttp } from '../probe/measure/http.js';
 import { loadTrust } from '../probe/trust.js';
 import { startHttpServer, type FakeHttpServer } from './fakes/http-server.js';

@@ -1,8 +1,9 @@
 // Tests of the HTTP measurement over real loopback sockets: pages, redirects, block pages, broken peers, HTTPS.
 import { createHash } from 'node:crypto';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { systemClock, type Deps } from '../probe/deps.js';
-import { InvalidArgumentError } from '../probe/errors.js';
+import { type Deps } from '../probe/deps.js';
+import { systemClock } from '../common/clock.js';
+import { InvalidArgumentError } from '../common/errors.js';
 import { measureHttp, titleOf, type HttpOptions } from '../probe/measure/http.js';
 import { loadTrust, type TrustStore } from '../probe/trust.js';
 import {

@@ -1,8 +1,9 @@
 // Tests of the TCP measurement against real loopback sockets: ok, refused, reset, blackhole timeout, abort.
 import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { systemClock, systemNetwork, type Clock, type Deps } from '../probe/deps.js';
-import { InvalidArgumentError } from '../probe/errors.js';
+import { systemNetwork, type Deps } from '../probe/deps.js';
+import { systemClock, type Clock } from '../common/clock.js';
+import { InvalidArgumentError } from '../common/errors.js';
 import { measureTcp } from '../probe/measure/tcp.js';
 import { listenLoopback } from './fakes/listener.js';
 import { loopbackNetwork } from './fakes/loopback-network.js';

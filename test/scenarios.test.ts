@@ -1,8 +1,8 @@
 // Runs every censorship scenario (one file per family) through the real engine and real sockets on loopback.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTargets } from '../probe/engine/run.js';
-import type { Evidence } from '../probe/evidence.js';
-import { VERDICTS } from '../probe/verdict.js';
+import type { Evidence } from '../contract/evidence.js';
+import { VERDICTS } from '../contract/verdict.js';
 import { dnsCases } from './scenarios/dns.js';
 import { httpCases } from './scenarios/http.js';
 import { REAL, type ObservationExpectation, type ScenarioCase } from './scenarios/scenario.js';

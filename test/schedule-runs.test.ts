@@ -1,10 +1,10 @@
 // The schedule and its driver under fake timers: jittered intervals, overruns, canaries, surges, deadlines and stopping.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Clock } from '../probe/deps.js';
+import type { Clock } from '../common/clock.js';
 import { Schedule, type PlannedRun, type ScheduleSettings } from '../probe/daemon/schedule.js';
 import { DaemonStoppingError, RunDeadlineError } from '../probe/errors.js';
 import { Scheduler } from '../probe/daemon/scheduler.js';
-import type { Target } from '../probe/target.js';
+import type { Target } from '../contract/target.js';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2024, 4, 9, 7, 0, 0);

@@ -6,8 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock } from '../probe/deps.js';
-import type { Measurement } from '../probe/measurement.js';
+import { systemClock } from '../common/clock.js';
+import type { Measurement } from '../contract/measurement.js';
 import { CORRUPT_DIR, Spool } from '../probe/spool/spool.js';
 import { digest } from './fixtures/spool/measurement.js';
 

@@ -1,7 +1,7 @@
 // The collector's side of the upload additions: spool-overflow reports (stored once, in /metrics), the collector's own target, surge hints.
 import { afterEach, describe, expect, it } from 'vitest';
 import { targetList } from '../collector/targets.js';
-import { COLLECTOR_TARGET } from '../probe/upload/wire.js';
+import { COLLECTOR_TARGET } from '../contract/wire.js';
 import { metricValue } from './fakes/upload-collector.js';
 import { makeMeasurement, request, startCollector, T0, testTargets, type RunningCollector } from './fixtures/collector/helpers.js';
 

@@ -2,9 +2,9 @@
 import { open as openFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { TlsObservation } from '../probe/evidence.js';
+import type { TlsObservation } from '../contract/evidence.js';
 import { loadOrCreateIdentity, type Identity } from '../probe/identity.js';
-import type { Measurement } from '../probe/measurement.js';
+import type { Measurement } from '../contract/measurement.js';
 import { Spool } from '../probe/spool/spool.js';
 import { CollectorClient } from '../probe/upload/client.js';
 import { spkiSha256 } from '../probe/upload/pin.js';

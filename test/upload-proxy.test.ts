@@ -1,6 +1,6 @@
 // Uploads through loopback proxies written here (HTTP CONNECT, CONNECT over TLS, SOCKS5 with and without a password), pinning end to end.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../probe/errors.js';
+import { InvalidArgumentError } from '../common/errors.js';
 import { loadOrCreateIdentity, type Identity } from '../probe/identity.js';
 import { CollectorClient, UploadError, type CollectorEndpoint } from '../probe/upload/client.js';
 import { spkiSha256 } from '../probe/upload/pin.js';

@@ -1,10 +1,10 @@
 // The uploader's loop under fake timers: batching, acks, backoff with full jitter and a cap, retry-after, kick, stop, overflow reports.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { TlsObservation } from '../probe/evidence.js';
-import type { Measurement } from '../probe/measurement.js';
+import type { TlsObservation } from '../contract/evidence.js';
+import type { Measurement } from '../contract/measurement.js';
 import { UploadError, type SpoolOverflow } from '../probe/upload/client.js';
 import { Uploader, type UploaderOptions } from '../probe/upload/uploader.js';
-import type { ItemResult } from '../probe/upload/wire.js';
+import type { ItemResult } from '../contract/wire.js';
 import { MemorySpool } from './fakes/upload-memory-spool.js';
 import { makeMeasurement } from './fixtures/collector/helpers.js';
 

@@ -1,6 +1,7 @@
 // The sink's persisted archive cursor: the position after the last record InfluxDB acknowledged, replaced atomically.
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { replaceFile } from '../../common/durable.js';
 import type { ArchiveCursor } from '../archive.js';
 
 /** Order of two archive positions: negative when a is before b (segments are 'YYYY-MM-DD' days). */
@@ -52,20 +53,8 @@ export class CursorFile {
   /** Durably replace the stored cursor; a crash leaves either the old or the new one, never a torn file. */
   async save(cursor: ArchiveCursor): Promise<void> {
     await mkdir(this.dir, { recursive: true });
-    const tmp = `${this.file}.tmp`;
-    const handle = await open(tmp, 'w');
-    try {
-      await handle.writeFile(`${JSON.stringify({ segment: cursor.segment, offset: cursor.offset })}\n`, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, this.file);
-    const dir = await open(this.dir, 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
+    const text = `${JSON.stringify({ segment: cursor.segment, offset: cursor.offset })}\n`;
+    await replaceFile(this.dir, path.basename(this.file), Buffer.from(text, 'utf8'), { mode: 0o644 });
   }
+
 }

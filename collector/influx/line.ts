@@ -1,18 +1,11 @@
 // InfluxDB line protocol for the time series of DESIGN.md: `reachability` points per measurement, `blocking_event` annotations.
-import { InvalidArgumentError } from '../../probe/errors.js';
-import type { Measurement } from '../../probe/measurement.js';
-import type { Verdict } from '../../probe/verdict.js';
+import { InvalidArgumentError } from '../../common/errors.js';
+import type { Measurement } from '../../contract/measurement.js';
+import { isBlocked, type Verdict } from '../../contract/verdict.js';
 import type { ArchivedRecord } from '../archive.js';
 
 export const REACHABILITY = 'reachability';
 export const BLOCKING_EVENT = 'blocking_event';
-
-/** Verdicts that do not say "this target is blocked here": everything else counts as blocked=1. */
-const NOT_BLOCKED: ReadonlySet<Verdict> = new Set<Verdict>(['ok', 'down', 'offline', 'inconclusive']);
-
-export function isBlocked(verdict: Verdict): boolean {
-  return !NOT_BLOCKED.has(verdict);
-}
 
 const LINE_BREAKS = /\r\n|\r|\n/g;
 const NEEDS_TAG_ESCAPE = /[,= \\\r\n]/;
@@ -121,8 +114,8 @@ function line(measurement: string, tags: Array<[string, string]>, fields: Array<
 /**
  * The `reachability` point of one archived measurement.
  *
- * Tags (low cardinality only): target, category, asn (the collector's lookup, else the probe's claim,
- * else "unknown"), cc (same, else "unknown"), layer (the verdict's layer or "none"), verdict.
+ * Tags (low cardinality only): target, category, asn and cc (the archived record's attribution, made
+ * once at ingest: the connection's lookup, else the probe's claim; "unknown" when neither has it), layer (the verdict's layer or "none"), verdict.
  * Fields: blocked (1i for every verdict except ok, down, offline, inconclusive; else 0i), rtt (float
  * ms: the fastest successful TCP connect of the measurement, left out when none succeeded), runtime
  * (float ms: the whole measurement's run time), count=1i (sum it for totals), probe (string: the
@@ -132,7 +125,7 @@ function line(measurement: string, tags: Array<[string, string]>, fields: Array<
  */
 export function toLines(record: ArchivedRecord): string[] {
   const m = record.measurement;
-  return [reachabilityTags(m.target.id, m.target.category, record.asn ?? m.probe.asn, record.cc ?? m.probe.cc, m.verdict.layer, m.verdict.verdict) + reachabilityRest(record)];
+  return [reachabilityTags(m.target.id, m.target.category, record.asn, record.cc, m.verdict.layer, m.verdict.verdict) + reachabilityRest(record)];
 }
 
 /** The `reachability` line up to (and including) the first field, `blocked`. */
@@ -179,8 +172,7 @@ export class ReachabilityLines {
   /** The line of one record; throws InvalidArgumentError like toLines for a record without a readable start time. */
   line(record: ArchivedRecord): string {
     const m = record.measurement;
-    const asn = record.asn ?? m.probe.asn;
-    const cc = record.cc ?? m.probe.cc;
+    const { asn, cc } = record;
     const layer = m.verdict.layer;
     const verdict = m.verdict.verdict;
     // \u0000 cannot occur in the values that reach here (validated identifiers); if it did, only the cache key would be ambiguous.

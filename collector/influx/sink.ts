@@ -1,6 +1,6 @@
 // The InfluxDB time-series sink: takes archived records handed over by the server or reads them from the archive, and writes them in batches, lossless across outages.
-import { systemClock, type Clock } from '../../probe/deps.js';
-import { InvalidArgumentError } from '../../probe/errors.js';
+import { systemClock, type Clock } from '../../common/clock.js';
+import { InvalidArgumentError } from '../../common/errors.js';
 import type { ArchiveCursor, ArchivedRecord } from '../archive.js';
 import { retryDelay } from './backoff.js';
 import { compareCursors, CursorFile } from './cursor.js';

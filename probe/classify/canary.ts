@@ -1,7 +1,7 @@
 // Run-level rule: when the probe's canaries fail, the run says `offline` instead of blaming any target.
-import type { Evidence } from '../evidence.js';
-import type { Target } from '../target.js';
-import type { Decision } from '../verdict.js';
+import type { Evidence } from '../../contract/evidence.js';
+import type { Target } from '../../contract/target.js';
+import type { Decision } from '../../contract/verdict.js';
 import { unique } from './address.js';
 import { CONFIDENCE } from './confidence.js';
 

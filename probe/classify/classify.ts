@@ -1,7 +1,7 @@
 // The classifier: evidence (and optionally the control's evidence) → Decision. Pure: no sockets, no clock, no I/O.
-import type { Evidence } from '../evidence.js';
-import type { Endpoint, Target } from '../target.js';
-import type { Decision, Layer } from '../verdict.js';
+import type { Evidence } from '../../contract/evidence.js';
+import type { Endpoint, Target } from '../../contract/target.js';
+import type { Decision, Layer } from '../../contract/verdict.js';
 import { endpointSubject, ipKey, nameKey, unique } from './address.js';
 import { combine } from './combine.js';
 import { CONFIDENCE } from './confidence.js';

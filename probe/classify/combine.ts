@@ -1,8 +1,9 @@
 // Combines the findings and gaps of a target's subjects into one Decision: the strongest finding wins.
-import type { Decision, Layer } from '../verdict.js';
+import type { Decision, Layer } from '../../contract/verdict.js';
 import { shortList, unique } from './address.js';
 import { CONFIDENCE } from './confidence.js';
-import { rankOf, type Finding, type Gap } from './finding.js';
+import { rankOf } from '../../contract/verdict.js';
+import type { Finding, Gap } from './finding.js';
 
 export interface Passed {
   /** Subjects with a working path through every measured layer, in target order. */
@@ -12,7 +13,7 @@ export interface Passed {
 }
 
 /**
- * The decision for a target: the best-ranked finding (earliest layer first, see FINDING_RANK),
+ * The decision for a target: the best-ranked finding (earliest layer first, see VERDICT_RANK),
  * listing every subject that showed the same verdict; with no finding, `inconclusive` when some
  * subject could not be judged, else `ok`.
  */

@@ -1,6 +1,6 @@
 // Compares findings with the control prober's evidence: the same failure there means `down`, not blocking.
 import { pageTitle } from '../blockpages.js';
-import type { Evidence, TlsObservation } from '../evidence.js';
+import type { Evidence, TlsObservation } from '../../contract/evidence.js';
 import { ipKey, nameKey } from './address.js';
 import { CONFIDENCE } from './confidence.js';
 import { bogonsOf, isNx, queriesFor, usableAddresses } from './dns.js';

@@ -1,5 +1,5 @@
 // DNS rules for one domain: injection, bogons, NXDOMAIN, inconsistent answers, timeouts; and the addresses left to trust.
-import type { DnsQueryObservation, Evidence } from '../evidence.js';
+import type { DnsQueryObservation, Evidence } from '../../contract/evidence.js';
 import { ipKey, nameKey, sameAddressSet, shortList, unique } from './address.js';
 import { CONFIDENCE } from './confidence.js';
 import type { Context, Finding, Gap, LayerResult } from './finding.js';

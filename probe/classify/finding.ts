@@ -1,11 +1,8 @@
-// What the per-layer rules produce: findings (a verdict for one subject), gaps (no verdict possible) and their ranking.
-import type { Evidence } from '../evidence.js';
-import type { Failure } from '../failure.js';
-import type { Target } from '../target.js';
-import type { Layer, Verdict } from '../verdict.js';
-
-/** The verdicts a single subject can get from a layer rule (ok, offline and inconclusive are decided elsewhere). */
-export type FindingVerdict = Exclude<Verdict, 'ok' | 'offline' | 'inconclusive'>;
+// What the per-layer rules produce: findings (a verdict for one subject) and gaps (no verdict possible).
+import type { Evidence } from '../../contract/evidence.js';
+import type { Failure } from '../../contract/failure.js';
+import type { Target } from '../../contract/target.js';
+import type { FindingVerdict, Layer, Verdict } from '../../contract/verdict.js';
 
 /**
  * What to look for in the control's evidence to tell "the path is blocked" from "the service is
@@ -47,29 +44,3 @@ export interface Context {
   control: Evidence | undefined;
 }
 
-/**
- * Strongest first. Earlier layers explain later ones (a poisoned answer explains the failed connect),
- * so the order is by layer, then within DNS: injected > bogon > nxdomain > inconsistent > timeout.
- * `down` (the control fails the same way) ranks below every censorship verdict.
- */
-export const FINDING_RANK: readonly FindingVerdict[] = [
-  'dns.injected',
-  'dns.bogon',
-  'dns.nxdomain',
-  'dns.inconsistent',
-  'dns.timeout',
-  'tcp.reset',
-  'tcp.timeout',
-  'tcp.refused',
-  'tls.interception',
-  'tls.reset',
-  'tls.eof',
-  'tls.timeout',
-  'http.blockpage',
-  'http.diff',
-  'down',
-];
-
-export function rankOf(verdict: FindingVerdict): number {
-  return FINDING_RANK.indexOf(verdict);
-}

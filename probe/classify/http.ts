@@ -1,7 +1,7 @@
 // HTTP rules for one domain: a block-page fingerprint, or a status/failure that differs from what the service answers.
 import { matchBlockpage, pageTitle } from '../blockpages.js';
-import type { HttpObservation } from '../evidence.js';
-import type { HttpExpectation } from '../target.js';
+import type { HttpObservation } from '../../contract/evidence.js';
+import type { HttpExpectation } from '../../contract/target.js';
 import { ipKey, unique } from './address.js';
 import { CONFIDENCE } from './confidence.js';
 import type { Finding, LayerResult } from './finding.js';

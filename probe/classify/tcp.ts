@@ -1,9 +1,10 @@
 // TCP rules for one subject and port: every trusted address failing the same way is tcp.reset/timeout/refused.
-import type { TcpObservation } from '../evidence.js';
-import type { Failure } from '../failure.js';
+import type { TcpObservation } from '../../contract/evidence.js';
+import type { Failure } from '../../contract/failure.js';
 import { shortList, unique } from './address.js';
 import { CONFIDENCE, conf } from './confidence.js';
-import type { Finding, FindingVerdict, LayerResult } from './finding.js';
+import type { FindingVerdict } from '../../contract/verdict.js';
+import type { Finding, LayerResult } from './finding.js';
 
 export interface PortResult extends LayerResult {
   /** At least one address connected (or nothing to judge and no finding: see gaps). */

@@ -1,10 +1,11 @@
 // TLS rules for one domain and port: interception (known CA or untrusted chain), SNI filtering and handshake blocking.
-import type { TlsHandshakeObservation, TlsObservation } from '../evidence.js';
+import type { TlsHandshakeObservation, TlsObservation } from '../../contract/evidence.js';
 import { matchInterceptionCa } from '../interception-cas.js';
 import { shortList, unique } from './address.js';
 import { CONFIDENCE, conf } from './confidence.js';
 import { describeDn } from './distinguished-name.js';
-import type { Finding, FindingVerdict, LayerResult } from './finding.js';
+import type { FindingVerdict } from '../../contract/verdict.js';
+import type { Finding, LayerResult } from './finding.js';
 
 export interface PortResult extends LayerResult {
   /** At least one handshake completed acceptably. */

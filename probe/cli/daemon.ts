@@ -3,7 +3,7 @@ import { loadProbeConfig, type ProbeConfig } from '../config/probe-config.js';
 import { runDaemon, type DaemonDeps } from '../daemon/daemon.js';
 import { streamLog, type Log } from '../daemon/log.js';
 import { systemDeps, type Deps } from '../deps.js';
-import { AshyqError } from '../errors.js';
+import { AshyqError } from '../../common/errors.js';
 
 export interface DaemonStreams {
   err: { write(text: string): unknown };

@@ -1,5 +1,5 @@
 // Human-readable lines for the command line: one per target with its verdict and per-layer timing.
-import type { Measurement } from '../measurement.js';
+import type { Measurement } from '../../contract/measurement.js';
 
 function ms(n: number): string {
   return n >= 1000 ? `${(n / 1000).toFixed(1)}s` : `${Math.round(n)}ms`;

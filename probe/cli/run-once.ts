@@ -2,11 +2,11 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { loadProbeConfig, targetsFileOf, type ProbeConfig } from '../config/probe-config.js';
-import { loadTargets } from '../config/targets.js';
+import { loadTargets } from '../../contract/target-list.js';
 import { systemDeps, type Deps } from '../deps.js';
 import { engineOptionsFrom } from '../engine/options.js';
 import { runTargets } from '../engine/run.js';
-import type { Measurement, ProbeInfo } from '../measurement.js';
+import type { Measurement, ProbeInfo } from '../../contract/measurement.js';
 import { loadTrust } from '../trust.js';
 import { version } from '../version.js';
 import { formatHeader, formatLine, formatSummary } from './format.js';

@@ -1,6 +1,6 @@
 // `ashyq-probe status`: what the daemon last wrote to its status file, for people or as JSON.
 import { loadProbeConfig, stateDirOf } from '../config/probe-config.js';
-import { stateDirLocked } from '../daemon/lock.js';
+import { stateDirLocked } from '../../common/lock.js';
 import { formatStatus, processAlive, readStatus } from '../daemon/status.js';
 
 export interface StatusArgs {

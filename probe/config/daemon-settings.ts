@@ -1,6 +1,7 @@
 // The daemon's sections of the probe config (state_dir, collector, schedule, spool, upload): types, defaults and readers.
 import net from 'node:net';
-import type { YamlMap, YamlValue } from './yaml-source.js';
+import type { YamlMap, YamlValue } from '../../common/yaml-source.js';
+import { SURGE_DEFAULT_LIMITS } from '../../contract/wire.js';
 
 /** Where and how the probe uploads; absent from the config: the daemon only measures and spools. */
 export interface CollectorSettings {
@@ -48,7 +49,7 @@ export const DAEMON_LIMITS = {
 } as const;
 
 export const DAEMON_DEFAULTS = {
-  schedule: { interval_minutes: 60, jitter_fraction: 0.1, surge_min_interval_minutes: 10, surge_max_hours: 6 },
+  schedule: { interval_minutes: 60, jitter_fraction: 0.1, ...SURGE_DEFAULT_LIMITS },
   spool: { cap_mb: 50 },
   upload: { batch_size: 100, backoff_base_s: 5, backoff_cap_s: 3600 },
 } as const;

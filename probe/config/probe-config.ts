@@ -1,10 +1,10 @@
 // The probe's own config file (YAML): what the volunteer states about the network and how to measure, validated once.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { InvalidArgumentError } from '../errors.js';
-import type { DnsQueryType } from '../evidence.js';
+import { InvalidArgumentError } from '../../common/errors.js';
+import type { DnsQueryType } from '../../contract/evidence.js';
 import { resolverName } from '../measure/dns.js';
-import { isHostname } from './hostname.js';
+import { isHostname } from '../../common/hostname.js';
 import {
   DAEMON_DEFAULTS,
   readCollector,
@@ -21,9 +21,9 @@ import {
 } from './daemon-settings.js';
 import { checkDohUrl, parseResolver, RESOLVER_FORMS } from './resolver.js';
 import type { ResolverSpec } from './resolver.js';
-import { packagedTargetsPath, unreadable } from './targets.js';
-import { YamlSource } from './yaml-source.js';
-import type { Place, YamlMap, YamlValue } from './yaml-source.js';
+import { packagedTargetsPath, unreadable } from '../../contract/target-list.js';
+import { YamlSource } from '../../common/yaml-source.js';
+import type { Place, YamlMap, YamlValue } from '../../common/yaml-source.js';
 
 /** What the volunteer chooses to state about the network; all optional, never looked up by the probe. */
 export interface ProbeNetwork {

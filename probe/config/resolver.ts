@@ -1,6 +1,6 @@
 // Resolver strings of the probe config (system | udp:IP:PORT | udp:[IPv6]:PORT | doh:https://...) and their parsed form.
 import net from 'node:net';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../../common/errors.js';
 import type { ResolverSpec } from '../measure/dns.js';
 
 /** How DNS questions are asked (defined by the DNS measurement): system, UDP by address, or DoH. */

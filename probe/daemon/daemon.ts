@@ -15,28 +15,30 @@ import { setMaxListeners } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { stateDirOf, targetsFileOf, type ProbeConfig } from '../config/probe-config.js';
-import type { Clock, Network } from '../deps.js';
+import type { Network } from '../deps.js';
+import type { Clock } from '../../common/clock.js';
 import { DaemonStoppingError, RunDeadlineError } from '../errors.js';
 import { engineOptionsFrom } from '../engine/options.js';
 import { runTargets } from '../engine/run.js';
 import { releaseMemoryAfterRun } from '../engine/v8-flags.js';
 import { loadOrCreateIdentity } from '../identity.js';
-import type { Measurement, ProbeInfo } from '../measurement.js';
-import type { Target } from '../target.js';
+import type { Measurement, ProbeInfo } from '../../contract/measurement.js';
+import type { Target } from '../../contract/target.js';
 import { Spool } from '../spool/spool.js';
 import { trustOf } from '../cli/run-once.js';
-import type { TlsObservation } from '../evidence.js';
+import type { TlsObservation } from '../../contract/evidence.js';
 import { CollectorClient, UploadError } from '../upload/client.js';
 import { Uploader } from '../upload/uploader.js';
 import { version } from '../version.js';
 import { InterceptionRecorder } from './interception.js';
 import { Location } from './location.js';
-import { lockStateDir } from './lock.js';
+import { lockStateDir } from '../../common/lock.js';
 import { errorText, type Log } from './log.js';
 import { Schedule, scheduleSettingsOf } from './schedule.js';
 import { Scheduler, systemTimers, type Timers } from './scheduler.js';
 import { writeStatus, type DaemonStatus, type LastRun } from './status.js';
 import { TargetSource } from './targets.js';
+import { SerialQueue } from '../../common/serial-queue.js';
 
 export interface DaemonDeps {
   network: Network;
@@ -101,7 +103,7 @@ export async function runDaemon(config: ProbeConfig, deps: DaemonDeps, signal: A
 
   // The status file: written after runs, uploads and polls (serialised, coalesced) once start-up is done.
   let snapshot: (() => DaemonStatus) | null = null;
-  let writing: Promise<void> = Promise.resolve();
+  const writes = new SerialQueue();
   let queued = false;
   let lastWritten = '';
   const comparable = (st: DaemonStatus) => JSON.stringify({ ...st, updated_at: null });
@@ -109,7 +111,7 @@ export async function runDaemon(config: ProbeConfig, deps: DaemonDeps, signal: A
     update(): void {
       if (queued || snapshot === null) return;
       queued = true;
-      writing = writing.then(async () => {
+      void writes.run(async () => {
         queued = false;
         if (snapshot === null) return;
         const st = snapshot();
@@ -125,7 +127,7 @@ export async function runDaemon(config: ProbeConfig, deps: DaemonDeps, signal: A
     refresh(): void {
       if (snapshot !== null && comparable(snapshot()) !== lastWritten) status.update();
     },
-    flush: () => writing,
+    flush: () => writes.idle(),
   };
 
   try {

@@ -1,10 +1,11 @@
 // Records a pinned-key mismatch of the collector as a `tls.interception` measurement of target ashyq-collector, into the spool.
-import type { Clock } from '../deps.js';
-import type { TlsObservation } from '../evidence.js';
-import type { Measurement, ProbeInfo } from '../measurement.js';
+import type { Clock } from '../../common/clock.js';
+import type { TlsObservation } from '../../contract/evidence.js';
+import type { Measurement, ProbeInfo } from '../../contract/measurement.js';
 import { ulid } from '../ulid.js';
 import { collectorInterceptionMeasurement } from '../upload/pin.js';
 import { errorText, type Log } from './log.js';
+import { SerialQueue } from '../../common/serial-queue.js';
 
 export interface InterceptionOptions {
   spool: { append(m: Measurement): Promise<void> };
@@ -30,7 +31,7 @@ function keyOf(evidence: TlsObservation): string {
 export class InterceptionRecorder {
   readonly #o: InterceptionOptions;
   readonly #last = new Map<string, number>();
-  #pending: Promise<void> = Promise.resolve();
+  readonly #writes = new SerialQueue();
   #recorded = 0;
 
   constructor(options: InterceptionOptions) {
@@ -50,7 +51,7 @@ export class InterceptionRecorder {
     this.#last.set(key, now);
     const runtime = Math.round(evidence.rtt_ms ?? 0);
     const m = collectorInterceptionMeasurement({ evidence, probe: this.#o.probe(), id: ulid(Math.floor(now)), startedAt: now - runtime, runtimeMs: runtime });
-    this.#pending = this.#pending.then(async () => {
+    void this.#writes.run(async () => {
       try {
         await this.#o.spool.append(m);
         this.#recorded++;
@@ -65,6 +66,6 @@ export class InterceptionRecorder {
 
   /** Wait until every recorded measurement is in the spool. */
   flush(): Promise<void> {
-    return this.#pending;
+    return this.#writes.idle();
   }
 }

@@ -5,8 +5,8 @@
 // one measured, so whoami is not asked then. A stale answer (older than maxAgeMs without a new one,
 // e.g. a laptop that moved to a network where the collector is unreachable) is forgotten.
 import type { ProbeNetwork } from '../config/probe-config.js';
-import type { Clock } from '../deps.js';
-import type { TlsObservation } from '../evidence.js';
+import type { Clock } from '../../common/clock.js';
+import type { TlsObservation } from '../../contract/evidence.js';
 import { UploadError, type CollectorClient } from '../upload/client.js';
 import { errorText, type Log } from './log.js';
 import type { LocationStatus } from './status.js';

@@ -1,5 +1,5 @@
 // The daemon's log: one line per event on a stream, with syslog priorities when journald reads it.
-import type { Clock } from '../deps.js';
+import type { Clock } from '../../common/clock.js';
 
 export type LogLevel = 'info' | 'warn' | 'error';
 export type Log = (level: LogLevel, msg: string) => void;

@@ -15,9 +15,9 @@
 //   episode (an episode lasts while the collector keeps asking for a surge; 0 hours: never).
 //   Targets the probe does not know are ignored.
 import type { ScheduleSettings as ScheduleConfig } from '../config/daemon-settings.js';
-import type { Clock } from '../deps.js';
-import type { Target } from '../target.js';
-import type { SurgeAnswer } from '../upload/wire.js';
+import type { Clock } from '../../common/clock.js';
+import type { Target } from '../../contract/target.js';
+import type { SurgeAnswer } from '../../contract/wire.js';
 
 export interface ScheduleSettings {
   intervalMs: number;

@@ -1,7 +1,7 @@
 // Drives a Schedule with injected timers: one run at a time, a deadline per run, a bounded stop.
-import type { Clock } from '../deps.js';
+import type { Clock } from '../../common/clock.js';
 import { DaemonStoppingError, RunDeadlineError } from '../errors.js';
-import type { Target } from '../target.js';
+import type { Target } from '../../contract/target.js';
 import type { PlannedRun, Schedule } from './schedule.js';
 
 /** The timer functions the scheduler uses (the global ones by default, fake ones in tests). */

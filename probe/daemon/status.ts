@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ProbeNetwork } from '../config/probe-config.js';
 import type { SetAside, SpoolStats } from '../spool/spool.js';
-import { replaceFile } from '../spool/durable.js';
+import { replaceFile } from '../../common/durable.js';
 import type { UploaderStatus } from '../upload/uploader.js';
 import type { ScheduleSnapshot } from './schedule.js';
 

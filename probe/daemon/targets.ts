@@ -1,12 +1,12 @@
 // The daemon's target list: the collector's (conditional fetch, cached in the state directory), else the local file; a bad list never replaces a good one.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { loadTargets, parseTargets } from '../config/targets.js';
-import type { Clock } from '../deps.js';
-import { ConfigErrors } from '../errors.js';
-import type { TlsObservation } from '../evidence.js';
-import { replaceFile } from '../spool/durable.js';
-import type { Target } from '../target.js';
+import { loadTargets, parseTargets } from '../../contract/target-list.js';
+import type { Clock } from '../../common/clock.js';
+import { ConfigErrors } from '../../common/errors.js';
+import type { TlsObservation } from '../../contract/evidence.js';
+import { replaceFile } from '../../common/durable.js';
+import type { Target } from '../../contract/target.js';
 import { UploadError, type CollectorClient, type Surge } from '../upload/client.js';
 import { errorText, type Log } from './log.js';
 import type { TargetsStatus } from './status.js';

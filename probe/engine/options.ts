@@ -1,11 +1,11 @@
 // Settings of one measuring run, assembled from the probe config (and, at the collector, its own).
 import type { ProbeConfig } from '../config/probe-config.js';
 import type { ResolverSpec } from '../measure/dns.js';
-import type { DnsQueryType } from '../evidence.js';
-import type { ProbeInfo } from '../measurement.js';
+import type { DnsQueryType } from '../../contract/evidence.js';
+import type { ProbeInfo } from '../../contract/measurement.js';
 import type { TrustStore } from '../trust.js';
-import type { Decision } from '../verdict.js';
-import type { Target } from '../target.js';
+import type { Decision } from '../../contract/verdict.js';
+import type { Target } from '../../contract/target.js';
 
 export interface EngineOptions {
   probe: ProbeInfo;

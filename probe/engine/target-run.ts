@@ -4,9 +4,10 @@ import { measureHttp } from '../measure/http.js';
 import { measureTcp } from '../measure/tcp.js';
 import { measureTls } from '../measure/tls.js';
 import { isBogon } from '../bogon.js';
-import type { Clock, Deps } from '../deps.js';
-import type { DnsObservation, Evidence, HttpObservation, TcpObservation, TlsObservation } from '../evidence.js';
-import type { Target } from '../target.js';
+import type { Deps } from '../deps.js';
+import type { Clock } from '../../common/clock.js';
+import type { DnsObservation, Evidence, HttpObservation, TcpObservation, TlsObservation } from '../../contract/evidence.js';
+import type { Target } from '../../contract/target.js';
 import type { EngineOptions } from './options.js';
 import type { RunLimits } from './limits.js';
 

@@ -1,5 +1,5 @@
 // A step deadline: one AbortSignal that fires when a step's time runs out or the caller aborts.
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../../common/errors.js';
 
 /** The error a step ends with when its deadline passes: data (generic_timeout_error), never thrown out. */
 export class StepTimeoutError extends Error {

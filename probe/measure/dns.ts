@@ -7,9 +7,10 @@ import type { DecodedPacket } from 'dns-packet';
 import type { Agent, Dispatcher } from 'undici';
 import { isBogon } from '../bogon.js';
 import type { Deps } from '../deps.js';
-import { InvalidArgumentError } from '../errors.js';
-import type { DnsObservation, DnsQueryObservation, DnsQueryType, DnsResponse, FailureFields, ResolverKind } from '../evidence.js';
-import { classifyError, rawError, type Failure } from '../failure.js';
+import { InvalidArgumentError } from '../../common/errors.js';
+import type { DnsObservation, DnsQueryObservation, DnsQueryType, DnsResponse, FailureFields, ResolverKind } from '../../contract/evidence.js';
+import type { Failure } from '../../contract/failure.js';
+import { classifyError, rawError } from './failure.js';
 import { loadDoh } from './undici.js';
 
 // dns-packet is CommonJS: required, not imported. An ESM import goes through Node's CommonJS-to-ESM

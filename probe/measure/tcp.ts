@@ -6,8 +6,8 @@
 // closes normally, or does not close in time, leaves the observation a success.
 import type net from 'node:net';
 import type { Deps, Network } from '../deps.js';
-import type { TcpObservation } from '../evidence.js';
-import { classifyError, rawError } from '../failure.js';
+import type { TcpObservation } from '../../contract/evidence.js';
+import { classifyError, rawError } from './failure.js';
 import { checkTimeout, startDeadline, type Deadline } from './deadline.js';
 
 export interface TcpEndpoint {

@@ -39,10 +39,10 @@
 // changing it (for a status command while the daemon runs).
 import { chmod, mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import type { Clock } from '../deps.js';
-import { InvalidArgumentError } from '../errors.js';
-import type { Measurement } from '../measurement.js';
-import { createFile, DIR_MODE, FILE_MODE, fsyncDir, replaceFile, writeFully } from './durable.js';
+import type { Clock } from '../../common/clock.js';
+import { InvalidArgumentError } from '../../common/errors.js';
+import type { Measurement } from '../../contract/measurement.js';
+import { createFile, DIR_MODE, FILE_MODE, fsyncDir, replaceFile, writeFully } from '../../common/durable.js';
 import { encodeFrame, readFrameAt, scanFrames, type BadSpan } from './frame.js';
 import {
   emptyState,
@@ -54,6 +54,7 @@ import {
   withReported,
   type SpoolState,
 } from './state.js';
+import { SerialQueue } from '../../common/serial-queue.js';
 
 export interface SpoolStats {
   /** Records on disk not yet acknowledged. */
@@ -146,16 +147,6 @@ async function countFiles(dir: string): Promise<number> {
   }
 }
 
-/** Serialises async work in call order. */
-class Queue {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(task, task);
-    this.tail = result.catch(() => undefined);
-    return result;
-  }
-}
-
 /** Where a record's frame is in its segment. */
 interface Slot {
   offset: number;
@@ -177,7 +168,7 @@ interface Segment {
 export class Spool {
   /** Bytes moved to corrupt/ since this spool was opened (at open, and by `pending` if a record no longer reads back). */
   readonly setAside: SetAside[] = [];
-  private readonly queue = new Queue();
+  private readonly queue = new SerialQueue();
   private readonly segments: Segment[] = [];
   private readonly byId = new Map<string, Segment>();
   private active: Segment | null = null;

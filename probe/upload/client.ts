@@ -14,15 +14,16 @@ import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Client } from 'undici';
 import { loadHttpClient, type HttpClientApi } from '../measure/undici.js';
-import { systemNetwork, type Clock, type Network } from '../deps.js';
-import { AshyqError, InvalidArgumentError } from '../errors.js';
-import type { TlsObservation } from '../evidence.js';
-import { errorTree, rawError } from '../failure.js';
+import { systemNetwork, type Network } from '../deps.js';
+import { type Clock } from '../../common/clock.js';
+import { AshyqError, InvalidArgumentError } from '../../common/errors.js';
+import type { TlsObservation } from '../../contract/evidence.js';
+import { errorTree, rawError } from '../measure/failure.js';
 import { markRegistered, type Identity } from '../identity.js';
 import { checkTimeout, startDeadline, type Deadline } from '../measure/deadline.js';
 import { dialWithin } from '../measure/tcp.js';
 import { classifyTlsError, secureHandshake } from '../measure/tls.js';
-import type { Measurement } from '../measurement.js';
+import type { Measurement } from '../../contract/measurement.js';
 import { checkPins, handshakeEvidence, parsePin, presentedChain } from './pin.js';
 import { httpConnect, parseProxy, socks5Connect, type ProxySpec } from './proxy.js';
 import {
@@ -35,7 +36,7 @@ import {
   type RegistrationRequest,
   type SpoolOverflowReport,
   type SurgeAnswer,
-} from './wire.js';
+} from '../../contract/wire.js';
 
 export interface CollectorEndpoint {
   /** https://host[:port] (pins required) or http://host[:port] (no TLS, for local use). */

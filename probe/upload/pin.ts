@@ -17,11 +17,11 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import tls from 'node:tls';
-import { InvalidArgumentError } from '../errors.js';
-import type { TlsObservation } from '../evidence.js';
-import { MEASUREMENT_SCHEMA, type Measurement, type ProbeInfo } from '../measurement.js';
+import { InvalidArgumentError } from '../../common/errors.js';
+import type { TlsObservation } from '../../contract/evidence.js';
+import { MEASUREMENT_SCHEMA, type Measurement, type ProbeInfo } from '../../contract/measurement.js';
 import { peerChain } from '../measure/tls.js';
-import { COLLECTOR_TARGET } from './wire.js';
+import { COLLECTOR_TARGET } from '../../contract/wire.js';
 
 /** The pin of a certificate (PEM, DER or parsed): base64 SHA-256 of its SubjectPublicKeyInfo. */
 export function spkiSha256(cert: string | Buffer | X509Certificate): string {

@@ -6,7 +6,7 @@
 // its own for the collector when a proxy is set.
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../../common/errors.js';
 
 export interface ProxySpec {
   protocol: 'http' | 'https' | 'socks5';

@@ -17,9 +17,9 @@
 //   be delivered); other whole-batch refusals (400, 415) are backed off like any failure, never
 //   dropped: they mean a probe/collector mismatch, not a bad measurement;
 // * a pin mismatch: nothing was sent; onPinMismatch(evidence) is called and the uploader backs off.
-import type { TlsObservation } from '../evidence.js';
-import type { Clock } from '../deps.js';
-import type { Measurement } from '../measurement.js';
+import type { TlsObservation } from '../../contract/evidence.js';
+import type { Clock } from '../../common/clock.js';
+import type { Measurement } from '../../contract/measurement.js';
 import { UploadError, type CollectorClient, type SpoolOverflow } from './client.js';
 
 /** What the uploader needs of the spool (probe/spool/spool.ts's Spool has all of it). */

@@ -8,7 +8,7 @@ import type { CollectorConfig } from '../../collector/config.js';
 import { createCollector, type Collector } from '../../collector/server.js';
 import { targetList } from '../../collector/targets.js';
 import type { Network } from '../../probe/deps.js';
-import type { SurgeAnswer } from '../../probe/upload/wire.js';
+import type { SurgeAnswer } from '../../contract/wire.js';
 import { ManualClock, tempDir, testConfig, testTargets, request } from '../fixtures/collector/helpers.js';
 import { loopbackNetwork, type LoopbackNetwork } from './loopback-network.js';
 import type { CertKey } from './pki.js';

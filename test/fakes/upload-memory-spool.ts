@@ -1,7 +1,7 @@
 // An in-memory spool with the upload side of the Spool interface, for uploader tests: counts, acks and a count cap with drop-oldest.
 import type { SpoolOverflow } from '../../probe/upload/client.js';
 import type { UploadSpool } from '../../probe/upload/uploader.js';
-import type { Measurement } from '../../probe/measurement.js';
+import type { Measurement } from '../../contract/measurement.js';
 
 export class MemorySpool implements UploadSpool {
   private readonly items: Measurement[] = [];

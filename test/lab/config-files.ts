@@ -1,7 +1,7 @@
 // The text of the lab's config files: both dnsmasq resolvers, both nginx servers, the probe's config and target list.
 import { join } from 'node:path';
-import { formatTargets } from '../../probe/config/targets.js';
-import type { Target } from '../../probe/target.js';
+import { formatTargets } from '../../contract/target-list.js';
+import type { Target } from '../../contract/target.js';
 import {
   BLOCKPAGE_PORT,
   COLLECTOR,

@@ -8,7 +8,7 @@
 //   node --import tsx test/lab/delay-line.ts --listen 192.88.99.53:53 --to 127.0.0.1:5353 --delay 120
 import dgram from 'node:dgram';
 import { parseArgs } from 'node:util';
-import { InvalidArgumentError } from '../../probe/errors.js';
+import { InvalidArgumentError } from '../../common/errors.js';
 
 export interface DelayLineOptions {
   listen: { address: string; port: number };

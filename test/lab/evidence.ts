@@ -1,6 +1,6 @@
 // Per lab scenario, what the evidence must show besides the verdicts: that the censor's mechanism really acted on the wire.
 import { expect } from 'vitest';
-import type { Measurement } from '../../probe/measurement.js';
+import type { Measurement } from '../../contract/measurement.js';
 import type { ProbeRun } from './lab.js';
 import { NATIONAL_ROOT_CN } from './pki.js';
 import { BOGON_ADDRESS, HONEST_RESOLVER, HONEST_RESOLVER_DELAY_MS, INJECTED_ADDRESS, NEUTRAL_SNI, labTarget } from './topology.js';

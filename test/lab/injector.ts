@@ -9,7 +9,7 @@
 import dgram from 'node:dgram';
 import { parseArgs } from 'node:util';
 import dnsPacket from 'dns-packet';
-import { InvalidArgumentError } from '../../probe/errors.js';
+import { InvalidArgumentError } from '../../common/errors.js';
 
 export interface InjectorOptions {
   address: string;

@@ -4,7 +4,7 @@ import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { spkiSha256 } from '../../probe/upload/pin.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Measurement } from '../../probe/measurement.js';
+import type { Measurement } from '../../contract/measurement.js';
 import { Censor, listening } from './censor.js';
 import {
   blockpageNginxConf,

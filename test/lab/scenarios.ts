@@ -1,5 +1,5 @@
 // The lab's censorship scenarios: what the censor does (a real mechanism each) and the verdict the probe must reach per target.
-import type { Layer, Verdict } from '../../probe/verdict.js';
+import type { Layer, Verdict } from '../../contract/verdict.js';
 import type { Censor } from './censor.js';
 import { BOGON_ADDRESS, INJECTED_ADDRESS, labTarget, LAB_TARGETS } from './topology.js';
 

@@ -2,7 +2,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { AshyqError } from '../../probe/errors.js';
+import { AshyqError } from '../../common/errors.js';
 
 /** A lab command that failed: the lab cannot be built or changed (never a measured network failure). */
 export class LabCommandError extends AshyqError {

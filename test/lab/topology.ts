@@ -1,6 +1,6 @@
 // The censored lab network as data: namespace names, links, addresses, and the targets its internet host serves.
-import { InvalidArgumentError } from '../../probe/errors.js';
-import type { Category } from '../../probe/target.js';
+import { InvalidArgumentError } from '../../common/errors.js';
+import type { Category } from '../../contract/target.js';
 
 /** Every namespace (and /etc/netns entry) of the lab starts with this, so a crashed run's leftovers can be found. */
 export const LAB_PREFIX = 'ashyq-lab-';

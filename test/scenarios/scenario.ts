@@ -1,7 +1,7 @@
 // The shape of a censorship scenario: a target, how the fake censor is configured, what must be observed.
 import type { DnsBehavior } from '../fakes/dns-server.js';
-import type { Endpoint, HttpExpectation } from '../../probe/target.js';
-import type { Layer, Verdict } from '../../probe/verdict.js';
+import type { Endpoint, HttpExpectation } from '../../contract/target.js';
+import type { Layer, Verdict } from '../../contract/verdict.js';
 
 /** In a scenario's DNS answers: stands for the domain's real address in the lab. */
 export const REAL = '<real>';

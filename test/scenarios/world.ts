@@ -1,11 +1,12 @@
 // A fake internet on loopback for the scenarios: honest servers, the censor's devices, and the probe's view of them.
 import net from 'node:net';
 import type http from 'node:http';
-import { systemClock, type Deps } from '../../probe/deps.js';
+import { type Deps } from '../../probe/deps.js';
+import { systemClock } from '../../common/clock.js';
 import { defaultProbeConfig } from '../../probe/config/probe-config.js';
 import { engineOptionsFrom, type EngineOptions } from '../../probe/engine/options.js';
 import type { ResolverSpec } from '../../probe/measure/dns.js';
-import type { Target } from '../../probe/target.js';
+import type { Target } from '../../contract/target.js';
 import { loadTrust } from '../../probe/trust.js';
 import { fakeSystemLookup, startFakeDns, startFakeDoh, type DnsBehavior, type FakeZone } from '../fakes/dns-server.js';
 import { blockPageHtml, startBlockPageServer, startGarbageServer, startHttpServer } from '../fakes/http-server.js';

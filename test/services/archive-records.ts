@@ -1,9 +1,9 @@
 // Synthetic archived measurements and an in-memory archive source, for the InfluxDB sink tests and the ingest bench.
 import type { ArchiveCursor, ArchivedRecord } from '../../collector/archive.js';
 import type { ArchiveSource } from '../../collector/influx/sink.js';
-import { MEASUREMENT_SCHEMA, type Measurement } from '../../probe/measurement.js';
-import type { Category } from '../../probe/target.js';
-import type { Decision, Verdict } from '../../probe/verdict.js';
+import { MEASUREMENT_SCHEMA, type Measurement } from '../../contract/measurement.js';
+import type { Category } from '../../contract/target.js';
+import type { Decision, Verdict } from '../../contract/verdict.js';
 import { ulid } from '../../probe/ulid.js';
 
 export const TARGETS: Array<{ id: string; category: Category }> = [

@@ -1,7 +1,7 @@
 // The upload wire format shared by probe and collector: batch and answer types, Ed25519 signing and checking.
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import type { Measurement } from '../measurement.js';
+import type { Measurement } from './measurement.js';
 
 /** First line of the signed string; a new signing scheme gets a new version here. */
 export const SIGNATURE_CONTEXT = 'ashyq-batch-v1';
@@ -57,6 +57,12 @@ export interface SurgeAnswer {
   interval_minutes: number;
   until: string;
 }
+
+/**
+ * What a probe on its default settings accepts of a surge: it measures no more often than every
+ * `surge_min_interval_minutes` and follows one surge for at most `surge_max_hours`.
+ */
+export const SURGE_DEFAULT_LIMITS = { surge_min_interval_minutes: 10, surge_max_hours: 6 } as const;
 
 export type ItemStatus = 'accepted' | 'duplicate' | 'rejected';
 

@@ -1,8 +1,8 @@
-// Durable file operations of the spool: full positional writes, directory fsync, atomic replace.
+// Durable file operations: full positional writes, directory fsync, atomic replace, create-once.
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 
-/** Spool files are readable by the probe's user only. */
+/** Files holding measurements, keys or state are readable by their owner only unless a caller says otherwise. */
 export const FILE_MODE = 0o600;
 export const DIR_MODE = 0o700;
 
@@ -47,7 +47,12 @@ export async function replaceFile(
     throw err;
   }
   await handle.close();
-  await rename(temp, target);
+  try {
+    await rename(temp, target);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
   await fsyncDir(dir);
 }
 

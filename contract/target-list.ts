@@ -4,12 +4,12 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { ConfigError, ConfigErrors } from '../errors.js';
-import { CATEGORIES } from '../target.js';
-import type { Category, Endpoint, HttpExpectation, Target } from '../target.js';
-import { isHostname, isIpAddress } from './hostname.js';
-import { YamlSource } from './yaml-source.js';
-import type { YamlMap, YamlValue } from './yaml-source.js';
+import { ConfigError, ConfigErrors } from '../common/errors.js';
+import { CATEGORIES } from './target.js';
+import type { Category, Endpoint, HttpExpectation, Target } from './target.js';
+import { isHostname, isIpAddress } from '../common/hostname.js';
+import { YamlSource } from '../common/yaml-source.js';
+import type { YamlMap, YamlValue } from '../common/yaml-source.js';
 
 /** The target file format this code reads and writes. */
 export const TARGETS_VERSION = 1;

@@ -1,7 +1,7 @@
 // YAML read with positions kept: typed accessors that report every problem as FILE:LINE: key.path: problem.
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { Document, Node } from 'yaml';
-import { ConfigError, ConfigErrors } from '../errors.js';
+import { ConfigError, ConfigErrors } from './errors.js';
 
 /** A place in the file: the key path (e.g. `targets[3].ports[1]`, '' for the root) and its line. */
 export interface Place {

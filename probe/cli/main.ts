@@ -1,8 +1,8 @@
 // The `ashyq-probe` command line: parses arguments and dispatches to the commands.
 import { parseArgs } from 'node:util';
-import { AshyqError } from './errors.js';
-import { runOnce } from './cli/run-once.js';
-import { version } from './version.js';
+import { AshyqError } from '../../common/errors.js';
+import { runOnce } from './run-once.js';
+import { version } from '../version.js';
 
 const USAGE = `usage: ashyq-probe <command> [options]
 
@@ -61,8 +61,8 @@ export async function main(argv: string[], streams = { out: process.stdout, err:
     }
     try {
       // Loaded only when used: `run --once` never needs the daemon's or the uploader's code (memory).
-      if (command === 'daemon') return await (await import('./cli/daemon.js')).daemonCommand(values.config, streams);
-      return await (await import('./cli/status.js')).statusCommand({ json: values.json === true, ...(values.config !== undefined ? { configFile: values.config } : {}) }, streams);
+      if (command === 'daemon') return await (await import('./daemon.js')).daemonCommand(values.config, streams);
+      return await (await import('./status.js')).statusCommand({ json: values.json === true, ...(values.config !== undefined ? { configFile: values.config } : {}) }, streams);
     } catch (err) {
       if (err instanceof AshyqError && err.code === 'ASHYQ_ERR_CONFIG') {
         streams.err.write(`ashyq-probe: invalid configuration:\n${err.message}\n`);

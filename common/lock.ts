@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { StateLockedError } from '../errors.js';
+import { StateLockedError } from './errors.js';
 
 export const LOCK_SOCKET = 'daemon.sock';
 
