@@ -26,12 +26,12 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { Pool } from 'undici';
-import { Archive, type ArchivedRecord } from '../collector/archive.js';
+import { Archive, type ArchivedRecord } from '../collector/storage/archive.js';
 import { DEFAULT_LIMITS, type CollectorConfig } from '../collector/config.js';
-import { toLines } from '../collector/influx/line.js';
-import { InfluxSink, type ArchiveSource, type SinkLogger, type SinkStats } from '../collector/influx/sink.js';
-import { createCollector, type CollectorDeps } from '../collector/server.js';
-import { loadTargetList } from '../collector/targets.js';
+import { toLines } from '../collector/sinks/influx/line.js';
+import { InfluxSink, type ArchiveSource, type SinkLogger, type SinkStats } from '../collector/sinks/influx/sink.js';
+import { createCollector, type CollectorDeps } from '../collector/app.js';
+import { loadTargetList } from '../collector/targets/list.js';
 import { systemClock } from '../common/clock.js';
 import { MEASUREMENT_SCHEMA, type Measurement } from '../contract/measurement.js';
 import type { Target } from '../contract/target.js';
@@ -365,9 +365,8 @@ async function runPhase(s: Settings, label: string, vm: VictoriaMetrics | null, 
   let sink: InfluxSink | null = null;
   const deps: CollectorDeps = { clock: systemClock, log: false, targets };
   if (influxUrl !== null) {
-    deps.sinks = ({ archive }) => {
+    deps.followers = ({ archive }) => {
       const created = newSink(s, influxUrl, path.join(dir, 'sink'), (from) => archive.read(from));
-      created.start();
       sink = created;
       return [created];
     };
@@ -456,7 +455,7 @@ async function runHandoff(s: Settings, stateDir: string, influxUrl: string, targ
     for (let i = 0; i < records.length; i += s.batch) {
       const chunk = records.slice(i, i + s.batch);
       archive.append(chunk);
-      sink.offer(chunk, { segment: 'mem', offset: i + chunk.length }, { segment: 'mem', offset: i });
+      sink.offer(chunk, { from: { segment: 'mem', offset: i }, to: { segment: 'mem', offset: i + chunk.length } });
       if ((i / s.batch) % 10 === 9) await new Promise((r) => setImmediate(r)); // let it write, as ingest would
     }
     const drained = await within(s, sink.drain());

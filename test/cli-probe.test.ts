@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateMeasurement } from '../collector/validate.js';
+import { validateMeasurement } from '../collector/ingest/validate.js';
 import { parseTargets } from '../contract/target-list.js';
 import type { Measurement } from '../contract/measurement.js';
 import { startFakeDns, type FakeDnsServer } from './fakes/dns-server.js';

@@ -3,7 +3,7 @@ import { appendFile, open, readdir, readFile, rm, stat, writeFile, type FileHand
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Archive, type ArchiveCursor, type ArchivedRecord } from '../collector/archive.js';
+import { Archive, type ArchiveCursor, type ArchivedRecord } from '../collector/storage/archive.js';
 import { makeMeasurement, ManualClock, T0, tempDir } from './fixtures/collector/helpers.js';
 
 let dir: string;

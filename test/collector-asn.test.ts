@@ -1,7 +1,7 @@
 // IP → ASN, country and network name from range CSVs: parsing, lookups, and the database bundled as npm packages.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { attribute, bundledIpDatabaseFiles, csvFields, loadIpDatabase, normaliseIp, parseIpv4, parseIpv6High } from '../collector/asn.js';
+import { attribute, bundledIpDatabaseFiles, csvFields, loadIpDatabase, normaliseIp, parseIpv4, parseIpv6High } from '../collector/ingest/asn.js';
 import { ConfigError } from '../common/errors.js';
 import { FIXTURES } from './fixtures/collector/helpers.js';
 

@@ -4,7 +4,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { main } from '../collector/cli.js';
+import { main } from '../collector/cli/main.js';
 import { signBatch } from '../contract/wire.js';
 import { makeMeasurement, newKeyPair, request, TARGETS_FILE, tempDir } from './fixtures/collector/helpers.js';
 

@@ -2,8 +2,8 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { ArchivedRecord } from '../collector/archive.js';
-import type { Sink } from '../collector/server.js';
+import type { ArchivedRecord } from '../collector/storage/archive.js';
+import type { Follower } from '../collector/pipeline/follower.js';
 import type { BatchAnswer, ErrorAnswer } from '../contract/wire.js';
 import { makeMeasurement, startCollector, T0, type RunningCollector } from './fixtures/collector/helpers.js';
 
@@ -12,16 +12,18 @@ const handed: Array<{ ids: string[]; before: unknown; after: unknown }> = [];
 
 beforeEach(async () => {
   handed.length = 0;
-  const sink: Sink = {
+  const follower: Follower = {
     name: 'recording',
-    notify: () => undefined,
+    start: async () => undefined,
+    stop: async () => undefined,
+    rewind: async () => undefined,
     backlog: () => 0,
-    offer: (records: readonly ArchivedRecord[], after, before) => {
-      handed.push({ ids: records.map((r) => r.measurement.id), before, after });
+    offer: (records: readonly ArchivedRecord[], span) => {
+      handed.push({ ids: records.map((r) => r.measurement.id), before: span.from, after: span.to });
       return true;
     },
   };
-  c = await startCollector({ deps: { sinks: [sink] } });
+  c = await startCollector({ deps: { followers: [follower] } });
 });
 
 afterEach(async () => {

@@ -5,10 +5,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ArchivedRecord } from '../collector/archive.js';
-import { toLines } from '../collector/influx/line.js';
-import { InfluxSink, type InfluxSinkOptions, type SinkLogger } from '../collector/influx/sink.js';
-import type { Collector } from '../collector/server.js';
+import type { ArchivedRecord } from '../collector/storage/archive.js';
+import { toLines } from '../collector/sinks/influx/line.js';
+import { InfluxSink, type InfluxSinkOptions, type SinkLogger } from '../collector/sinks/influx/sink.js';
+import type { Collector } from '../collector/app.js';
 import { systemClock } from '../common/clock.js';
 import type { BatchAnswer } from '../contract/wire.js';
 import { makeMeasurement, startCollector, T0, tempDir, type RunningCollector, type TestProbe } from './fixtures/collector/helpers.js';
@@ -59,7 +59,7 @@ async function collectorWithSink(options: Partial<InfluxSinkOptions> = {}, dir?:
   const c = await startCollector({
     ...(dir !== undefined ? { dir } : {}),
     deps: {
-      sinks: ({ archive }) => {
+      followers: ({ archive }) => {
         sink = new InfluxSink(sinkOptions((from) => archive.read(from), options));
         sinks.push(sink);
         sink.start();
@@ -197,15 +197,15 @@ describe('InfluxSink.offer', () => {
     // Two records archived, offered as if they started later than they do: not taken.
     const gap = makeRecords(2, { startMs: START }, 3);
     archive.append(gap);
-    expect(sink.offer(gap, { segment: 'mem', offset: 6 }, { segment: 'mem', offset: 4 })).toBe(false);
+    expect(sink.offer(gap, { from: { segment: 'mem', offset: 4 }, to: { segment: 'mem', offset: 6 } })).toBe(false);
     expect(await sink.drain()).toBe(true);
     expect(sink.stats()).toMatchObject({ readFromArchive: 5, handedOver: 0, declinedOffers: 1, written: 5 });
 
     // The next two continue at offset 5: taken; offered again: ignored.
     const next = makeRecords(2, { startMs: START }, 5);
     archive.append(next);
-    expect(sink.offer(next, { segment: 'mem', offset: 7 }, { segment: 'mem', offset: 5 })).toBe(true);
-    expect(sink.offer(next, { segment: 'mem', offset: 7 }, { segment: 'mem', offset: 5 })).toBe(false);
+    expect(sink.offer(next, { from: { segment: 'mem', offset: 5 }, to: { segment: 'mem', offset: 7 } })).toBe(true);
+    expect(sink.offer(next, { from: { segment: 'mem', offset: 5 }, to: { segment: 'mem', offset: 7 } })).toBe(false);
     expect(await sink.drain()).toBe(true);
     expect(sink.stats()).toMatchObject({ readFromArchive: 5, handedOver: 2, written: 7 });
     expect(recorder.acknowledgedLines()).toHaveLength(7);
@@ -218,11 +218,11 @@ describe('InfluxSink.offer', () => {
     const sink = new InfluxSink(sinkOptions(archive.source, {}));
     sinks.push(sink);
     const more = makeRecords(1, { startMs: START }, 4);
-    expect(sink.offer(more, { segment: 'mem', offset: 5 }, { segment: 'mem', offset: 4 })).toBe(false); // not started
+    expect(sink.offer(more, { from: { segment: 'mem', offset: 4 }, to: { segment: 'mem', offset: 5 } })).toBe(false); // not started
     sink.start();
     archive.append(more);
     // Offset 0 of some segment, but the archive is not known to be empty: never taken blindly.
-    expect(sink.offer(more, { segment: 'other', offset: 1 }, { segment: 'other', offset: 0 })).toBe(false);
+    expect(sink.offer(more, { from: { segment: 'other', offset: 0 }, to: { segment: 'other', offset: 1 } })).toBe(false);
     expect(await sink.drain()).toBe(true);
     expect(sink.stats()).toMatchObject({ readFromArchive: 5, handedOver: 0, written: 5 });
   });

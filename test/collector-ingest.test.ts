@@ -335,8 +335,10 @@ describe('reading', () => {
 
   it('reports each sink\'s backlog in /metrics and wakes sinks after accepted batches', async () => {
     let notified = 0;
+    // A follower that never takes a handoff (it would read the archive): each accepted batch is offered once.
+    const follower = { name: 'influx', start: async () => undefined, stop: async () => undefined, rewind: async () => undefined, offer: () => (notified++, false), backlog: () => 7 };
     const withSink = await startCollector({
-      deps: { sinks: () => [{ name: 'influx', notify: () => void notified++, backlog: () => 7 }] },
+      deps: { followers: () => [follower] },
     });
     try {
       const p = await withSink.register();

@@ -1,6 +1,6 @@
 // Finding each measurement's bytes in a batch: every slice parses to the parsed element, odd documents fall back to serialising.
 import { describe, expect, it } from 'vitest';
-import { arrayElements, measurementBytes, pairCount } from '../collector/json-slices.js';
+import { arrayElements, measurementBytes, pairCount } from '../collector/ingest/json-slices.js';
 
 function slices(text: string): unknown[] | null {
   const out = arrayElements(Buffer.from(text, 'utf8'), 'measurements');

@@ -3,8 +3,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ArchivedRecord } from '../collector/archive.js';
-import type { AsnInfo } from '../collector/asn.js';
+import type { ArchivedRecord } from '../collector/storage/archive.js';
+import type { AsnInfo } from '../collector/ingest/asn.js';
 import { makeMeasurement, request, startCollector, T0, TOKEN, newKeyPair, type RunningCollector } from './fixtures/collector/helpers.js';
 
 /** Every file under `dir`, recursively. */

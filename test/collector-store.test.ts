@@ -2,9 +2,9 @@
 import path from 'node:path';
 import { rm } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ArchivedRecord } from '../collector/archive.js';
+import type { ArchivedRecord } from '../collector/storage/archive.js';
 import { isBlocked } from '../contract/verdict.js';
-import { bucketOf, Store } from '../collector/store.js';
+import { bucketOf, Store } from '../collector/storage/store.js';
 import type { Verdict } from '../contract/verdict.js';
 import { makeMeasurement, T0, tempDir } from './fixtures/collector/helpers.js';
 

@@ -2,8 +2,8 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { main } from '../collector/cli.js';
-import { SURGE_FILE } from '../collector/surge.js';
+import { main } from '../collector/cli/main.js';
+import { SURGE_FILE } from '../collector/targets/surge.js';
 import type { DaemonStatus } from '../probe/daemon/status.js';
 import { eventually, metricValue, startDaemonLab, type DaemonLab } from './daemon-lab.js';
 import {

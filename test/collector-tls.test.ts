@@ -4,7 +4,7 @@ import https from 'node:https';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCollector, type Collector } from '../collector/server.js';
+import { createCollector, type Collector } from '../collector/app.js';
 import { signBatch } from '../contract/wire.js';
 import { makeLabPki, type LabPki } from './fakes/pki.js';
 import { makeMeasurement, ManualClock, newKeyPair, T0, tempDir, testConfig, testTargets, TOKEN } from './fixtures/collector/helpers.js';

@@ -1,6 +1,6 @@
 // Measurement validation: the vocabulary, types, time window, target and signer, each rejection naming its JSON path.
 import { describe, expect, it } from 'vitest';
-import { explainMeasurement, validateMeasurement, type ValidationContext } from '../collector/validate.js';
+import { explainMeasurement, validateMeasurement, type ValidationContext } from '../collector/ingest/validate.js';
 import type { Measurement } from '../contract/measurement.js';
 import { makeMeasurement, T0, testTargets } from './fixtures/collector/helpers.js';
 

@@ -13,7 +13,7 @@ import {
   quoteString,
   ReachabilityLines,
   toLines,
-} from '../collector/influx/line.js';
+} from '../collector/sinks/influx/line.js';
 import { makeRecord } from './services/archive-records.js';
 
 const START = Date.parse('2019-05-09T07:00:00.000Z');

@@ -13,7 +13,7 @@ import { makeLabPki, type CertKey, type LabPki } from './fakes/pki.js';
 import { COLLECTOR_IP, COLLECTOR_NAME, metricValue, startTestCollector, type TestCollector } from './fakes/upload-collector.js';
 import { startInterceptor } from './fakes/upload-net.js';
 import { makeMeasurement, newKeyPair, TOKEN } from './fixtures/collector/helpers.js';
-import { validateMeasurement } from '../collector/validate.js';
+import { validateMeasurement } from '../collector/ingest/validate.js';
 
 let pki: LabPki;
 let stateRoot: string;

@@ -1,6 +1,6 @@
 // The collector's side of the upload additions: spool-overflow reports (stored once, in /metrics), the collector's own target, surge hints.
 import { afterEach, describe, expect, it } from 'vitest';
-import { targetList } from '../collector/targets.js';
+import { targetList } from '../collector/targets/list.js';
 import { COLLECTOR_TARGET } from '../contract/wire.js';
 import { metricValue } from './fakes/upload-collector.js';
 import { makeMeasurement, request, startCollector, T0, testTargets, type RunningCollector } from './fixtures/collector/helpers.js';

@@ -1,6 +1,6 @@
 // What the lab's collector kept, read the way an analyst would: its archive, its series API, and the time series in its database.
 import { join } from 'node:path';
-import { Archive, type ArchivedRecord } from '../../collector/archive.js';
+import { Archive, type ArchivedRecord } from '../../collector/storage/archive.js';
 import { systemClock } from '../../common/clock.js';
 import { parseExport, type ExportedSeries } from '../services/victoria-metrics.js';
 import { LabCommandError, runIn } from './shell.js';

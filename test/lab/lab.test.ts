@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ArchivedRecord } from '../../collector/archive.js';
+import type { ArchivedRecord } from '../../collector/storage/archive.js';
 import type { DaemonStatus } from '../../probe/daemon/status.js';
 import type { Measurement } from '../../contract/measurement.js';
 import { COLLECTOR_TARGET } from '../../contract/wire.js';

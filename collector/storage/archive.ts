@@ -4,11 +4,11 @@ import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
-import type { Clock } from '../common/clock.js';
-import { fsyncDir } from '../common/durable.js';
-import { InvalidArgumentError } from '../common/errors.js';
-import type { Measurement } from '../contract/measurement.js';
-import { ArchiveCorruptError } from './errors.js';
+import type { Clock } from '../../common/clock.js';
+import { fsyncDir } from '../../common/durable.js';
+import { InvalidArgumentError } from '../../common/errors.js';
+import type { Measurement } from '../../contract/measurement.js';
+import { ArchiveCorruptError } from '../errors.js';
 
 /** segment = 'YYYY-MM-DD', offset = byte offset in the uncompressed text. */
 export interface ArchiveCursor {

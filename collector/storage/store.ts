@@ -1,8 +1,8 @@
 // The embedded store (SQLite, WAL): registered probes, seen measurement ids and 10-minute aggregates.
 import Database from 'better-sqlite3';
-import { InvalidArgumentError } from '../common/errors.js';
-import type { SpoolOverflowReport } from '../contract/wire.js';
-import { isBlocked, type Verdict } from '../contract/verdict.js';
+import { InvalidArgumentError } from '../../common/errors.js';
+import type { SpoolOverflowReport } from '../../contract/wire.js';
+import { isBlocked, type Verdict } from '../../contract/verdict.js';
 import type { ArchiveCursor, ArchivedRecord } from './archive.js';
 
 export const BUCKET_MS = 10 * 60 * 1000;

@@ -4,8 +4,8 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingHttpHeaders } from 'node:http';
 import { promisify } from 'node:util';
 import { gunzip as gunzipCallback } from 'node:zlib';
-import type { Clock } from '../common/clock.js';
-import type { Target } from '../contract/target.js';
+import type { Clock } from '../../common/clock.js';
+import type { Target } from '../../contract/target.js';
 import {
   HEADER_PROBE,
   HEADER_ROUTE,
@@ -18,16 +18,17 @@ import {
   type ErrorAnswer,
   type ItemResult,
   type SpoolOverflowReport,
-} from '../contract/wire.js';
-import type { AppendedSpan, Archive, ArchivedRecord } from './archive.js';
+} from '../../contract/wire.js';
+import type { AppendedSpan, Archive, ArchivedRecord } from '../storage/archive.js';
 import { attribute, type AsnInfo, type AsnLookup } from './asn.js';
-import type { Limits } from './config.js';
+import type { Limits } from '../config.js';
 import { measurementBytes, pairCount } from './json-slices.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../metrics.js';
 import { RateLimiter } from './rate-limit.js';
-import { ReplayCache } from './replay.js';
-import type { Store } from './store.js';
+import { ReplayCache } from './replay-cache.js';
+import type { Store } from '../storage/store.js';
 import { validateMeasurement, validateSpoolOverflow } from './validate.js';
+import type { Pipeline } from '../pipeline/pipeline.js';
 
 const gunzip = promisify(gunzipCallback);
 
@@ -57,14 +58,8 @@ export interface IngestDeps {
   targets: ReadonlyMap<string, Target>;
   metrics: Metrics;
   lookup?: AsnLookup;
-  /** Called after accepted measurements are durable and indexed (wakes the time-series sinks). */
-  onAccepted?: () => void;
-  /**
-   * Called with the records of each append once they are durable and indexed, in archive order
-   * (one call per append, never two at once), with where they landed: the in-memory handoff to the
-   * time-series sinks. Must not block; what it throws is logged and ignored.
-   */
-  onArchived?: (records: readonly ArchivedRecord[], span: AppendedSpan) => void;
+  /** The followers of the archive: the store's index first (a batch is answered once indexed), then the others. */
+  pipeline: Pipeline;
   log?: IngestLog;
 }
 
@@ -260,7 +255,6 @@ export class Ingest {
       if (r.status === 'accepted') accepted++;
     }
     metrics.countBatch('ok');
-    if (accepted > 0) this.deps.onAccepted?.();
     return { status: 200, body: { results } };
   }
 
@@ -323,18 +317,13 @@ export class Ingest {
         b.results[index] = { index, id, status: 'accepted' };
       }
     }
+    const { pipeline } = this.deps;
+    for (const [probeId, at] of touches) pipeline.index.touch(probeId, at);
     if (fresh.length > 0) {
       const span = await archive.append(fresh, freshJson);
-      store.apply(fresh, span.to, [...touches]);
-      if (this.deps.onArchived !== undefined) {
-        try {
-          this.deps.onArchived(fresh, span);
-        } catch (err) {
-          this.deps.log?.error({ err }, 'handing archived records to the sinks failed (they read them from the archive)');
-        }
-      }
+      pipeline.offer(fresh, span);
     } else {
-      store.apply([], null, [...touches]);
+      pipeline.index.flush();
     }
     for (const b of group) {
       if (b.overflow !== null && store.recordSpoolOverflow(b.probeId, b.overflow, b.receivedAt) > 0) {

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { ConfigError } from '../common/errors.js';
+import { ConfigError } from '../../common/errors.js';
 
 export interface AsnInfo {
   asn: number | null;

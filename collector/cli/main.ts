@@ -2,22 +2,22 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { systemClock, type Clock } from '../common/clock.js';
-import { lockStateDir, type LockOwner } from '../common/lock.js';
-import { AshyqError } from '../common/errors.js';
-import { Archive } from './archive.js';
-import { bundledIpDatabaseFiles, loadIpDatabase, type AsnLookup } from './asn.js';
-import { loadCollectorConfig, type CollectorConfig } from './config.js';
-import { parseDuration } from './duration.js';
-import { ensureEnrollmentToken } from './enrollment.js';
-import { SurgeError, UsageError } from './errors.js';
-import { InfluxSink } from './influx/sink.js';
-import { reindex } from './reindex.js';
-import { createCollector, type CollectorDeps } from './server.js';
-import { Store } from './store.js';
-import { clearSurge, readSurge, surgeFilePath, writeSurge, type StoredSurge } from './surge.js';
-import { loadTargetList } from './targets.js';
-import { SURGE_DEFAULT_LIMITS } from '../contract/wire.js';
+import { systemClock, type Clock } from '../../common/clock.js';
+import { lockStateDir, type LockOwner } from '../../common/lock.js';
+import { AshyqError } from '../../common/errors.js';
+import { Archive } from '../storage/archive.js';
+import { bundledIpDatabaseFiles, loadIpDatabase, type AsnLookup } from '../ingest/asn.js';
+import { loadCollectorConfig, type CollectorConfig } from '../config.js';
+import { parseDuration } from '../../common/duration.js';
+import { ensureEnrollmentToken } from '../ingest/enrollment.js';
+import { SurgeError, UsageError } from '../errors.js';
+import { InfluxSink } from '../sinks/influx/sink.js';
+import { reindex } from '../pipeline/reindex.js';
+import { createCollector, type CollectorDeps } from '../app.js';
+import { Store } from '../storage/store.js';
+import { clearSurge, readSurge, surgeFilePath, writeSurge, type StoredSurge } from '../targets/surge.js';
+import { loadTargetList } from '../targets/list.js';
+import { SURGE_DEFAULT_LIMITS } from '../../contract/wire.js';
 
 const HELP = `Usage: ashyq-collector <command> [--config FILE]
 
@@ -54,7 +54,7 @@ export interface CliOptions {
   env?: Record<string, string | undefined>;
   /** Stops `serve` (default: SIGINT or SIGTERM). */
   signal?: AbortSignal;
-  /** Extra dependencies for `serve` (e.g. the InfluxDB sink factory). */
+  /** Extra dependencies for `serve` (e.g. followers of the archive). */
   deps?: Partial<CollectorDeps>;
   /** The clock of `surge` (default: the system clock). */
   clock?: Clock;
@@ -239,14 +239,13 @@ async function serve(config: CollectorConfig, options: CliOptions, stdout: Outpu
   }
   const asnLookup = options.deps?.asnLookup ?? (await ipLookup(config, stderr));
   // The InfluxDB sink follows the archive when `influx` is configured (its cursor lives in the data dir).
-  let influx: InfluxSink | null = null;
   const influxConfig = config.influx;
-  const sinks: CollectorDeps['sinks'] =
-    options.deps?.sinks ??
+  const followers: CollectorDeps['followers'] =
+    options.deps?.followers ??
     (influxConfig === null
       ? undefined
-      : ({ archive }) => {
-          influx = new InfluxSink({
+      : ({ archive }) => [
+          new InfluxSink({
             ...influxConfig,
             stateDir: path.join(config.data_dir, 'influx'),
             source: (from) => archive.read(from),
@@ -255,25 +254,20 @@ async function serve(config: CollectorConfig, options: CliOptions, stdout: Outpu
               warn: (m) => stderr.write(`ashyq-collector: influx: ${m}\n`),
               error: (m) => stderr.write(`ashyq-collector: influx: ${m}\n`),
             },
-          });
-          influx.start();
-          return [influx];
-        });
+          }),
+        ]);
   const collector = await createCollector(config, {
     clock: systemClock,
     ...options.deps,
     ...(asnLookup ? { asnLookup } : {}),
-    ...(sinks ? { sinks } : {}),
+    ...(followers ? { followers } : {}),
   });
   for (const r of collector.recovered) {
     stderr.write(`ashyq-collector: archive ${r.segment}: cut a torn last line (${r.size_before - r.size_after} bytes, never acknowledged)\n`);
   }
   if (collector.caughtUp.added > 0) stderr.write(`ashyq-collector: indexed ${collector.caughtUp.added} archived measurements missing from the store\n`);
   let address: string;
-  const stopAll = async () => {
-    await collector.close();
-    await (influx as InfluxSink | null)?.stop();
-  };
+  const stopAll = () => collector.close();
   try {
     address = await collector.app.listen({ host: config.listen.host, port: config.listen.port });
   } catch (err) {

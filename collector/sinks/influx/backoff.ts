@@ -1,5 +1,5 @@
 // Retry delays for the InfluxDB sink: exponential growth, capped, with jitter so that collectors do not retry in step.
-import { InvalidArgumentError } from '../../common/errors.js';
+import { InvalidArgumentError } from '../../../common/errors.js';
 
 export interface BackoffOptions {
   /** Delay before the first retry, before jitter. */

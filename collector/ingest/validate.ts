@@ -10,12 +10,12 @@ import type {
   TcpObservation,
   TlsHandshakeObservation,
   TlsObservation,
-} from '../contract/evidence.js';
-import { FAILURES, OPERATIONS } from '../contract/failure.js';
-import { MEASUREMENT_SCHEMA, type Measurement, type ProbeInfo } from '../contract/measurement.js';
-import { CATEGORIES, type Target } from '../contract/target.js';
-import type { RejectCode, SpoolOverflowReport } from '../contract/wire.js';
-import { LAYERS, VERDICTS, type Decision } from '../contract/verdict.js';
+} from '../../contract/evidence.js';
+import { FAILURES, OPERATIONS } from '../../contract/failure.js';
+import { MEASUREMENT_SCHEMA, type Measurement, type ProbeInfo } from '../../contract/measurement.js';
+import { CATEGORIES, type Target } from '../../contract/target.js';
+import type { RejectCode, SpoolOverflowReport } from '../../contract/wire.js';
+import { LAYERS, VERDICTS, type Decision } from '../../contract/verdict.js';
 
 export const ULID_PATTERN = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;

@@ -2,11 +2,11 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Clock } from '../common/clock.js';
-import { fsyncDir, replaceFile } from '../common/durable.js';
-import type { SurgeAnswer } from '../contract/wire.js';
-import { SurgeError } from './errors.js';
-import { COLLECTOR_SELF, targetList, type TargetList } from './targets.js';
+import type { Clock } from '../../common/clock.js';
+import { fsyncDir, replaceFile } from '../../common/durable.js';
+import type { SurgeAnswer } from '../../contract/wire.js';
+import { SurgeError } from '../errors.js';
+import { COLLECTOR_SELF, targetList, type TargetList } from './list.js';
 
 export const SURGE_FILE = 'surge.json';
 /** A surge ends at most this far after it is set (or read). */

@@ -1,8 +1,8 @@
 // InfluxDB line protocol for the time series of DESIGN.md: `reachability` points per measurement, `blocking_event` annotations.
-import { InvalidArgumentError } from '../../common/errors.js';
-import type { Measurement } from '../../contract/measurement.js';
-import { isBlocked, type Verdict } from '../../contract/verdict.js';
-import type { ArchivedRecord } from '../archive.js';
+import { InvalidArgumentError } from '../../../common/errors.js';
+import type { Measurement } from '../../../contract/measurement.js';
+import { isBlocked, type Verdict } from '../../../contract/verdict.js';
+import type { ArchivedRecord } from '../../storage/archive.js';
 
 export const REACHABILITY = 'reachability';
 export const BLOCKING_EVENT = 'blocking_event';

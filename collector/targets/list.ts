@@ -1,8 +1,8 @@
 // The collector's target list: loaded once with the probe's loader, served with an ETag, used to validate uploads.
 import { createHash } from 'node:crypto';
-import { loadTargets, packagedTargetsPath, TARGETS_VERSION } from '../contract/target-list.js';
-import type { Target } from '../contract/target.js';
-import { COLLECTOR_TARGET, type SurgeAnswer } from '../contract/wire.js';
+import { loadTargets, packagedTargetsPath, TARGETS_VERSION } from '../../contract/target-list.js';
+import type { Target } from '../../contract/target.js';
+import { COLLECTOR_TARGET, type SurgeAnswer } from '../../contract/wire.js';
 
 export interface TargetList {
   targets: readonly Target[];

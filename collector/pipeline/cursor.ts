@@ -1,8 +1,8 @@
-// The sink's persisted archive cursor: the position after the last record InfluxDB acknowledged, replaced atomically.
-import { mkdir, readFile } from 'node:fs/promises';
+// A follower's persisted archive cursor (e.g. after the last record InfluxDB acknowledged), replaced atomically.
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { replaceFile } from '../../common/durable.js';
-import type { ArchiveCursor } from '../archive.js';
+import type { ArchiveCursor } from '../storage/archive.js';
 
 /** Order of two archive positions: negative when a is before b (segments are 'YYYY-MM-DD' days). */
 export function compareCursors(a: ArchiveCursor, b: ArchiveCursor): number {
@@ -48,6 +48,11 @@ export class CursorFile {
     } catch (err) {
       return { kind: 'unreadable', problem: (err as Error).message };
     }
+  }
+
+  /** Remove the stored cursor (a rewind): the follower starts again from the archive's beginning. */
+  async remove(): Promise<void> {
+    await rm(this.file, { force: true });
   }
 
   /** Durably replace the stored cursor; a crash leaves either the old or the new one, never a torn file. */

@@ -1,9 +1,10 @@
 // The InfluxDB time-series sink: takes archived records handed over by the server or reads them from the archive, and writes them in batches, lossless across outages.
-import { systemClock, type Clock } from '../../common/clock.js';
-import { InvalidArgumentError } from '../../common/errors.js';
-import type { ArchiveCursor, ArchivedRecord } from '../archive.js';
+import { systemClock, type Clock } from '../../../common/clock.js';
+import { InvalidArgumentError } from '../../../common/errors.js';
+import type { AppendedSpan, ArchiveCursor, ArchivedRecord } from '../../storage/archive.js';
+import type { Follower } from '../../pipeline/follower.js';
 import { retryDelay } from './backoff.js';
-import { compareCursors, CursorFile } from './cursor.js';
+import { compareCursors, CursorFile } from '../../pipeline/cursor.js';
 import { ReachabilityLines } from './line.js';
 import { Wakeup } from './wakeup.js';
 import { InfluxWriter, type LineWriter, type WriteOutcome } from './writer.js';
@@ -146,7 +147,7 @@ function sameCursor(a: ArchiveCursor | undefined, b: ArchiveCursor | undefined):
  * and skipped, so that one bad point cannot stall the sink; 401/403/404 (wrong token, org or bucket)
  * are retried like an outage, because an operator can fix them and nothing must be lost meanwhile.
  */
-export class InfluxSink {
+export class InfluxSink implements Follower {
   readonly name = 'influx';
 
   private readonly clock: Clock;
@@ -246,8 +247,8 @@ export class InfluxSink {
       });
   }
 
-  /** Begin following the archive from the persisted cursor (idempotent). */
-  start(): void {
+  /** Begin following the archive from the persisted cursor (idempotent); resolves at once, the loops run in the background. */
+  async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
     this.loops = Promise.all([this.readLoop(), this.writeLoop()]).then(() => undefined);
@@ -258,13 +259,26 @@ export class InfluxSink {
     this.readerWake.signal();
   }
 
+  /** Forget the cursor (only while stopped): the next start writes the whole archive again, which overwrites itself. */
+  async rewind(): Promise<void> {
+    if (this.running) throw new InvalidArgumentError('InfluxSink: rewind only while stopped');
+    await this.cursorFile.remove();
+    this.acked = undefined;
+    this.readFrom = undefined;
+    this.scanFrom = undefined;
+    this.known = 0;
+    this.loaded = false;
+  }
+
   /**
-   * The server's handoff: `records` were just made durable in the archive, from `cursorBefore` up to
-   * `cursorAfter`. Taken (true) when they continue exactly after what the sink holds and there is
+   * The server's handoff: `records` were just made durable in the archive, from `span.from` up to
+   * `span.to`. Taken (true) when they continue exactly after what the sink holds and there is
    * room; otherwise declined (false): they are counted when that is exact, and the reader finds them
    * in the archive.
    */
-  offer(records: readonly ArchivedRecord[], cursorAfter: ArchiveCursor, cursorBefore: ArchiveCursor): boolean {
+  offer(records: readonly ArchivedRecord[], span: AppendedSpan): boolean {
+    const cursorBefore = span.from;
+    const cursorAfter = span.to;
     if (!this.running || records.length === 0) return false;
     if (!this.loaded) return this.decline();
     if (this.scanFrom !== undefined && compareCursors(cursorAfter, this.scanFrom) <= 0) return false; // read already

@@ -1,5 +1,5 @@
 // Per-probe token buckets for batch uploads, on the injected clock.
-import type { Clock } from '../common/clock.js';
+import type { Clock } from '../../common/clock.js';
 
 export type RateDecision = { ok: true } | { ok: false; retryAfterS: number };
 

@@ -1,0 +1,23 @@
+// GET /healthz (liveness: the store answers) and GET /metrics (Prometheus text).
+import type { FastifyInstance } from 'fastify';
+import type { Metrics } from '../../metrics.js';
+import type { Follower } from '../../pipeline/follower.js';
+import type { Store } from '../../storage/store.js';
+import type { SurgeWatcher } from '../../targets/surge.js';
+
+export function healthRoutes(app: FastifyInstance, deps: { store: Store; metrics: Metrics; surges: SurgeWatcher; followers: readonly Follower[] }): void {
+  const { store, metrics, surges, followers } = deps;
+  app.get('/healthz', async (_request, reply) => {
+    try {
+      store.probeCount();
+      return reply.send({ status: 'ok' });
+    } catch {
+      return reply.code(503).send({ status: 'unavailable' });
+    }
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    metrics.setSurge(await surges.current());
+    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.render(followers, store.probeCount()));
+  });
+}

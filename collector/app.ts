@@ -1,0 +1,156 @@
+// The collector's wiring: storage, the followers of the archive, ingest and the HTTP API, started and stopped in order.
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Clock } from '../common/clock.js';
+import { registrationRoutes } from './api/routes/probes.js';
+import { healthRoutes } from './api/routes/health.js';
+import { MEASUREMENTS_ROUTE, uploadRoutes } from './api/routes/measurements.js';
+import { seriesRoutes } from './api/routes/series.js';
+import { targetRoutes } from './api/routes/targets.js';
+import { createServer, type ServerLog } from './api/server.js';
+import type { CollectorConfig } from './config.js';
+import type { AsnInfo, AsnLookup } from './ingest/asn.js';
+import { Enrollment } from './ingest/enrollment.js';
+import { Ingest } from './ingest/ingest.js';
+import { Metrics } from './metrics.js';
+import type { CatchUpSummary } from './pipeline/catch-up.js';
+import type { Follower } from './pipeline/follower.js';
+import { Pipeline } from './pipeline/pipeline.js';
+import { StoreIndex } from './pipeline/store-index.js';
+import { Archive, type Recovery } from './storage/archive.js';
+import { Store } from './storage/store.js';
+import { loadTargetList, type TargetList } from './targets/list.js';
+import { SurgeWatcher } from './targets/surge.js';
+
+/** What a follower factory gets: the archive to read from (with cursors), the store and the config. */
+export interface FollowerContext {
+  archive: Archive;
+  store: Store;
+  config: CollectorConfig;
+  clock: Clock;
+}
+
+export interface CollectorDeps {
+  clock: Clock;
+  /** IP → ASN/country/network for whoami and for archived records; none = what the probe states. */
+  asnLookup?: AsnLookup;
+  /** Followers of the archive after the store's index (the InfluxDB sink, …); started and stopped with the collector. */
+  followers?: Follower[] | ((ctx: FollowerContext) => Follower[] | Promise<Follower[]>);
+  /** Logging; false = silent. */
+  log?: ServerLog | false;
+  /** Targets to accept; default: loaded from config.targets_file (or the packaged targets.yaml). */
+  targets?: TargetList;
+}
+
+export interface Collector {
+  app: FastifyInstance;
+  /** Stop accepting, stop the followers (last first), close the archive and the store. */
+  close(): Promise<void>;
+  archive: Archive;
+  store: Store;
+  metrics: Metrics;
+  /** The target list without a surge from surge.json: what uploads are validated against. */
+  targets: TargetList;
+  /** The operator's surge (surge.json in the data dir), as served with the target list. */
+  surges: SurgeWatcher;
+  /** The followers after the store's index, in order. */
+  followers: readonly Follower[];
+  /** Torn archive tails cut at start, and what catching the store up with the archive did. */
+  recovered: Recovery[];
+  caughtUp: CatchUpSummary;
+}
+
+/** Open the archive and the store; the store is closed again when the archive cannot be opened. */
+async function openStorage(config: CollectorConfig, clock: Clock): Promise<{ archive: Archive; store: Store }> {
+  await mkdir(config.data_dir, { recursive: true });
+  const store = Store.open(path.join(config.data_dir, 'store.sqlite'));
+  try {
+    return { archive: await Archive.open(path.join(config.data_dir, 'archive'), clock), store };
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+}
+
+/** Start the collector (not yet listening): open storage, start the followers (the store's index caught up), build the API. */
+export async function createCollector(config: CollectorConfig, deps: CollectorDeps): Promise<Collector> {
+  const { clock } = deps;
+  const targets = deps.targets ?? (await loadTargetList(config.targets_file));
+  const { archive, store } = await openStorage(config, clock);
+  const index = new StoreIndex(archive, store);
+  const others = typeof deps.followers === 'function' ? await deps.followers({ archive, store, config, clock }) : (deps.followers ?? []);
+  const metrics = new Metrics();
+  const tls = config.tls ? { cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) } : null;
+
+  const app = createServer({
+    log: deps.log,
+    trustProxy: config.trust_proxy,
+    tls,
+    onError: (request, code) => {
+      if (request.routeOptions.url !== MEASUREMENTS_ROUTE) return;
+      metrics.countReject(code);
+      metrics.countBatch('error');
+    },
+  });
+  const pipeline = new Pipeline(index, others, { warn: (o, m) => app.log.warn(o, m) });
+  await pipeline.start();
+
+  const lookup = (ip: string): AsnInfo | null => {
+    if (deps.asnLookup === undefined) return null;
+    try {
+      return deps.asnLookup(ip);
+    } catch {
+      return null;
+    }
+  };
+  const ingest = new Ingest({
+    limits: config.limits,
+    clock,
+    store,
+    archive,
+    targets: targets.byId,
+    metrics,
+    pipeline,
+    ...(deps.asnLookup ? { lookup: deps.asnLookup } : {}),
+    log: { warn: (o, m) => app.log.warn(o, m), error: (o, m) => app.log.error(o, m) },
+  });
+
+  // The surge is set by `ashyq-collector surge` (another process) through surge.json; looked at per request.
+  const surges = new SurgeWatcher({
+    dataDir: config.data_dir,
+    base: targets,
+    clock,
+    log: { info: (o, m) => app.log.info(o, m), error: (o, m) => app.log.error(o, m) },
+  });
+  metrics.setSurge(await surges.current());
+
+  registrationRoutes(app, { enrollment: new Enrollment(config.enrollment_tokens), store, clock });
+  await uploadRoutes(app, { ingest, maxBodyBytes: config.limits.max_body_bytes });
+  targetRoutes(app, { surges, lookup });
+  seriesRoutes(app, { store, targets, clock });
+  healthRoutes(app, { store, metrics, surges, followers: others });
+
+  // Close (and compress) a finished day even when no upload arrives after midnight.
+  const dayTimer = setInterval(() => {
+    archive.rollover().catch((err: unknown) => app.log.error({ err }, 'archive: closing the day failed'));
+  }, 60_000);
+  dayTimer.unref();
+
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      clearInterval(dayTimer);
+      await app.close();
+      await pipeline.stop();
+      await archive.close();
+      store.close();
+    })();
+    return closing;
+  };
+
+  if (archive.recovered.length > 0) {
+    app.log.warn({ recovered: archive.recovered }, 'archive: cut torn tails left by a crash (never acknowledged)');
+  }
+  return { app, close, archive, store, metrics, targets, surges, followers: others, recovered: archive.recovered, caughtUp: index.caughtUp };
+}
