@@ -19,7 +19,7 @@ import {
   type ItemResult,
   type SpoolOverflowReport,
 } from '../../contract/wire.js';
-import type { AppendedSpan, Archive, ArchivedRecord } from '../storage/archive.js';
+import type { Archive, ArchivedRecord } from '../storage/archive.js';
 import { attribute, type AsnInfo, type AsnLookup } from './asn.js';
 import type { Limits } from '../config.js';
 import { measurementBytes, pairCount } from './json-slices.js';
@@ -79,10 +79,6 @@ const STATUS: Record<BatchErrorCode, number> = {
   rate_limited: 429,
   archive_unavailable: 503,
 };
-
-export function batchErrorStatus(code: BatchErrorCode): number {
-  return STATUS[code];
-}
 
 /** One authenticated, validated batch waiting for the group commit. */
 interface PendingBatch {
@@ -149,7 +145,7 @@ export class Ingest {
   }
 
   async handle(req: IngestRequest): Promise<IngestReply> {
-    const { limits, clock, store, archive, metrics } = this.deps;
+    const { limits, clock, store, metrics } = this.deps;
     const now = clock.now();
 
     const encoding = header(req.headers, 'content-encoding')?.trim().toLowerCase();
@@ -164,8 +160,8 @@ export class Ingest {
     if (probe === undefined) return this.fail('unknown_probe', 'no probe is registered with this id');
 
     const skewMs = limits.signature_skew_s * 1000;
-    const verdict = verifyBatch(this.publicKey(probe.id, probe.public_key), req.headers, req.body, now, skewMs);
-    if (!verdict.ok) return this.fail(verdict.reason, verdict.message);
+    const check = verifyBatch(this.publicKey(probe.id, probe.public_key), req.headers, req.body, now, skewMs);
+    if (!check.ok) return this.fail(check.reason, check.message);
     const signature = header(req.headers, HEADER_SIGNATURE)!;
     if (this.replay.has(signature, now)) return this.fail('replay', 'this signed request was already received');
     const allowed = this.rate.take(probe.id);

@@ -211,10 +211,6 @@ export class Store {
     return this.stmt.countProbes.get()?.n ?? 0;
   }
 
-  touchProbe(id: string, at: string): void {
-    this.stmt.touchProbe.run(at, id);
-  }
-
   hasMeasurement(id: string): boolean {
     return this.stmt.hasMeasurement.get(id) !== undefined;
   }
