@@ -28,7 +28,7 @@ describe('Store', () => {
     expect(store.registerProbe('probe-0001', 'KEY-A', '2024-05-09T07:00:00.000Z')).toBe('created');
     expect(store.registerProbe('probe-0001', 'KEY-A', '2024-05-09T08:00:00.000Z')).toBe('exists');
     expect(store.registerProbe('probe-0001', 'KEY-B', '2024-05-09T08:00:00.000Z')).toBe('conflict');
-    store.touchProbe('probe-0001', '2024-05-09T09:00:00.000Z');
+    store.apply([], null, [['probe-0001', '2024-05-09T09:00:00.000Z']]);
     expect(store.probe('probe-0001')).toEqual({ id: 'probe-0001', public_key: 'KEY-A', registered_at: '2024-05-09T07:00:00.000Z', last_seen: '2024-05-09T09:00:00.000Z' });
     expect(store.probeCount()).toBe(1);
   });
