@@ -7,13 +7,10 @@ import { retryDelay } from './backoff.js';
 import { compareCursors, CursorFile } from '../../pipeline/cursor.js';
 import { ReachabilityLines } from './line.js';
 import { Wakeup } from './wakeup.js';
-import { InfluxWriter, type LineWriter, type WriteOutcome } from './writer.js';
+import { Delivery, type DeliveryLogger } from './delivery.js';
+import { InfluxWriter, type LineWriter } from './writer.js';
 
-export interface SinkLogger {
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-}
+export type SinkLogger = DeliveryLogger;
 
 /** Reads the archive from a position (or its start): every durable record with the position after it. */
 export type ArchiveSource = (from?: ArchiveCursor) => AsyncIterable<{ record: ArchivedRecord; next: ArchiveCursor }>;
@@ -143,9 +140,7 @@ function sameCursor(a: ArchiveCursor | undefined, b: ArchiveCursor | undefined):
  * (VictoriaMetrics with `-dedup.minScrapeInterval=1ms`); two different measurements do not share an
  * identity.
  *
- * Lines the server refuses as data (400-class answers) are isolated by splitting the batch, logged
- * and skipped, so that one bad point cannot stall the sink; 401/403/404 (wrong token, org or bucket)
- * are retried like an outage, because an operator can fix them and nothing must be lost meanwhile.
+ * Writing one batch, with its retries and the isolation of refused lines, is {@link Delivery}'s.
  */
 export class InfluxSink implements Follower {
   readonly name = 'influx';
@@ -154,6 +149,7 @@ export class InfluxSink implements Follower {
   private readonly logger: SinkLogger;
   private readonly source: ArchiveSource;
   private readonly writer: LineWriter;
+  private readonly delivery: Delivery;
   private readonly cursorFile: CursorFile;
   private readonly batchSize: number;
   private readonly flushIntervalMs: number;
@@ -201,15 +197,11 @@ export class InfluxSink implements Follower {
   private declines = 0;
   private readonly counters = {
     written: 0,
-    rejected: 0,
     unconvertible: 0,
-    failedAttempts: 0,
     handedOver: 0,
     readFromArchive: 0,
     declinedOffers: 0,
   };
-  private lastError: string | null = null;
-  private failingSince: number | null = null;
   /** drain(): tickets handed out, the ticket of the last completed read pass, and who waits. */
   private drainTickets = 0;
   private passedTicket = 0;
@@ -245,6 +237,16 @@ export class InfluxSink implements Follower {
         gzip: options.gzip ?? false,
         connections: this.maxInFlight,
       });
+    this.delivery = new Delivery({
+      writer: this.writer,
+      clock: this.clock,
+      logger: this.logger,
+      delay: (attempt) => this.delay(attempt),
+      maxRetryDelayMs: this.maxRetryDelayMs,
+      running: () => this.running,
+      sleep: (ms) => this.sleep(ms),
+      onRecovered: () => this.writerWake.signal(), // all slots again
+    });
   }
 
   /** Begin following the archive from the persisted cursor (idempotent); resolves at once, the loops run in the background. */
@@ -349,10 +351,13 @@ export class InfluxSink implements Follower {
   }
 
   stats(): SinkStats {
+    const d = this.delivery;
     return {
       ...this.counters,
-      lastError: this.lastError,
-      failingSince: this.failingSince,
+      rejected: d.rejected,
+      failedAttempts: d.failedAttempts,
+      lastError: d.lastError,
+      failingSince: d.failingSince,
       cursor: this.acked === undefined ? null : { ...this.acked },
     };
   }
@@ -529,7 +534,7 @@ export class InfluxSink implements Follower {
 
   /** Requests allowed at once: one while the server fails (it probes; the rest wait), else maxInFlight. */
   private slots(): number {
-    return this.failingSince === null ? this.maxInFlight : 1;
+    return this.delivery.failingSince === null ? this.maxInFlight : 1;
   }
 
   private convert(records: readonly ArchivedRecord[], next: ArchiveCursor): string[] {
@@ -593,7 +598,7 @@ export class InfluxSink implements Follower {
       const slot: InFlight = { records, next: taken[count - 1]!.next, state: 'writing' };
       this.inFlight.push(slot);
       this.inFlightRecords += records;
-      const delivery = this.deliver(lines).then(
+      const delivery = this.delivery.deliver(lines).then(
         (delivered) => {
           slot.state = delivered ? 'done' : 'stopped';
           if (delivered) this.commit();
@@ -658,54 +663,6 @@ export class InfluxSink implements Follower {
         }
         await this.sleep(this.delay(attempt));
       }
-    }
-  }
-
-  /**
-   * Write lines until the server acknowledged them: retries outages with backoff; a data rejection
-   * is narrowed down by halving to the refused lines, which are logged and skipped. Returns false
-   * when stopped before everything was acknowledged.
-   */
-  private async deliver(lines: string[]): Promise<boolean> {
-    if (lines.length === 0) return true;
-    const outcome = await this.writeRetrying(lines);
-    if (outcome === 'stopped') return false;
-    if (outcome.ok) return true;
-    if (lines.length === 1) {
-      this.counters.rejected++;
-      this.logger.error(`the server refused a point, skipped (it stays in the archive): ${outcome.message}: ${lines[0]!.slice(0, 300)}`);
-      return true;
-    }
-    const half = Math.ceil(lines.length / 2);
-    return (await this.deliver(lines.slice(0, half))) && (await this.deliver(lines.slice(half)));
-  }
-
-  /** One batch, retried through outages; resolves with success, a data rejection, or 'stopped'. */
-  private async writeRetrying(lines: string[]): Promise<WriteOutcome | 'stopped'> {
-    let attempt = 0;
-    for (;;) {
-      const outcome = await this.writer.write(lines);
-      if (outcome.ok || outcome.kind === 'rejected') {
-        if (this.failingSince !== null) {
-          this.logger.info(`InfluxDB writes work again after ${Math.round((this.clock.now() - this.failingSince) / 1000)} s`);
-          this.failingSince = null;
-          this.writerWake.signal(); // all slots again
-        }
-        this.lastError = outcome.ok ? null : outcome.message;
-        return outcome;
-      }
-      attempt++;
-      this.counters.failedAttempts++;
-      this.lastError = outcome.message;
-      if (this.failingSince === null) {
-        this.failingSince = this.clock.now();
-        const log = outcome.status !== null && outcome.status < 500 && outcome.status !== 429 ? this.logger.error : this.logger.warn;
-        log.call(this.logger, `InfluxDB write failed, retrying with backoff (records stay in the archive): ${outcome.message}`);
-      }
-      if (!this.running) return 'stopped';
-      const wait = Math.max(this.delay(attempt), Math.min(outcome.retryAfterMs ?? 0, this.maxRetryDelayMs));
-      await this.sleep(wait);
-      if (!this.running) return 'stopped';
     }
   }
 }
