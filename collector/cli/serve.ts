@@ -1,0 +1,91 @@
+// `ashyq-collector serve`: the API on the configured address, with the IP database and the InfluxDB sink when configured, until a signal.
+import path from 'node:path';
+import { systemClock } from '../../common/clock.js';
+import { createCollector, type CollectorDeps } from '../app.js';
+import type { CollectorConfig } from '../config.js';
+import { bundledIpDatabaseFiles, loadIpDatabase, type AsnLookup } from '../ingest/asn.js';
+import { ensureEnrollmentToken } from '../ingest/enrollment.js';
+import { InfluxSink } from '../sinks/influx/sink.js';
+import type { CliOptions } from './main.js';
+import type { Output } from './output.js';
+
+async function ipLookup(config: CollectorConfig, stderr: Output): Promise<AsnLookup | undefined> {
+  try {
+    const files = config.ip_db ?? bundledIpDatabaseFiles();
+    const { lookup, ranges } = await loadIpDatabase(files);
+    stderr.write(`ashyq-collector: IP database loaded: ${ranges} ranges (${config.ip_db ? 'configured files' : '@ip-location-db/asn and @ip-location-db/asn-country'})\n`);
+    return lookup;
+  } catch (err) {
+    if (config.ip_db) throw err;
+    stderr.write(`ashyq-collector: no IP database (${(err as Error).message}); whoami answers null and records keep the probe's own ASN\n`);
+    return undefined;
+  }
+}
+
+function waitForStop(signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal) {
+      if (signal.aborted) resolve();
+      else signal.addEventListener('abort', () => resolve(), { once: true });
+      return;
+    }
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+export async function serve(config: CollectorConfig, options: CliOptions, stdout: Output, stderr: Output): Promise<number> {
+  if (config.enrollment_tokens.length === 0) {
+    const { token, file, generated } = await ensureEnrollmentToken(config.data_dir);
+    config.enrollment_tokens.push(token);
+    if (generated) stdout.write(`ashyq-collector: generated an enrollment token (kept in ${file}):\n  ${token}\n`);
+  }
+  const asnLookup = options.deps?.asnLookup ?? (await ipLookup(config, stderr));
+  // The InfluxDB sink follows the archive when `influx` is configured (its cursor lives in the data dir).
+  const influxConfig = config.influx;
+  const followers: CollectorDeps['followers'] =
+    options.deps?.followers ??
+    (influxConfig === null
+      ? undefined
+      : ({ archive }) => [
+          new InfluxSink({
+            ...influxConfig,
+            stateDir: path.join(config.data_dir, 'influx'),
+            source: (from) => archive.read(from),
+            logger: {
+              info: (m) => stderr.write(`ashyq-collector: influx: ${m}\n`),
+              warn: (m) => stderr.write(`ashyq-collector: influx: ${m}\n`),
+              error: (m) => stderr.write(`ashyq-collector: influx: ${m}\n`),
+            },
+          }),
+        ]);
+  const collector = await createCollector(config, {
+    clock: systemClock,
+    ...options.deps,
+    ...(asnLookup ? { asnLookup } : {}),
+    ...(followers ? { followers } : {}),
+  });
+  for (const r of collector.recovered) {
+    stderr.write(`ashyq-collector: archive ${r.segment}: cut a torn last line (${r.size_before - r.size_after} bytes, never acknowledged)\n`);
+  }
+  if (collector.caughtUp.added > 0) stderr.write(`ashyq-collector: indexed ${collector.caughtUp.added} archived measurements missing from the store\n`);
+  let address: string;
+  const stopAll = () => collector.close();
+  try {
+    address = await collector.app.listen({ host: config.listen.host, port: config.listen.port });
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  stdout.write(`ashyq-collector: listening on ${address} (data in ${config.data_dir})\n`);
+  await waitForStop(options.signal);
+  await stopAll();
+  stdout.write('ashyq-collector: stopped\n');
+  return 0;
+}
+
