@@ -7,7 +7,7 @@ import { retryDelay } from '../collector/sinks/influx/backoff.js';
 import { compareCursors, CursorFile } from '../collector/pipeline/cursor.js';
 import { toLines } from '../collector/sinks/influx/line.js';
 import { InfluxSink, type InfluxSinkOptions, type SinkLogger } from '../collector/sinks/influx/sink.js';
-import { Wakeup } from '../collector/sinks/influx/wakeup.js';
+import { Wakeup } from '../collector/pipeline/wakeup.js';
 import { InvalidArgumentError } from '../common/errors.js';
 import { makeRecords, MemoryArchive } from './services/archive-records.js';
 import { V2WriteRecorder } from './services/v2-write-recorder.js';
