@@ -1,6 +1,6 @@
 // Synthetic archived measurements and an in-memory archive source, for the InfluxDB sink tests and the ingest bench.
 import type { ArchiveCursor, ArchivedRecord } from '../../collector/storage/archive.js';
-import type { ArchiveSource } from '../../collector/sinks/influx/sink.js';
+import type { ArchiveSource } from '../../collector/pipeline/archive-tail.js';
 import { MEASUREMENT_SCHEMA, type Measurement } from '../../contract/measurement.js';
 import type { Category } from '../../contract/target.js';
 import type { Decision, Verdict } from '../../contract/verdict.js';

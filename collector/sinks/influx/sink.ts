@@ -10,8 +10,6 @@ import { retryDelay } from './backoff.js';
 import { Delivery, type DeliveryLogger } from './delivery.js';
 import { ReachabilityLines } from './line.js';
 import { InfluxWriter, type LineWriter } from './writer.js';
-
-export type { ArchiveSource };
 export type SinkLogger = DeliveryLogger;
 
 export interface InfluxSinkOptions {
