@@ -9,7 +9,7 @@ export type { Evidence } from '../../probe/evidence.js';
 export type { Clock } from '../../probe/deps.js';
 export { AshyqError, InvalidArgumentError } from '../../probe/errors.js';
 export type { ArchivedRecord } from '../archive.js';
-export { utcDay } from '../archive.js';
+export { Archive, utcDay } from '../archive.js';
 export { explainMeasurement } from '../validate.js';
 
 import type { Verdict } from '../../probe/verdict.js';
