@@ -183,10 +183,13 @@ export function simTruth(options: Partial<SimOptions> = {}): Truth {
     ev('tiktok-dns', 'dns.bogon', ['tiktok'], [35104], at(o, 25, 10, 17), at(o, 25, 15, 3)),
     ev('tor-tls', 'tls.timeout', ['torproject'], [21299, 48503], at(o, 27, 11, 0), at(o, 27, 15, 30)),
   ].filter((e) => e.end <= o.start + o.days * DAY);
-  const byAsn = (asn: number): SimProbe[] => fleet.filter((p) => p.asn === asn);
+  const byAsn = (asn: number, k: number): SimProbe => {
+    const list = fleet.filter((p) => p.asn === asn);
+    return list[k % list.length]!;
+  };
   const noise: Truth['noise'] = [];
-  if (o.days > 14) noise.push({ what: 'broken resolver', probe: byAsn(9198)[1]!.id, start: at(o, 14, 0), end: at(o, 15, 0) });
-  if (o.days > 18) noise.push({ what: 'probe offline, uploads late', probe: byAsn(21299)[2]!.id, start: at(o, 17, 20, 0), end: at(o, 18, 4, 0) });
+  if (o.days > 14) noise.push({ what: 'broken resolver', probe: byAsn(9198, 1).id, start: at(o, 14, 0), end: at(o, 15, 0) });
+  if (o.days > 18) noise.push({ what: 'probe offline, uploads late', probe: byAsn(21299, 2).id, start: at(o, 17, 20, 0), end: at(o, 18, 4, 0) });
   if (o.days > 20) noise.push({ what: 'target down everywhere', target: 'wikipedia', start: at(o, 20, 9, 0), end: at(o, 20, 11, 0) });
   const scripted = new Set(events.flatMap((e) => e.targets));
   const chronic = [{ target: 'psiphon', asn: 9198, method: 'tls' as EventMethod, verdict: 'tls.reset' as ObservedVerdict, since: o.start }];
