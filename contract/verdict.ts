@@ -24,10 +24,10 @@ export const VERDICTS = [
 export type Verdict = (typeof VERDICTS)[number];
 
 /** Verdicts that do not say "this target is blocked here": it answered, it was down for everyone, or we cannot tell. */
-const NOT_BLOCKED: ReadonlySet<Verdict> = new Set<Verdict>(['ok', 'down', 'offline', 'inconclusive']);
+const NOT_BLOCKED: ReadonlySet<string> = new Set<Verdict>(['ok', 'down', 'offline', 'inconclusive']);
 
 /** The one rule for "blocked" used by the aggregates, the time series, events and reports. */
-export function isBlocked(verdict: Verdict): boolean {
+export function isBlocked(verdict: Verdict | (string & {})): boolean {
   return !NOT_BLOCKED.has(verdict);
 }
 
