@@ -27,7 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { Pool } from 'undici';
 import { Archive, type ArchivedRecord } from '../collector/storage/archive.js';
-import { DEFAULT_LIMITS, type CollectorConfig } from '../collector/config.js';
+import { DEFAULT_LIMITS, type CollectorConfig, DEFAULT_EVENTS } from '../collector/config.js';
 import { toLines } from '../collector/sinks/influx/line.js';
 import type { ArchiveSource } from '../collector/pipeline/archive-tail.js';
 import { InfluxSink, type SinkLogger, type SinkStats } from '../collector/sinks/influx/sink.js';
@@ -362,6 +362,7 @@ async function runPhase(s: Settings, label: string, vm: VictoriaMetrics | null, 
     limits: { ...structuredClone(DEFAULT_LIMITS), max_batch_items: Math.max(1000, s.batch), rate_per_probe: { per_minute: 1_000_000, burst: 1_000_000 } },
     influx: null,
     ip_db: null,
+    events: structuredClone(DEFAULT_EVENTS),
   };
   let sink: InfluxSink | null = null;
   const deps: CollectorDeps = { clock: systemClock, log: false, targets };

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DEFAULT_LIMITS } from '../collector/config.js';
+import { DEFAULT_LIMITS, DEFAULT_EVENTS } from '../collector/config.js';
 import { createCollector } from '../collector/app.js';
 import { targetList } from '../collector/targets/list.js';
 import { DAEMON_TUNING } from '../probe/daemon/daemon.js';
@@ -93,6 +93,7 @@ const collector = await createCollector(
     limits: { ...structuredClone(DEFAULT_LIMITS), rate_per_probe: { per_minute: 6000, burst: 1000 } },
     influx: null,
     ip_db: null,
+    events: structuredClone(DEFAULT_EVENTS),
   },
   { clock: systemClock, log: false, targets: targetList(targets) },
 );

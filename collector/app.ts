@@ -3,6 +3,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../common/clock.js';
+import { eventRoutes } from './api/routes/events.js';
 import { registrationRoutes } from './api/routes/probes.js';
 import { healthRoutes } from './api/routes/health.js';
 import { MEASUREMENTS_ROUTE, uploadRoutes } from './api/routes/measurements.js';
@@ -18,7 +19,10 @@ import type { CatchUpSummary } from './pipeline/catch-up.js';
 import type { Follower } from './pipeline/follower.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { StoreIndex } from './pipeline/store-index.js';
+import { EventFollower } from './events/follower.js';
+import type { Revision } from './events/types.js';
 import { Archive, type Recovery } from './storage/archive.js';
+import { EventStore } from './storage/event-store.js';
 import { Store } from './storage/store.js';
 import { loadTargetList, type TargetList } from './targets/list.js';
 import { SurgeWatcher } from './targets/surge.js';
@@ -41,6 +45,8 @@ export interface CollectorDeps {
   log?: ServerLog | false;
   /** Targets to accept; default: loaded from config.targets_file (or the packaged targets.yaml). */
   targets?: TargetList;
+  /** Told of every batch of event revisions once saved (besides the collector's own webhook and surge). */
+  onRevisions?: (revisions: readonly Revision[]) => void;
 }
 
 export interface Collector {
@@ -54,32 +60,54 @@ export interface Collector {
   targets: TargetList;
   /** The operator's surge (surge.json in the data dir), as served with the target list. */
   surges: SurgeWatcher;
-  /** The followers after the store's index, in order. */
+  /** The followers after the store's index, in order (the event detector first). */
   followers: readonly Follower[];
+  /** The event detector following the archive, and where it keeps events. */
+  events: EventFollower;
+  eventStore: EventStore;
   /** Torn archive tails cut at start, and what catching the store up with the archive did. */
   recovered: Recovery[];
   caughtUp: CatchUpSummary;
 }
 
 /** Open the archive and the store; the store is closed again when the archive cannot be opened. */
-async function openStorage(config: CollectorConfig, clock: Clock): Promise<{ archive: Archive; store: Store }> {
+export async function openStorage(config: CollectorConfig, clock: Clock): Promise<{ archive: Archive; store: Store; eventStore: EventStore }> {
   await mkdir(config.data_dir, { recursive: true });
   const store = Store.open(path.join(config.data_dir, 'store.sqlite'));
+  const eventStore = EventStore.open(path.join(config.data_dir, 'events.sqlite'));
   try {
-    return { archive: await Archive.open(path.join(config.data_dir, 'archive'), clock), store };
+    return { archive: await Archive.open(path.join(config.data_dir, 'archive'), clock), store, eventStore };
   } catch (err) {
+    eventStore.close();
     store.close();
     throw err;
   }
+}
+
+/** The detector's options from the collector's config. */
+export function detectorOptions(config: CollectorConfig): { interval_ms: number; min_probes: number; min_probe_history: number } {
+  return {
+    interval_ms: config.events.interval_minutes * 60_000,
+    min_probes: config.events.min_probes,
+    min_probe_history: config.events.min_probe_history_hours,
+  };
 }
 
 /** Start the collector (not yet listening): open storage, start the followers (the store's index caught up), build the API. */
 export async function createCollector(config: CollectorConfig, deps: CollectorDeps): Promise<Collector> {
   const { clock } = deps;
   const targets = deps.targets ?? (await loadTargetList(config.targets_file));
-  const { archive, store } = await openStorage(config, clock);
+  const { archive, store, eventStore } = await openStorage(config, clock);
   const index = new StoreIndex(archive, store);
-  const others = typeof deps.followers === 'function' ? await deps.followers({ archive, store, config, clock }) : (deps.followers ?? []);
+  const events = new EventFollower({
+    archive,
+    store: eventStore,
+    clock,
+    detector: detectorOptions(config),
+    onRevisions: (revisions) => deps.onRevisions?.(revisions),
+  });
+  const extra = typeof deps.followers === 'function' ? await deps.followers({ archive, store, config, clock }) : (deps.followers ?? []);
+  const others: Follower[] = [events, ...extra];
   const metrics = new Metrics();
   const tls = config.tls ? { cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) } : null;
 
@@ -129,7 +157,8 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
   await uploadRoutes(app, { ingest, maxBodyBytes: config.limits.max_body_bytes });
   targetRoutes(app, { surges, lookup });
   seriesRoutes(app, { store, targets, clock });
-  healthRoutes(app, { store, metrics, surges, followers: others });
+  healthRoutes(app, { store, metrics, surges, followers: extra });
+  eventRoutes(app, { events: eventStore });
 
   // Close (and compress) a finished day even when no upload arrives after midnight.
   const dayTimer = setInterval(() => {
@@ -144,6 +173,7 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
       await app.close();
       await pipeline.stop();
       await archive.close();
+      eventStore.close();
       store.close();
     })();
     return closing;
@@ -152,5 +182,5 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
   if (archive.recovered.length > 0) {
     app.log.warn({ recovered: archive.recovered }, 'archive: cut torn tails left by a crash (never acknowledged)');
   }
-  return { app, close, archive, store, metrics, targets, surges, followers: others, recovered: archive.recovered, caughtUp: index.caughtUp };
+  return { app, close, archive, store, metrics, targets, surges, followers: others, events, eventStore, recovered: archive.recovered, caughtUp: index.caughtUp };
 }

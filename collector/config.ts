@@ -28,6 +28,27 @@ export interface InfluxConfig {
   bucket: string;
 }
 
+export interface EventsConfig {
+  /** The probes' measuring interval, minutes: onset and end are reported within two of them. */
+  interval_minutes: number;
+  /** Distinct probes that must see a blocking before it is an event (one probe alone only persistently, with healthy canaries). */
+  min_probes: number;
+  /** Distinct hours a probe must have measured in before it counts toward events. */
+  min_probe_history_hours: number;
+  /** POSTed every revision of an event (opened, changed, closed), signed with HMAC-SHA256 of the secret. */
+  webhook: { url: string; secret: string } | null;
+  /** While an event is open, probes on its networks are asked to measure its targets every this many minutes (0: never). */
+  surge_every_minutes: number;
+}
+
+export const DEFAULT_EVENTS: EventsConfig = {
+  interval_minutes: 60,
+  min_probes: 2,
+  min_probe_history_hours: 6,
+  webhook: null,
+  surge_every_minutes: 10,
+};
+
 export interface CollectorConfig {
   /** Where the archive, the store and the generated enrollment token live. */
   data_dir: string;
@@ -44,6 +65,8 @@ export interface CollectorConfig {
   influx: InfluxConfig | null;
   /** IP → ASN/country CSV files; null = the databases bundled as npm packages. */
   ip_db: { asn: string[]; country: string[] } | null;
+  /** The blocking-event detector. */
+  events: EventsConfig;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -71,6 +94,7 @@ export function defaultCollectorConfig(env: Env = process.env): CollectorConfig 
       limits: structuredClone(DEFAULT_LIMITS),
       influx: null,
       ip_db: null,
+      events: structuredClone(DEFAULT_EVENTS),
     },
     env,
     '(environment)',
@@ -179,7 +203,8 @@ class Reader {
   }
 }
 
-const TOP_KEYS = ['data_dir', 'listen', 'tls', 'trust_proxy', 'enrollment_tokens', 'targets_file', 'limits', 'influx', 'ip_db'] as const;
+const TOP_KEYS = ['data_dir', 'listen', 'tls', 'trust_proxy', 'enrollment_tokens', 'targets_file', 'limits', 'influx', 'ip_db', 'events'] as const;
+const EVENT_KEYS = ['interval_minutes', 'min_probes', 'min_probe_history_hours', 'webhook', 'surge_every_minutes'] as const;
 const LIMIT_KEYS = ['max_body_bytes', 'max_json_bytes', 'max_batch_items', 'max_age_s', 'max_future_s', 'signature_skew_s', 'rate_per_probe'] as const;
 
 /** Parse and validate a collector config text; relative paths are resolved against `baseDir`. */
@@ -298,6 +323,38 @@ export function parseCollectorConfig(text: string, file: string, baseDir: string
               }
             }
             if (url !== undefined && bucket !== undefined) config.influx = { url, token, org, bucket };
+            break;
+          }
+          case 'events': {
+            const m = reader.map(node, key, EVENT_KEYS);
+            if (!m) break;
+            const events = config.events;
+            const intEvent = (name: 'interval_minutes' | 'min_probes' | 'min_probe_history_hours' | 'surge_every_minutes', min: number, max: number) => {
+              if (!m.has(name)) return;
+              const v = reader.int(m.get(name), `events.${name}`, min, max);
+              if (v !== undefined) events[name] = v;
+            };
+            intEvent('interval_minutes', 1, 1440);
+            intEvent('min_probes', 1, 1000);
+            intEvent('min_probe_history_hours', 0, 24 * 366);
+            intEvent('surge_every_minutes', 0, 1440);
+            const hook = m.get('webhook');
+            if (hook !== undefined && !(isScalar(hook) && hook.value === null)) {
+              const w = reader.map(hook, 'events.webhook', ['url', 'secret']);
+              if (!w) break;
+              const url = w.has('url') ? reader.string(w.get('url'), 'events.webhook.url') : (reader.error(hook, 'events.webhook.url', 'missing'), undefined);
+              const secret = w.has('secret') ? reader.string(w.get('secret'), 'events.webhook.secret') : (reader.error(hook, 'events.webhook.secret', 'missing'), undefined);
+              if (url !== undefined) {
+                try {
+                  const u = new URL(url);
+                  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
+                } catch {
+                  reader.error(w.get('url'), 'events.webhook.url', 'expected an http(s) URL');
+                }
+              }
+              if (secret !== undefined && secret.length < 16) reader.error(w.get('secret'), 'events.webhook.secret', 'a secret must have at least 16 characters');
+              if (url !== undefined && secret !== undefined) events.webhook = { url, secret };
+            }
             break;
           }
           case 'ip_db': {

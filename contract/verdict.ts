@@ -15,7 +15,10 @@ export const VERDICTS = [
   'tls.eof',
   'tls.interception',
   'http.blockpage',
+  'http.reset',
+  'http.timeout',
   'http.diff',
+  'http.throttled',
   'down',
   'offline',
   'inconclusive',
@@ -37,7 +40,8 @@ export type FindingVerdict = Exclude<Verdict, 'ok' | 'offline' | 'inconclusive'>
 /**
  * Strongest first. Earlier layers explain later ones (a poisoned answer explains the failed connect),
  * so the order is by layer, then within DNS: injected > bogon > nxdomain > inconsistent > timeout.
- * `down` (the control fails the same way) ranks below every censorship verdict.
+ * `http.throttled` is a degradation, not an outage: below every blocking. `down` (the control fails
+ * the same way) ranks below every censorship verdict.
  */
 export const VERDICT_RANK: readonly FindingVerdict[] = [
   'dns.injected',
@@ -53,7 +57,10 @@ export const VERDICT_RANK: readonly FindingVerdict[] = [
   'tls.eof',
   'tls.timeout',
   'http.blockpage',
+  'http.reset',
+  'http.timeout',
   'http.diff',
+  'http.throttled',
   'down',
 ];
 
@@ -75,4 +82,12 @@ export interface Decision {
   reason: string;
   /** Where the verdict applies: the domains/endpoints that showed it. */
   subjects: string[];
+  /**
+   * `full` when every measured domain, address or endpoint of the target showed the verdict,
+   * `partial` when some did and others worked (some of Telegram's data centres); absent means full.
+   */
+  scope?: Scope;
 }
+
+export const SCOPES = ['full', 'partial'] as const;
+export type Scope = (typeof SCOPES)[number];

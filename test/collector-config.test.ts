@@ -1,7 +1,7 @@
 // The collector config: embedded defaults, a YAML file validated with file:line, environment overrides.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS, defaultCollectorConfig, loadCollectorConfig, parseCollectorConfig } from '../collector/config.js';
+import { DEFAULT_EVENTS, DEFAULT_LIMITS, defaultCollectorConfig, loadCollectorConfig, parseCollectorConfig } from '../collector/config.js';
 import { ConfigError, ConfigErrors } from '../common/errors.js';
 import { FIXTURES } from './fixtures/collector/helpers.js';
 
@@ -18,6 +18,7 @@ describe('collector config', () => {
       limits: DEFAULT_LIMITS,
       influx: null,
       ip_db: null,
+      events: DEFAULT_EVENTS,
     });
   });
 
@@ -53,6 +54,13 @@ describe('collector config', () => {
       },
       influx: { url: 'http://127.0.0.1:8086', token: 'env-token', org: 'ashyq', bucket: 'reachability' },
       ip_db: { asn: [path.join(FIXTURES, 'asn-sample.csv')], country: [path.join(FIXTURES, 'country-sample.csv')] },
+      events: {
+        interval_minutes: 30,
+        min_probes: 3,
+        min_probe_history_hours: 12,
+        surge_every_minutes: 15,
+        webhook: { url: 'https://hooks.example.org/ashyq', secret: 'a-webhook-secret-of-32-characters' },
+      },
     });
   });
 
@@ -65,7 +73,7 @@ describe('collector config', () => {
       `${file}:5: listen.port: expected an integer from 0 to 65535`,
       `${file}:6: trust_proxy: expected true or false`,
       `${file}:9: limits.max_items: unknown key (allowed: max_body_bytes, max_json_bytes, max_batch_items, max_age_s, max_future_s, signature_skew_s, rate_per_probe)`,
-      `${file}:10: colour: unknown key (allowed: data_dir, listen, tls, trust_proxy, enrollment_tokens, targets_file, limits, influx, ip_db)`,
+      `${file}:10: colour: unknown key (allowed: data_dir, listen, tls, trust_proxy, enrollment_tokens, targets_file, limits, influx, ip_db, events)`,
     ]);
   });
 
@@ -83,6 +91,11 @@ describe('collector config', () => {
     expect(one('tls:\n  cert: a.pem\n')).toBe('c.yaml:2: tls: needs both cert and key');
     expect(one('influx: { url: "ftp://x", bucket: b }')).toBe('c.yaml:1: influx.url: expected an http(s) URL');
     expect(one('influx: { url: "http://127.0.0.1:8086" }')).toBe('c.yaml:1: influx.bucket: missing');
+    expect(one('events: { min_probes: 0 }')).toBe('c.yaml:1: events.min_probes: expected an integer from 1 to 1000');
+    expect(one('events: { webhook: { url: "http://h.example/x", secret: short } }')).toBe('c.yaml:1: events.webhook.secret: a secret must have at least 16 characters');
+    expect(one('events: { webhook: { url: "mailto:x", secret: a-webhook-secret-0123 } }')).toBe('c.yaml:1: events.webhook.url: expected an http(s) URL');
+    expect(one('events: { webhook: { secret: a-webhook-secret-0123 } }')).toBe('c.yaml:1: events.webhook.url: missing');
+    expect(one('events: { colour: red }')).toMatch(/^c\.yaml:1: events\.colour: unknown key/);
     expect(one('')).toBe('no error');
     expect(parseCollectorConfig('data_dir: d\n', 'c.yaml', '/base', {}).data_dir).toBe('/base/d');
   });

@@ -119,7 +119,8 @@ describe('reindex', () => {
       const store = Store.open(path.join(dir, 'store.sqlite'));
       const archive2 = await Archive.open(path.join(dir, 'archive'), clock);
       const { reindex } = await import('../collector/pipeline/reindex.js');
-      await reindex(archive2, store);
+      const { StoreIndex } = await import('../collector/pipeline/store-index.js');
+      await reindex([new StoreIndex(archive2, store)]);
       expect(store.aggregates()).toEqual(live);
       store.close();
       await archive2.close();

@@ -6,7 +6,7 @@ import tls from 'node:tls';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import { DEFAULT_LIMITS, type CollectorConfig } from '../collector/config.js';
+import { DEFAULT_LIMITS, type CollectorConfig, DEFAULT_EVENTS } from '../collector/config.js';
 import { createCollector, type Collector } from '../collector/app.js';
 import { targetList } from '../collector/targets/list.js';
 import { formatTargets } from '../contract/target-list.js';
@@ -215,6 +215,7 @@ export async function startDaemonLab(options: DaemonLabOptions = {}): Promise<Da
         limits: { ...structuredClone(DEFAULT_LIMITS), rate_per_probe: { per_minute: 6000, burst: 1000 } },
         influx: null,
         ip_db: null,
+        events: structuredClone(DEFAULT_EVENTS),
       };
       const collector = await createCollector(config, {
         clock: systemClock,

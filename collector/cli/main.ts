@@ -1,4 +1,4 @@
-// The ashyq-collector command line: options, help, and dispatch to one file per command (serve, reindex, surge).
+// The ashyq-collector command line: options, help, and dispatch to one file per command (serve, reindex, events, import, simulate, surge).
 import { mkdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { systemClock, type Clock } from '../../common/clock.js';
@@ -10,14 +10,26 @@ import { UsageError } from '../errors.js';
 import { InputError, type Output } from './output.js';
 import { runReindex } from './reindex.js';
 import { serve } from './serve.js';
+import { runEvents } from './events.js';
+import { runImport } from './import.js';
+import { runSimulate } from './simulate.js';
 import { runSurge, type SurgeArgs } from './surge.js';
 
-const HELP = `Usage: ashyq-collector <command> [--config FILE]
+const COMMANDS = ['serve', 'reindex', 'events', 'import', 'simulate', 'surge'];
+
+const HELP = `Usage: ashyq-collector <command> [--config FILE] [options]
 
 Commands:
   serve      accept probe registrations and measurement batches, answer queries
-  reindex    rebuild the store (measurement ids, aggregates) from the archive (refused while the
-             server runs on the same data directory: stop it first)
+  reindex    rebuild the store (measurement ids, aggregates) and the blocking events from the
+             archive (refused while the server runs on the same data directory: stop it first)
+  events     list blocking events (the server may be running):
+               events [--since TIME] [--until TIME] [--target ID] [--asn N] [--cc CC]
+                      [--method dns|tcp|tls|interception|http|throttling|shutdown] [--open] [--json]
+  import     take archive segments (JSON lines, or gzipped) through the same path as live uploads:
+               import FILE... [--json]     (refused while the server runs: stop it first)
+  simulate   write a synthetic month of a probe fleet as archive segments, with its ground truth:
+               simulate --out DIR [--days N] [--probes N] [--seed N]
   surge      ask probes to measure some targets more often for a while (kept in <data_dir>/surge.json;
              a running server serves it at once):
                surge --targets ID,ID --every MINUTES (--for DURATION | --until TIME)
@@ -45,15 +57,41 @@ export interface CliOptions {
   signal?: AbortSignal;
   /** Extra dependencies for `serve` (e.g. followers of the archive). */
   deps?: Partial<CollectorDeps>;
-  /** The clock of `surge` (default: the system clock). */
+  /** The clock of `surge`, `events` and `import` (default: the system clock). */
   clock?: Clock;
 }
 
-interface Args {
+/** Every option besides --config and --help, and the commands it belongs to. */
+const OPTIONS = {
+  targets: { type: 'string', commands: ['surge'] },
+  every: { type: 'string', commands: ['surge'] },
+  for: { type: 'string', commands: ['surge'] },
+  until: { type: 'string', commands: ['surge', 'events'] },
+  stop: { type: 'boolean', commands: ['surge'] },
+  since: { type: 'string', commands: ['events'] },
+  target: { type: 'string', commands: ['events'] },
+  asn: { type: 'string', commands: ['events'] },
+  cc: { type: 'string', commands: ['events'] },
+  method: { type: 'string', commands: ['events'] },
+  open: { type: 'boolean', commands: ['events'] },
+  json: { type: 'boolean', commands: ['events', 'import'] },
+  out: { type: 'string', commands: ['simulate'] },
+  days: { type: 'string', commands: ['simulate'] },
+  probes: { type: 'string', commands: ['simulate'] },
+  seed: { type: 'string', commands: ['simulate'] },
+} as const;
+type OptionName = keyof typeof OPTIONS;
+
+/** Commands that take positional arguments (files). */
+const WITH_FILES = new Set(['import']);
+
+export interface Args {
   command: string | undefined;
   config: string | undefined;
   help: boolean;
-  surge: SurgeArgs;
+  /** Positional arguments after the command. */
+  files: string[];
+  values: { [K in OptionName]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 }
 
 function parse(argv: string[]): Args {
@@ -65,25 +103,26 @@ function parse(argv: string[]): Args {
       options: {
         config: { type: 'string', short: 'c' },
         help: { type: 'boolean', short: 'h' },
-        targets: { type: 'string' },
-        every: { type: 'string' },
-        for: { type: 'string' },
-        until: { type: 'string' },
-        stop: { type: 'boolean' },
+        ...Object.fromEntries(Object.entries(OPTIONS).map(([name, o]) => [name, { type: o.type }])),
       },
     });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  if (parsed.positionals.length > 1) throw new UsageError(`unexpected argument ${parsed.positionals[1]}`);
-  const v = parsed.values;
-  const surge: SurgeArgs = { targets: v.targets, every: v.every, for: v.for, until: v.until, stop: v.stop === true };
-  const command = parsed.positionals[0];
-  if (command !== 'surge' && !v.help) {
-    const flag = (['targets', 'every', 'for', 'until', 'stop'] as const).find((k) => v[k] !== undefined);
-    if (flag !== undefined) throw new UsageError(`--${flag} is an option of the surge command only`);
+  const [command, ...rest] = parsed.positionals;
+  if (rest.length > 0 && !WITH_FILES.has(command ?? '')) throw new UsageError(`unexpected argument ${rest[0]}`);
+  const v = parsed.values as Record<string, string | boolean | undefined>;
+  if (!v['help']) {
+    for (const name of Object.keys(OPTIONS) as OptionName[]) {
+      const owners: readonly string[] = OPTIONS[name].commands;
+      if (v[name] === undefined || owners.includes(command ?? '')) continue;
+      const list = owners.length === 1 ? `the ${owners[0]} command` : `the ${owners.slice(0, -1).join(', ')} and ${owners.at(-1)} commands`;
+      throw new UsageError(`--${name} is an option of ${list} only`);
+    }
   }
-  return { command, config: v.config, help: v.help === true, surge };
+  const values: Args['values'] = {};
+  for (const name of Object.keys(OPTIONS) as OptionName[]) if (v[name] !== undefined) (values as Record<string, unknown>)[name] = v[name];
+  return { command, config: v['config'] as string | undefined, help: v['help'] === true, files: rest, values };
 }
 
 /**
@@ -113,10 +152,16 @@ export async function main(argv: string[], options: CliOptions = {}): Promise<nu
       return 0;
     }
     if (args.command === undefined) throw new UsageError('a command is required');
+    if (!COMMANDS.includes(args.command)) throw new UsageError(`unknown command ${args.command}`);
     const config = await loadCollectorConfig(args.config, options.env ?? process.env);
     if (args.command === 'serve') return await withDataDir(config, () => serve(config, options, stdout, stderr));
     if (args.command === 'reindex') return await withDataDir(config, () => runReindex(config, stdout));
-    if (args.command === 'surge') return await runSurge(config, args.surge, options.clock ?? systemClock, stdout);
+    const clock = options.clock ?? systemClock;
+    const surge: SurgeArgs = { targets: args.values.targets, every: args.values.every, for: args.values.for, until: args.values.until, stop: args.values.stop === true };
+    if (args.command === 'surge') return await runSurge(config, surge, clock, stdout);
+    if (args.command === 'events') return runEvents(config, args.values, stdout);
+    if (args.command === 'import') return await withDataDir(config, () => runImport(config, args.files, args.values.json === true, clock, stdout, stderr));
+    if (args.command === 'simulate') return await runSimulate(args.values, stdout);
     throw new UsageError(`unknown command ${args.command}`);
   } catch (err) {
     if (err instanceof InputError) {

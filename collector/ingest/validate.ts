@@ -15,7 +15,7 @@ import { FAILURES, OPERATIONS } from '../../contract/failure.js';
 import { MEASUREMENT_SCHEMA, type Measurement, type ProbeInfo } from '../../contract/measurement.js';
 import { CATEGORIES, type Target } from '../../contract/target.js';
 import type { RejectCode, SpoolOverflowReport } from '../../contract/wire.js';
-import { LAYERS, VERDICTS, type Decision } from '../../contract/verdict.js';
+import { LAYERS, SCOPES, VERDICTS, type Decision } from '../../contract/verdict.js';
 
 export const ULID_PATTERN = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
@@ -177,12 +177,16 @@ function arr(check: Check, max = MAX_ARRAY): Check {
   };
 }
 
-/** An object with exactly the keys of T (the mapped type makes the compiler flag a field added to T). */
-function obj<T>(fields: { [K in keyof T]-?: Check }): Check {
+/**
+ * An object with exactly the keys of T (the mapped type makes the compiler flag a field added to T);
+ * the keys named in `optional` may be absent.
+ */
+function obj<T>(fields: { [K in keyof T]-?: Check }, optional: ReadonlyArray<keyof T & string> = []): Check {
   const entries = Object.entries(fields) as Array<[string, Check]>;
   const names = entries.map(([key]) => key);
   const checks = entries.map(([, check]) => check);
   const known: ReadonlySet<string> = new Set(names);
+  const mayLack: ReadonlySet<string> = new Set(optional);
   return {
     ok: (value) => {
       if (!isPlainObject(value)) return false;
@@ -192,7 +196,10 @@ function obj<T>(fields: { [K in keyof T]-?: Check }): Check {
       const complete = keys.length === names.length;
       for (let i = 0; i < names.length; i++) {
         const key = names[i]!;
-        if (!complete && !hasOwn(value, key)) return false;
+        if (!complete && !hasOwn(value, key)) {
+          if (mayLack.has(key)) continue;
+          return false;
+        }
         if (!checks[i]!.ok(value[key])) return false;
       }
       return true;
@@ -203,7 +210,10 @@ function obj<T>(fields: { [K in keyof T]-?: Check }): Check {
         if (!known.has(key)) return fault(path, `unknown key ${show(key)}`);
       }
       for (const [key, check] of entries) {
-        if (!hasOwn(value, key)) return fault(join(path, key), 'missing');
+        if (!hasOwn(value, key)) {
+          if (mayLack.has(key)) continue;
+          return fault(join(path, key), 'missing');
+        }
         const problem = check.explain(value[key], join(path, key));
         if (problem) return problem;
       }
@@ -355,7 +365,8 @@ const decision = obj<Decision>({
   confidence: num({ min: 0, max: 1 }),
   reason: str(),
   subjects: arr(str({ max: 512 }), 1000),
-});
+  scope: oneOf(SCOPES, 'scope'),
+}, ['scope']);
 
 const measurement = obj<Measurement>({
   schema: literal(MEASUREMENT_SCHEMA),

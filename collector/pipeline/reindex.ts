@@ -1,14 +1,14 @@
-// Reindex: rewind the store's index and replay the whole archive, the source of truth, through it (the server stopped).
-import type { Archive } from '../storage/archive.js';
-import type { Store } from '../storage/store.js';
-import type { CatchUpSummary } from './catch-up.js';
-import { StoreIndex } from './store-index.js';
+// Reindex: rewind followers and replay the whole archive, the source of truth, through them (the server stopped).
+import type { Follower } from './follower.js';
 
-/** Forget the index (probes are kept) and rebuild it from the whole archive. */
-export async function reindex(archive: Archive, store: Store): Promise<CatchUpSummary> {
-  const index = new StoreIndex(archive, store);
-  await index.rewind();
-  await index.start();
-  await index.stop();
-  return index.caughtUp;
+/**
+ * Forget what each follower derived and rebuild it from the whole archive, one after the other.
+ * For followers that are caught up when `start` resolves (the store's index, the event detector).
+ */
+export async function reindex(followers: readonly Follower[]): Promise<void> {
+  for (const follower of followers) {
+    await follower.rewind();
+    await follower.start();
+    await follower.stop();
+  }
 }

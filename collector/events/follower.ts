@@ -1,0 +1,188 @@
+// The event detector as a follower of the archive: observes every archived measurement, keeps events and their revisions in the event store.
+import type { Clock } from '../../common/clock.js';
+import { catchUp } from '../pipeline/catch-up.js';
+import type { Follower } from '../pipeline/follower.js';
+import type { AppendedSpan, Archive, ArchiveCursor, ArchivedRecord } from '../storage/archive.js';
+import type { EventStore } from '../storage/event-store.js';
+import type { DetectorConfig } from './config.js';
+import { EventDetector } from './detector.js';
+import { observationFromRecord, type Observation } from './observation.js';
+import type { BlockingEvent, Revision } from './types.js';
+
+export interface EventFollowerLog {
+  info(message: string): void;
+  error(message: string): void;
+}
+
+export interface EventFollowerOptions {
+  archive: Archive;
+  store: EventStore;
+  clock: Clock;
+  detector: Partial<DetectorConfig>;
+  /** Probes whose measurements do not count (revoked, or control vantages). */
+  excluded?: (probeId: string) => boolean;
+  /** How often time moves on for the detector (gaps close events) and its state is saved. Default 60 s. */
+  tickMs?: number;
+  /** Called with every batch of revisions, once they are saved (webhook, time series, surge). */
+  onRevisions?: (revisions: readonly Revision[]) => void;
+  log?: EventFollowerLog;
+}
+
+/**
+ * Synchronous like the store's index: an offer is observed and its revisions saved before it
+ * returns. The detector's state is saved every tick and at stop with the archive position it had
+ * reached; after a crash the follower restores it and replays the archive from there (revisions
+ * made after the snapshot are made again). A failure to observe or save puts the follower behind:
+ * it declines offers, goes back to its snapshot and re-reads the archive from there until it is
+ * caught up.
+ */
+export class EventFollower implements Follower {
+  readonly name = 'events';
+  private detector: EventDetector;
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private behind = false;
+  private resyncing: Promise<void> | null = null;
+  private declinedDuringResync = 0;
+  /** Position after the last record observed (saved with the changes). */
+  private position: ArchiveCursor | null = null;
+  private readonly log: EventFollowerLog;
+
+  constructor(private readonly o: EventFollowerOptions) {
+    this.detector = new EventDetector(o.detector, { clock: o.clock });
+    this.log = o.log ?? { info: () => undefined, error: (m) => console.error(`events: ${m}`) };
+  }
+
+  /** The live detector (events, incidents, chronic blocks as they stand). */
+  get current(): EventDetector {
+    return this.detector;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.restore();
+    await this.catchUpFrom(this.position);
+    this.tick();
+    this.running = true;
+    const every = this.o.tickMs ?? 60_000;
+    this.timer = setInterval(() => this.tick(), every);
+    this.timer.unref();
+  }
+
+  offer(records: readonly ArchivedRecord[], span: AppendedSpan): boolean {
+    if (!this.running) return false;
+    if (this.behind) {
+      this.declinedDuringResync++;
+      return false;
+    }
+    try {
+      this.apply(records, span.to);
+      return true;
+    } catch (err) {
+      this.log.error(`observing archived measurements failed (reading them from the archive again): ${(err as Error).message}`);
+      this.fallBehind();
+      return false;
+    }
+  }
+
+  backlog(): number {
+    return this.behind ? Math.max(1, this.declinedDuringResync) : 0;
+  }
+
+  async rewind(): Promise<void> {
+    this.o.store.reset();
+    this.detector = new EventDetector(this.o.detector, { clock: this.o.clock });
+    this.position = null;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    await this.resyncing;
+    this.snapshot();
+  }
+
+  /** Observe `records` (archive order) and save what changed with the position after them. Returns how many were observed. */
+  private apply(records: readonly ArchivedRecord[], cursor: ArchiveCursor): number {
+    const excluded = this.o.excluded;
+    const observations: Observation[] = [];
+    for (const r of records) if (excluded === undefined || !excluded(r.probe_id)) observations.push(observationFromRecord(r));
+    const revisions = observations.length > 0 ? this.detector.observe(observations) : [];
+    this.save(revisions, cursor, false);
+    this.position = cursor;
+    return observations.length;
+  }
+
+  /** Time moves on: events whose series went quiet close; the state is saved. */
+  private tick(): void {
+    try {
+      const revisions = this.detector.advance(this.o.clock.now());
+      this.save(revisions, null, true);
+      this.snapshot();
+    } catch (err) {
+      this.log.error(`saving the event detector's state failed: ${(err as Error).message}`);
+    }
+  }
+
+  private save(revisions: readonly Revision[], cursor: ArchiveCursor | null, withChronic: boolean): void {
+    if (revisions.length === 0 && cursor === null && !withChronic) return;
+    const latest = new Map<string, BlockingEvent>();
+    for (const r of revisions) latest.set(r.event_id, r.event);
+    this.o.store.apply({
+      revisions,
+      events: [...latest.values()],
+      incidents: revisions.length > 0 ? this.detector.incidents() : null,
+      chronic: withChronic ? this.detector.chronic() : null,
+      cursor,
+    });
+    if (revisions.length > 0) this.o.onRevisions?.(revisions);
+  }
+
+  private snapshot(): void {
+    this.o.store.saveSnapshot({ state: this.detector.save(), cursor: this.position, seq: this.o.store.lastSeq() });
+  }
+
+  /** Back to the saved state: the detector as of the snapshot, the store trimmed to it. */
+  private restore(): void {
+    const snap = this.o.store.snapshot();
+    if (snap === null) {
+      // Nothing saved: start from the archive's beginning (a fresh store, or one from before events existed).
+      this.o.store.reset();
+      this.position = null;
+      return;
+    }
+    this.detector = EventDetector.restore(snap.state, { clock: this.o.clock });
+    this.position = snap.cursor;
+    const seq = this.detector.revisions().at(-1)?.seq ?? 0;
+    this.o.store.restoreTo(seq, this.detector.events({ include_retracted: true }), this.detector.incidents(), this.detector.chronic(), snap.cursor);
+  }
+
+  private async catchUpFrom(from: ArchiveCursor | null): Promise<number> {
+    const summary = await catchUp(this.o.archive, from, (records, cursor) => this.apply(records, cursor));
+    return summary.added;
+  }
+
+  private fallBehind(): void {
+    this.behind = true;
+    this.resyncing ??= (async () => {
+      let failures = 0;
+      while (this.behind) {
+        this.declinedDuringResync = 0;
+        try {
+          // What failed may have been observed but not saved: start again from the saved state.
+          this.restore();
+          await this.catchUpFrom(this.position);
+          if (this.declinedDuringResync === 0) this.behind = false;
+          failures = 0;
+        } catch (err) {
+          failures++;
+          this.log.error(`catching up with the archive failed: ${(err as Error).message}`);
+          if (!this.running) break;
+          await new Promise((resolve) => setTimeout(resolve, Math.min(60_000, 1000 * 2 ** failures)));
+        }
+      }
+      this.resyncing = null;
+    })();
+  }
+}
