@@ -237,12 +237,16 @@ export class EventDetector {
     const offline = obs.verdict === 'offline';
     const partial = obs.scope === 'partial';
     const conf = Number.isFinite(obs.confidence) ? Math.min(1, Math.max(0, obs.confidence)) : 0;
-    if (obs.asn !== null) this.group('*', 'asn', obs.asn, obs.cc, obs.category).add(b, probe.index, offline ? 0 : -1, false, conf, obs.time, obs.id);
-    if (obs.cc !== null) this.group('*', 'country', null, obs.cc, obs.category).add(b, probe.index, offline ? 0 : -1, false, conf, obs.time, obs.id);
+    // The country group mirrors the ASN group (no per-probe detail of its own) when the ASN is known.
+    const cc = (target: string): Group | null => (obs.cc === null ? null : this.group(target, 'country', null, obs.cc, obs.category));
+    const add = (target: string, m: number, part: boolean): void => {
+      const country = cc(target);
+      if (obs.asn !== null) this.group(target, 'asn', obs.asn, obs.cc, obs.category).add(b, probe.index, m, part, conf, obs.time, obs.id, country);
+      else if (country !== null) country.add(b, probe.index, m, part, conf, obs.time, obs.id);
+    };
+    add('*', offline ? 0 : -1, false);
     if (offline || obs.verdict === 'inconclusive') return;
-    const m = methodIndex(obs.verdict);
-    if (obs.asn !== null) this.group(obs.target, 'asn', obs.asn, obs.cc, obs.category).add(b, probe.index, m, partial, conf, obs.time, obs.id);
-    if (obs.cc !== null) this.group(obs.target, 'country', null, obs.cc, obs.category).add(b, probe.index, m, partial, conf, obs.time, obs.id);
+    add(obs.target, methodIndex(obs.verdict), partial);
   }
 
   /** @internal the group of a (target, network), created on first use. */
