@@ -1,4 +1,21 @@
 // The blocking event detector: counts observations per series and bucket, derives events, keeps revisions.
+//
+// How it decides (DESIGN.md "Events", "Trust in the fleet"):
+// * Every observation of a trusted probe lands in per-bucket counts of its (target, ASN) and
+//   (target, country) groups, and of the network's shutdown groups (target "*", blocked = offline).
+//   offline and inconclusive are left out of target series; down counts as not blocked.
+// * A bucket's share of a method is the mean over probes of each probe's blocked share, so no
+//   probe weighs more than another. Shares are scaled integers: sums do not depend on arrival order.
+// * A series' baseline is the median of its bucket shares (a 20-bin histogram); at or above
+//   chronic_share the series is a chronic block, reported by chronic(), never as events.
+// * Windows of one interval are hot (share >= baseline + open_delta, seen by min_probes probes, or by
+//   one probe alone that is healthy), cool (share < baseline + close_delta) or in between. An event
+//   opens once hot windows span open_after_ms (single_probe_after_ms for one probe) and closes at the
+//   first cool window or after max_gap_ms without data. Between the thresholds nothing changes.
+// * Events are a pure function of the counts. New data marks buckets dirty; detection re-derives
+//   each dirty series from the last cool window before the change to the first cool window after
+//   it, matches the new episodes to the old events by overlap (keeping ids) and appends a revision
+//   for every event whose material fields changed. Final events do not depend on arrival order.
 import type { Category, Clock } from './contract.js';
 import { InvalidArgumentError } from './contract.js';
 import { Group, TARGET_METHODS, type Level } from './buckets.js';
