@@ -159,7 +159,7 @@ describe('EventDetector', () => {
     const onTime = data.filter((o) => !within(o.time, start, start + 2 * HOUR));
     const d = detector();
     d.observe(onTime);
-    const [first] = d.events({ series: undefined, level: 'asn' } as object);
+    const [first] = d.events({ level: 'asn' });
     expect(first!.start).toBeGreaterThanOrEqual(start + 2 * HOUR);
     const before = d.revisions();
     clock.t += HOUR;

@@ -79,24 +79,24 @@ export class Group {
   }
 
   /**
-   * Count one measurement of probe `probe`: `method` is the blocked method index or -1.
-   * `compactedAsNew`: a measurement for a compacted bucket counts as a probe of its own.
+   * Count one measurement of probe `probe`: `method` is the blocked method index or -1. `mirror`
+   * (the country group of this ASN group) gets the same changes without keeping per-probe detail
+   * of its own. A measurement for a compacted bucket counts as a probe of its own.
    */
-  add(b: number, probe: number, method: number, partial: boolean, conf: number, time: number, id: string): void {
-    let bucket = this.buckets.get(b);
-    if (bucket === undefined) {
-      bucket = { np: 0, obs: 0, cells: new Array(this.methods).fill(undefined), probes: new Map() };
-      this.buckets.set(b, bucket);
-      if (b < this.minB) this.minB = b;
-      if (b > this.maxB) this.maxB = b;
-    }
-    const before = bucket.np === 0 ? null : this.bins(bucket);
-    bucket.obs++;
+  add(b: number, probe: number, method: number, partial: boolean, conf: number, time: number, id: string, mirror: Group | null = null): void {
+    const bucket = this.bucketAt(b, true);
+    const mb = mirror === null ? null : mirror.bucketAt(b, false);
+    this.snapshot(bucket);
+    if (mirror !== null) mirror.snapshot(mb!);
     const previous = bucket.probes === null ? undefined : bucket.probes.get(probe);
     if (previous === undefined) {
       bucket.np++;
+      if (mb !== null) mb.np++;
       if (bucket.probes !== null) bucket.probes.set(probe, method < 0 ? 0 : 1 + method + (partial ? 16 : 0));
-      if (method >= 0) this.contribute(bucket, method, probe, SCALE, true);
+      if (method >= 0) {
+        this.contribute(bucket, method, probe, SCALE, true);
+        if (mirror !== null) mirror.contribute(mb!, method, probe, SCALE, true);
+      }
     } else {
       const tally: ProbeTally =
         typeof previous === 'number' ? { n: 1, blocked: new Array<number>(this.methods).fill(0) } : previous;
@@ -104,16 +104,43 @@ export class Group {
       // Take the probe's old shares out, count the measurement, put the new shares in.
       for (let m = 0; m < this.methods; m++) {
         const k = tally.blocked[m]!;
-        if (k > 0) this.contribute(bucket, m, probe, -share(k, tally.n), 2 * k >= tally.n);
+        if (k === 0) continue;
+        this.contribute(bucket, m, probe, -share(k, tally.n), 2 * k >= tally.n);
+        if (mirror !== null) mirror.contribute(mb!, m, probe, -share(k, tally.n), 2 * k >= tally.n);
       }
       tally.n++;
       if (method >= 0) tally.blocked[method]!++;
       for (let m = 0; m < this.methods; m++) {
         const k = tally.blocked[m]!;
-        if (k > 0) this.contribute(bucket, m, probe, share(k, tally.n), 2 * k >= tally.n);
+        if (k === 0) continue;
+        this.contribute(bucket, m, probe, share(k, tally.n), 2 * k >= tally.n);
+        if (mirror !== null) mirror.contribute(mb!, m, probe, share(k, tally.n), 2 * k >= tally.n);
       }
       bucket.probes!.set(probe, tally);
     }
+    this.tally(bucket, b, method, partial, conf, time, id);
+    if (mirror !== null) mirror.tally(mb!, b, method, partial, conf, time, id);
+  }
+
+  private bucketAt(b: number, detail: boolean): Bucket {
+    let bucket = this.buckets.get(b);
+    if (bucket === undefined) {
+      bucket = { np: 0, obs: 0, cells: new Array(this.methods).fill(undefined), probes: detail ? new Map() : null };
+      this.buckets.set(b, bucket);
+      if (b < this.minB) this.minB = b;
+      if (b > this.maxB) this.maxB = b;
+    }
+    return bucket;
+  }
+
+  /** The bins of a bucket before a change (np 0 = not yet in the histogram). */
+  private readonly before: Int32Array = new Int32Array(8);
+  private snapshot(bucket: Bucket): void {
+    for (let m = 0; m < this.methods; m++) this.before[m] = bucket.np === 0 ? -1 : binOf(bucket.cells[m]?.share ?? 0, bucket.np);
+  }
+
+  private tally(bucket: Bucket, b: number, method: number, partial: boolean, conf: number, time: number, id: string): void {
+    bucket.obs++;
     if (method >= 0) {
       const cell = bucket.cells[method]!;
       cell.blocked++;
@@ -123,7 +150,14 @@ export class Group {
       if (time > cell.max_time) cell.max_time = time;
       if (cell.min_id === '' || id < cell.min_id) cell.min_id = id;
     }
-    this.rebin(before, bucket);
+    for (let m = 0; m < this.methods; m++) {
+      const after = binOf(bucket.cells[m]?.share ?? 0, bucket.np);
+      const before = this.before[m]!;
+      if (before === after) continue;
+      const hist = this.hist[m]!;
+      if (before >= 0) hist[before]!--;
+      hist[after]!++;
+    }
     if (this.dirtyLo === null || b < this.dirtyLo) this.dirtyLo = b;
     if (this.dirtyHi === null || b > this.dirtyHi) this.dirtyHi = b;
   }
@@ -143,24 +177,6 @@ export class Group {
     else {
       const at = list.indexOf(probe);
       if (at >= 0) list.splice(at, 1);
-    }
-  }
-
-  private bins(bucket: Bucket): number[] {
-    const out = new Array<number>(this.methods);
-    for (let m = 0; m < this.methods; m++) out[m] = binOf(bucket.cells[m]?.share ?? 0, bucket.np);
-    return out;
-  }
-
-  private rebin(before: number[] | null, bucket: Bucket): void {
-    for (let m = 0; m < this.methods; m++) {
-      const after = binOf(bucket.cells[m]?.share ?? 0, bucket.np);
-      const hist = this.hist[m]!;
-      if (before !== null) {
-        if (before[m] === after) continue;
-        hist[before[m]!]!--;
-      }
-      hist[after]!++;
     }
   }
 

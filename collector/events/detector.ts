@@ -1,4 +1,21 @@
 // The blocking event detector: counts observations per series and bucket, derives events, keeps revisions.
+//
+// How it decides (DESIGN.md "Events", "Trust in the fleet"):
+// * Every observation of a trusted probe lands in per-bucket counts of its (target, ASN) and
+//   (target, country) groups, and of the network's shutdown groups (target "*", blocked = offline).
+//   offline and inconclusive are left out of target series; down counts as not blocked.
+// * A bucket's share of a method is the mean over probes of each probe's blocked share, so no
+//   probe weighs more than another. Shares are scaled integers: sums do not depend on arrival order.
+// * A series' baseline is the median of its bucket shares (a 20-bin histogram); at or above
+//   chronic_share the series is a chronic block, reported by chronic(), never as events.
+// * Windows of one interval are hot (share >= baseline + open_delta, seen by min_probes probes, or by
+//   one probe alone that is healthy), cool (share < baseline + close_delta) or in between. An event
+//   opens once hot windows span open_after_ms (single_probe_after_ms for one probe) and closes at the
+//   first cool window or after max_gap_ms without data. Between the thresholds nothing changes.
+// * Events are a pure function of the counts. New data marks buckets dirty; detection re-derives
+//   each dirty series from the last cool window before the change to the first cool window after
+//   it, matches the new episodes to the old events by overlap (keeping ids) and appends a revision
+//   for every event whose material fields changed. Final events do not depend on arrival order.
 import type { Category, Clock } from './contract.js';
 import { InvalidArgumentError } from './contract.js';
 import { Group, TARGET_METHODS, type Level } from './buckets.js';
@@ -237,12 +254,16 @@ export class EventDetector {
     const offline = obs.verdict === 'offline';
     const partial = obs.scope === 'partial';
     const conf = Number.isFinite(obs.confidence) ? Math.min(1, Math.max(0, obs.confidence)) : 0;
-    if (obs.asn !== null) this.group('*', 'asn', obs.asn, obs.cc, obs.category).add(b, probe.index, offline ? 0 : -1, false, conf, obs.time, obs.id);
-    if (obs.cc !== null) this.group('*', 'country', null, obs.cc, obs.category).add(b, probe.index, offline ? 0 : -1, false, conf, obs.time, obs.id);
+    // The country group mirrors the ASN group (no per-probe detail of its own) when the ASN is known.
+    const cc = (target: string): Group | null => (obs.cc === null ? null : this.group(target, 'country', null, obs.cc, obs.category));
+    const add = (target: string, m: number, part: boolean): void => {
+      const country = cc(target);
+      if (obs.asn !== null) this.group(target, 'asn', obs.asn, obs.cc, obs.category).add(b, probe.index, m, part, conf, obs.time, obs.id, country);
+      else if (country !== null) country.add(b, probe.index, m, part, conf, obs.time, obs.id);
+    };
+    add('*', offline ? 0 : -1, false);
     if (offline || obs.verdict === 'inconclusive') return;
-    const m = methodIndex(obs.verdict);
-    if (obs.asn !== null) this.group(obs.target, 'asn', obs.asn, obs.cc, obs.category).add(b, probe.index, m, partial, conf, obs.time, obs.id);
-    if (obs.cc !== null) this.group(obs.target, 'country', null, obs.cc, obs.category).add(b, probe.index, m, partial, conf, obs.time, obs.id);
+    add(obs.target, methodIndex(obs.verdict), partial);
   }
 
   /** @internal the group of a (target, network), created on first use. */
