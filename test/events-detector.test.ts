@@ -6,7 +6,7 @@ import { EventDetector } from '../collector/events/detector.js';
 import { observationFromRecord, type Observation } from '../collector/events/observation.js';
 import { Prng } from '../collector/events/prng.js';
 import { simulateRecords } from '../collector/events/simulate.js';
-import type { ObservedVerdict } from '../collector/events/contract.js';
+import type { Verdict } from '../collector/events/contract.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -31,7 +31,7 @@ function fleetRun(
   fleet: readonly Probe[],
   from: number,
   to: number,
-  verdict: (p: Probe, target: string, t: number) => ObservedVerdict,
+  verdict: (p: Probe, target: string, t: number) => Verdict,
   targets: readonly string[] = ['facebook', 'vk', 'egov-kz'],
 ): Observation[] {
   const out: Observation[] = [];
@@ -153,7 +153,7 @@ describe('EventDetector', () => {
   it('revises append-only when late data moves a start earlier', () => {
     const fleet = probes(9198, 4);
     const start = T0 + 10 * HOUR;
-    const verdict = (_p: Probe, t: string, time: number): ObservedVerdict => (t === 'facebook' && within(time, start, T0 + 16 * HOUR) ? 'tls.reset' : 'ok');
+    const verdict = (_p: Probe, t: string, time: number): Verdict => (t === 'facebook' && within(time, start, T0 + 16 * HOUR) ? 'tls.reset' : 'ok');
     const data = fleetRun(fleet, T0, T0 + 20 * HOUR, verdict);
     const late = data.filter((o) => within(o.time, start, start + 2 * HOUR));
     const onTime = data.filter((o) => !within(o.time, start, start + 2 * HOUR));

@@ -1,5 +1,5 @@
 // The detector's input: one classified measurement reduced to the fields detection needs, and its method.
-import type { ArchivedRecord, Category, Layer, ObservedVerdict, Scope } from './contract.js';
+import type { ArchivedRecord, Category, Layer, Scope, Verdict } from './contract.js';
 import { isBlocked } from './contract.js';
 
 export interface Observation {
@@ -13,7 +13,7 @@ export interface Observation {
   cc: string | null;
   /** started_at, epoch ms. */
   time: number;
-  verdict: ObservedVerdict;
+  verdict: Verdict;
   layer: Layer | null;
   /** Absent means full. */
   scope?: Scope;
@@ -66,8 +66,7 @@ export function methodOf(verdict: string): Method | null {
 /** The observation of one archived record: network from the record, verdict and scope from the measurement. */
 export function observationFromRecord(record: ArchivedRecord): Observation {
   const m = record.measurement;
-  // `scope` is a future field of the decision (DESIGN.md: "A verdict also says its scope").
-  const scope = (m.verdict as { scope?: unknown }).scope;
+  const scope = m.verdict.scope;
   const obs: Observation = {
     id: m.id,
     probe_id: record.probe_id,
@@ -76,10 +75,10 @@ export function observationFromRecord(record: ArchivedRecord): Observation {
     asn: record.asn,
     cc: record.cc,
     time: Date.parse(m.started_at),
-    verdict: m.verdict.verdict as ObservedVerdict,
+    verdict: m.verdict.verdict as Verdict,
     layer: m.verdict.layer,
     confidence: m.verdict.confidence,
   };
-  if (scope === 'partial' || scope === 'full') obs.scope = scope;
+  if (scope !== undefined) obs.scope = scope;
   return obs;
 }

@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { pathToFileURL } from 'node:url';
-import type { ArchivedRecord, Category, Evidence, Layer, Measurement, ObservedVerdict, Scope } from './contract.js';
+import type { ArchivedRecord, Category, Evidence, Layer, Measurement, Scope, Verdict } from './contract.js';
 import { InvalidArgumentError, utcDay } from './contract.js';
 import type { Observation } from './observation.js';
 import { methodOf, type EventMethod } from './observation.js';
@@ -101,7 +101,7 @@ export interface TruthEvent {
   kind: 'blocking' | 'partial' | 'throttling' | 'shutdown';
   method: EventMethod;
   scope: Scope;
-  verdict: ObservedVerdict;
+  verdict: Verdict;
   targets: string[];
   asns: number[];
   national: boolean;
@@ -113,7 +113,7 @@ export interface Truth {
   options: Omit<SimOptions, 'targets'> & { targets: string[] };
   fleet: SimProbe[];
   events: TruthEvent[];
-  chronic: Array<{ target: string; asn: number; method: EventMethod; verdict: ObservedVerdict; since: number }>;
+  chronic: Array<{ target: string; asn: number; method: EventMethod; verdict: Verdict; since: number }>;
   /** Non-blocking disturbances the detector must not report. */
   noise: Array<{ what: string; probe?: string; target?: string; start: number; end: number }>;
   /** Targets with no scripted event (random timeouts only). */
@@ -160,7 +160,7 @@ export function simTruth(options: Partial<SimOptions> = {}): Truth {
   const all = SIM_NETWORKS.map((n) => n.asn);
   const ev = (
     id: string,
-    verdict: ObservedVerdict,
+    verdict: Verdict,
     targets: string[],
     asns: number[],
     start: number,
@@ -192,7 +192,7 @@ export function simTruth(options: Partial<SimOptions> = {}): Truth {
   if (o.days > 18) noise.push({ what: 'probe offline, uploads late', probe: byAsn(21299, 2).id, start: at(o, 17, 20, 0), end: at(o, 18, 4, 0) });
   if (o.days > 20) noise.push({ what: 'target down everywhere', target: 'wikipedia', start: at(o, 20, 9, 0), end: at(o, 20, 11, 0) });
   const scripted = new Set(events.flatMap((e) => e.targets));
-  const chronic = [{ target: 'psiphon', asn: 9198, method: 'tls' as EventMethod, verdict: 'tls.reset' as ObservedVerdict, since: o.start }];
+  const chronic = [{ target: 'psiphon', asn: 9198, method: 'tls' as EventMethod, verdict: 'tls.reset' as Verdict, since: o.start }];
   scripted.add('psiphon');
   return {
     options: { ...o, targets: o.targets.map((t) => t.id) },
@@ -210,13 +210,13 @@ interface Planned {
   target: SimTarget;
   time: number;
   received: number;
-  verdict: ObservedVerdict;
+  verdict: Verdict;
   scope: Scope;
   confidence: number;
   id: string;
 }
 
-const RANDOM_TIMEOUTS: readonly ObservedVerdict[] = ['dns.timeout', 'tcp.timeout', 'tls.timeout'];
+const RANDOM_TIMEOUTS: readonly Verdict[] = ['dns.timeout', 'tcp.timeout', 'tls.timeout'];
 
 /** Planned measurements in archive order (by received_at). */
 function* plan(o: SimOptions, truth: Truth): Generator<Planned> {
@@ -244,7 +244,7 @@ function* plan(o: SimOptions, truth: Truth): Generator<Planned> {
       const resolverBroken = broken.some((n) => n.probe === probe.id && runAt >= n.start && runAt < n.end);
       for (const [i, target] of o.targets.entries()) {
         const time = runAt + i * 1500 + rng.int(1000);
-        let verdict: ObservedVerdict = 'ok';
+        let verdict: Verdict = 'ok';
         let scope: Scope = 'full';
         let confidence = 0.9;
         if (dark !== undefined) verdict = 'offline';
@@ -353,7 +353,7 @@ export async function writeSimulation(dir: string, options: Partial<SimOptions> 
   return { segments, records, truth };
 }
 
-function layerOf(verdict: ObservedVerdict): Layer | null {
+function layerOf(verdict: Verdict): Layer | null {
   if (verdict === 'ok' || verdict === 'offline' || verdict === 'inconclusive') return null;
   if (verdict === 'down') return 'tcp';
   if (verdict === 'tls.interception') return 'tls';
@@ -491,14 +491,13 @@ function reasonOf(p: Planned): string {
 
 function toRecord(p: Planned): ArchivedRecord {
   const evidence = evidenceOf(p);
-  const verdict: Measurement['verdict'] & { scope?: Scope } = {
+  const verdict: Measurement['verdict'] = {
     verdict: p.verdict as Measurement['verdict']['verdict'],
     layer: layerOf(p.verdict),
     confidence: p.confidence,
     reason: reasonOf(p),
     subjects: p.verdict === 'ok' || p.verdict === 'offline' ? [] : [p.target.domain],
   };
-  // DESIGN.md's scope of a verdict; the current schema (probe/verdict.ts) has no field for it yet.
   if (p.scope === 'partial') verdict.scope = 'partial';
   const measurement: Measurement = {
     schema: 1,
