@@ -21,11 +21,12 @@ import { DaemonStoppingError, RunDeadlineError } from '../errors.js';
 import { engineOptionsFrom } from '../engine/options.js';
 import { runTargets } from '../engine/run.js';
 import { releaseMemoryAfterRun } from '../engine/v8-flags.js';
+import { trustOf } from '../trust.js';
 import { loadOrCreateIdentity } from '../identity.js';
-import type { Measurement, ProbeInfo } from '../../contract/measurement.js';
+import type { Measurement } from '../../contract/measurement.js';
+import { probeInfo } from '../probe-info.js';
 import type { Target } from '../../contract/target.js';
 import { Spool } from '../spool/spool.js';
-import { trustOf } from '../cli/run-once.js';
 import type { TlsObservation } from '../../contract/evidence.js';
 import { CollectorClient, UploadError } from '../upload/client.js';
 import { Uploader } from '../upload/uploader.js';
@@ -69,10 +70,6 @@ export const DAEMON_TUNING = {
 };
 
 export const SPOOL_DIR = 'spool';
-
-function probeInfo(id: string, network: { asn: number | null; cc: string | null; network: string | null }): ProbeInfo {
-  return { id, asn: network.asn, cc: network.cc, network: network.network, software: { name: 'ashyq-probe', version } };
-}
 
 /** Resolves once the daemon stopped after `signal` aborted; rejects on a configuration or state fault at start. */
 export async function runDaemon(config: ProbeConfig, deps: DaemonDeps, signal: AbortSignal): Promise<void> {
