@@ -7,7 +7,8 @@ import { bogonsOf, isNx, queriesFor, usableAddresses } from './dns.js';
 import type { Finding, Symptom } from './finding.js';
 import { handshakeValid } from './tls.js';
 
-type Verdict = 'same' | 'differs' | 'explains';
+/** What the control's evidence says about a symptom: it saw the same, something else, or an answer that explains it away. */
+type ControlComparison = 'same' | 'differs' | 'explains';
 
 function sameSubject(obsDomain: string | null, obsIp: string, symptom: { domain: string | null; ip: string | null }): boolean {
   if (symptom.domain !== null) return obsDomain !== null && nameKey(obsDomain) === nameKey(symptom.domain);
@@ -23,7 +24,7 @@ function untrusted(t: TlsObservation): boolean {
   );
 }
 
-function compare(symptom: Symptom, control: Evidence): Verdict {
+function compare(symptom: Symptom, control: Evidence): ControlComparison {
   switch (symptom.layer) {
     case 'dns': {
       const queries = queriesFor(control, symptom.domain);
@@ -83,9 +84,9 @@ export function applyControl(findings: readonly Finding[], control: Evidence): F
       out.push(f);
       continue;
     }
-    const verdict = compare(f.symptom, control);
-    if (verdict === 'explains') continue;
-    if (verdict === 'differs') {
+    const comparison = compare(f.symptom, control);
+    if (comparison === 'explains') continue;
+    if (comparison === 'differs') {
       out.push(f);
       continue;
     }

@@ -5,12 +5,7 @@ import { shortList, unique } from './address.js';
 import { CONFIDENCE, conf } from './confidence.js';
 import { describeDn } from './distinguished-name.js';
 import type { FindingVerdict } from '../../contract/verdict.js';
-import type { Finding, LayerResult } from './finding.js';
-
-export interface PortResult extends LayerResult {
-  /** At least one handshake completed acceptably. */
-  passed: boolean;
-}
+import type { Finding, PortResult } from './finding.js';
 
 type Outcome = 'ok' | 'known-ca' | 'untrusted' | 'reset' | 'timeout' | 'eof' | 'other';
 
