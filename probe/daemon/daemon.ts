@@ -97,9 +97,9 @@ export async function runDaemon(config: ProbeConfig, deps: DaemonDeps, signal: A
       },
       signal,
     );
-    const { client, targets, settings } = started;
+    const { client, targets, timing } = started;
 
-    const schedule = new Schedule(settings, { clock, random }, targets.targets());
+    const schedule = new Schedule(timing, { clock, random }, targets.targets());
     schedule.applySurge(targets.surge());
     const scheduler = measuringScheduler({
       schedule,
@@ -107,7 +107,7 @@ export async function runDaemon(config: ProbeConfig, deps: DaemonDeps, signal: A
       timers,
       log,
       activity,
-      runDeadlineMs: Math.max(settings.intervalMs, DAEMON_TUNING.minRunDeadlineMs),
+      runDeadlineMs: Math.max(timing.intervalMs, DAEMON_TUNING.minRunDeadlineMs),
       run: measuringRun({ config, started, network, clock, log, activity, status, kickUploads, releaseMemoryDelayMs: DAEMON_TUNING.releaseMemoryDelayMs }),
     });
     if (client !== null) uploader = uploaderFor({ config, started, client, clock, random, log, status, stopTimeoutMs: stopGraceMs });

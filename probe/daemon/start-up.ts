@@ -14,7 +14,7 @@ import type { Closers } from './closers.js';
 import { InterceptionRecorder } from './interception.js';
 import { Location } from './location.js';
 import { errorText, type Log } from './log.js';
-import { scheduleSettingsOf, type ScheduleSettings } from './schedule.js';
+import { scheduleTimingOf, type ScheduleTiming } from './schedule.js';
 import type { StatusWriter } from './status-writer.js';
 import { TargetSource } from './targets.js';
 
@@ -47,7 +47,7 @@ export interface Started {
   location: Location;
   interceptions: InterceptionRecorder;
   targets: TargetSource;
-  settings: ScheduleSettings;
+  timing: ScheduleTiming;
   /** The collector presented a key that is not pinned: noted as the last error and recorded as a measurement. */
   onPinMismatch: (evidence: TlsObservation) => void;
 }
@@ -70,7 +70,7 @@ export async function startUp(o: StartUpOptions, signal: AbortSignal): Promise<S
   const onEarlyStop = () => void client?.close();
   signal.addEventListener('abort', onEarlyStop, { once: true });
 
-  const settings = scheduleSettingsOf(config.schedule);
+  const timing = scheduleTimingOf(config.schedule);
   const location = new Location({
     config: config.probe,
     client,
@@ -85,7 +85,7 @@ export async function startUp(o: StartUpOptions, signal: AbortSignal): Promise<S
     probe: () => probeInfo(identity.probeId, location.current()),
     clock,
     log,
-    minGapMs: settings.intervalMs,
+    minGapMs: timing.intervalMs,
     onRecorded: () => {
       activity.taken++;
       o.kickUploads();
@@ -114,7 +114,7 @@ export async function startUp(o: StartUpOptions, signal: AbortSignal): Promise<S
   if (location.asks) log('info', `location: ${JSON.stringify(location.current())}`);
   else if (c?.proxy != null) log('info', 'location: uploads go through a proxy, so the collector is not asked about the network; the config\'s probe section states it');
 
-  return { identity, spool, trust, client, location, interceptions, targets, settings, onPinMismatch };
+  return { identity, spool, trust, client, location, interceptions, targets, timing, onPinMismatch };
 }
 
 /** The spool in the state directory; damaged parts set aside while opening it are reported loudly. */
