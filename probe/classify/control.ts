@@ -5,7 +5,7 @@ import { ipKey, nameKey } from './address.js';
 import { CONFIDENCE } from './confidence.js';
 import { bogonsOf, isNx, queriesFor, usableAddresses } from './dns.js';
 import type { Finding, Symptom } from './finding.js';
-import { handshakeValid } from './tls.js';
+import { handshakeValid, UNTRUSTED_FAILURES } from './tls.js';
 
 /** What the control's evidence says about a symptom: it saw the same, something else, or an answer that explains it away. */
 type ControlComparison = 'same' | 'differs' | 'explains';
@@ -16,12 +16,7 @@ function sameSubject(obsDomain: string | null, obsIp: string, symptom: { domain:
 }
 
 function untrusted(t: TlsObservation): boolean {
-  return (
-    (t.failure === null && (t.trusted === false || t.hostname_ok === false)) ||
-    t.failure === 'ssl_unknown_authority' ||
-    t.failure === 'ssl_invalid_hostname' ||
-    t.failure === 'ssl_invalid_certificate'
-  );
+  return t.failure === null ? t.trusted === false || t.hostname_ok === false : UNTRUSTED_FAILURES.has(t.failure);
 }
 
 function compare(symptom: Symptom, control: Evidence): ControlComparison {

@@ -9,7 +9,8 @@ import type { Finding, PortResult } from './finding.js';
 
 type Outcome = 'ok' | 'known-ca' | 'untrusted' | 'reset' | 'timeout' | 'eof' | 'other';
 
-const UNTRUSTED_FAILURES = new Set(['ssl_unknown_authority', 'ssl_invalid_hostname', 'ssl_invalid_certificate']);
+/** Handshake failures that mean the chain does not validate for the name (not a blocked handshake). */
+export const UNTRUSTED_FAILURES: ReadonlySet<string> = new Set(['ssl_unknown_authority', 'ssl_invalid_hostname', 'ssl_invalid_certificate']);
 
 /** A completed handshake whose chain validates for the SNI and is not from a known interception CA. */
 export function handshakeValid(t: TlsHandshakeObservation): boolean {
