@@ -5,8 +5,10 @@
 // is loaded. The store is a value handed to the measurements through their options, never a global.
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import tls from 'node:tls';
 import { ConfigError, InvalidArgumentError } from '../common/errors.js';
+import type { ProbeConfig } from './config/probe-config.js';
 
 export interface TrustStore {
   /** Every trusted root, PEM, in load order: Node's bundled roots, the env file's, then the extra CAs. */
@@ -86,4 +88,10 @@ export function loadTrust(options: TrustOptions = {}): TrustStore {
       return context;
     },
   };
+}
+
+/** The trust store of a config: Node's roots, NODE_EXTRA_CA_CERTS and the config's extra CA files. */
+export async function trustOf(config: ProbeConfig): Promise<TrustStore> {
+  const extraCa = await Promise.all(config.measure.extra_ca_files.map((f) => readFile(f, 'utf8')));
+  return loadTrust({ extraCa });
 }

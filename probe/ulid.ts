@@ -29,10 +29,3 @@ export function ulid(ms: number, random: (n: number) => Uint8Array = randomBytes
   }
   return time + rand;
 }
-
-/** The creation time encoded in a ULID, epoch milliseconds. */
-export function ulidTime(id: string): number {
-  let ms = 0;
-  for (const ch of id.slice(0, 10)) ms = ms * 32 + ALPHABET.indexOf(ch);
-  return ms;
-}

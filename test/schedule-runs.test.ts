@@ -1,7 +1,7 @@
 // The schedule and its driver under fake timers: jittered intervals, overruns, canaries, surges, deadlines and stopping.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Clock } from '../common/clock.js';
-import { Schedule, type PlannedRun, type ScheduleSettings } from '../probe/daemon/schedule.js';
+import { Schedule, type PlannedRun, type ScheduleTiming } from '../probe/daemon/schedule.js';
 import { DaemonStoppingError, RunDeadlineError } from '../probe/errors.js';
 import { Scheduler } from '../probe/daemon/scheduler.js';
 import type { Target } from '../contract/target.js';
@@ -32,7 +32,7 @@ const CANARY_D = target('canary-domestic', 'canary');
 const CANARY_I = target('canary-international', 'canary');
 const ALL = [YOUTUBE, TELEGRAM, CANARY_D, CANARY_I];
 
-function settings(over: Partial<ScheduleSettings> = {}): ScheduleSettings {
+function settings(over: Partial<ScheduleTiming> = {}): ScheduleTiming {
   return { intervalMs: 60 * MIN, jitterFraction: 0.1, surgeMinIntervalMs: 10 * MIN, surgeMaxMs: 6 * 3_600_000, ...over };
 }
 

@@ -5,9 +5,10 @@ import { ipKey, nameKey } from './address.js';
 import { CONFIDENCE } from './confidence.js';
 import { bogonsOf, isNx, queriesFor, usableAddresses } from './dns.js';
 import type { Finding, Symptom } from './finding.js';
-import { handshakeValid } from './tls.js';
+import { handshakeValid, UNTRUSTED_FAILURES } from './tls.js';
 
-type Verdict = 'same' | 'differs' | 'explains';
+/** What the control's evidence says about a symptom: it saw the same, something else, or an answer that explains it away. */
+type ControlComparison = 'same' | 'differs' | 'explains';
 
 function sameSubject(obsDomain: string | null, obsIp: string, symptom: { domain: string | null; ip: string | null }): boolean {
   if (symptom.domain !== null) return obsDomain !== null && nameKey(obsDomain) === nameKey(symptom.domain);
@@ -15,15 +16,10 @@ function sameSubject(obsDomain: string | null, obsIp: string, symptom: { domain:
 }
 
 function untrusted(t: TlsObservation): boolean {
-  return (
-    (t.failure === null && (t.trusted === false || t.hostname_ok === false)) ||
-    t.failure === 'ssl_unknown_authority' ||
-    t.failure === 'ssl_invalid_hostname' ||
-    t.failure === 'ssl_invalid_certificate'
-  );
+  return t.failure === null ? t.trusted === false || t.hostname_ok === false : UNTRUSTED_FAILURES.has(t.failure);
 }
 
-function compare(symptom: Symptom, control: Evidence): Verdict {
+function compare(symptom: Symptom, control: Evidence): ControlComparison {
   switch (symptom.layer) {
     case 'dns': {
       const queries = queriesFor(control, symptom.domain);
@@ -83,9 +79,9 @@ export function applyControl(findings: readonly Finding[], control: Evidence): F
       out.push(f);
       continue;
     }
-    const verdict = compare(f.symptom, control);
-    if (verdict === 'explains') continue;
-    if (verdict === 'differs') {
+    const comparison = compare(f.symptom, control);
+    if (comparison === 'explains') continue;
+    if (comparison === 'differs') {
       out.push(f);
       continue;
     }

@@ -52,48 +52,80 @@ function failureOf(q: DnsQueryObservation): string {
   return q.failure ?? (q.rcode !== null && q.rcode !== 'NOERROR' ? q.rcode : 'no address');
 }
 
-export function judgeDns(domain: string, ctx: Context): DnsResult {
-  const queries = queriesFor(ctx.evidence, domain);
-  if (queries.length === 0) {
-    return { findings: [], gaps: [{ subject: domain, layer: 'dns', reason: `${domain}: no DNS query was recorded` }], addresses: [] };
-  }
-  const findings: Finding[] = [];
-  const gaps: Gap[] = [];
-  const tainted = new Set<string>();
-  /** Addresses of late answers judged genuine (the forged answer came first). */
-  const genuineLate: string[] = [];
-  const flagged = new Set<string>();
-  const add = (f: Finding, resolver: string | null): void => {
-    if (resolver !== null) flagged.add(resolver);
-    // One finding of a kind per resolver is enough (A and AAAA usually agree).
-    if (findings.some((x) => x.verdict === f.verdict && x.reason === f.reason)) return;
-    findings.push(f);
-  };
+/** One domain's queries and the controls they are judged against. */
+interface DnsCase {
+  domain: string;
+  ctx: Context;
+  queries: DnsQueryObservation[];
+  /** The usable addresses the control prober got for the domain. */
+  controlAnswers: string[];
+  /** The DoH queries that answered: the control inside the probe's own evidence when there are any. */
+  doh: DnsQueryObservation[];
+  useDoh: boolean;
+  /** The queries judged against a control (all but DoH when DoH answered). */
+  tested: DnsQueryObservation[];
+  controlsFor(q: DnsQueryObservation): DnsQueryObservation[];
+  controlAddressesFor(q: DnsQueryObservation): string[];
+}
 
+/** What the rules found so far; later rules read what earlier ones tainted and flagged. */
+interface DnsFound {
+  findings: Finding[];
+  gaps: Gap[];
+  /** Addresses judged forged (ipKey). */
+  tainted: Set<string>;
+  /** Addresses of late answers judged genuine (the forged answer came first). */
+  genuineLate: string[];
+  /** Resolvers with a finding. */
+  flagged: Set<string>;
+}
+
+function dnsCase(domain: string, ctx: Context, queries: DnsQueryObservation[]): DnsCase {
   const controlAnswers = ctx.control === undefined ? [] : unique(queriesFor(ctx.control, domain).flatMap(usableAddresses));
   // The control inside the probe's own evidence: DoH when it answered, otherwise the other resolvers.
   const doh = queries.filter((q) => q.kind === 'doh' && responded(q));
   const useDoh = doh.length > 0;
   const controlsFor = (q: DnsQueryObservation): DnsQueryObservation[] =>
     useDoh ? (q.kind === 'doh' ? [] : doh) : queries.filter((c) => c.resolver !== q.resolver && responded(c));
-  const controlAddressesFor = (q: DnsQueryObservation): string[] =>
-    unique([...controlsFor(q).flatMap(usableAddresses), ...controlAnswers].map(ipKey));
-  const tested = useDoh ? queries.filter((q) => q.kind !== 'doh') : queries;
+  return {
+    domain,
+    ctx,
+    queries,
+    controlAnswers,
+    doh,
+    useDoh,
+    tested: useDoh ? queries.filter((q) => q.kind !== 'doh') : queries,
+    controlsFor,
+    controlAddressesFor: (q) => unique([...controlsFor(q).flatMap(usableAddresses), ...controlAnswers].map(ipKey)),
+  };
+}
 
-  // Injection: one UDP query, two different answers. The answer the control does not confirm is the
-  // forged one; without a control, the first (the injector sits closer than the resolver).
-  for (const q of queries) {
+function add(found: DnsFound, f: Finding, resolver: string | null): void {
+  if (resolver !== null) found.flagged.add(resolver);
+  // One finding of a kind per resolver is enough (A and AAAA usually agree).
+  if (found.findings.some((x) => x.verdict === f.verdict && x.reason === f.reason)) return;
+  found.findings.push(f);
+}
+
+/**
+ * Injection: one UDP query, two different answers. The answer the control does not confirm is the
+ * forged one; without a control, the first (the injector sits closer than the resolver).
+ */
+function judgeInjection(c: DnsCase, found: DnsFound): void {
+  const { domain } = c;
+  for (const q of c.queries) {
     if (q.kind === 'system' || q.rcode === null) continue;
     const late = q.late.find((r) => r.rcode !== q.rcode || !sameAddressSet(r.addresses, q.addresses));
     if (late === undefined) continue;
-    const control = new Set(controlAddressesFor(q));
+    const control = new Set(c.controlAddressesFor(q));
     const firstConfirmed = q.addresses.some((a) => control.has(ipKey(a)));
     const lateConfirmed = late.addresses.some((a) => control.has(ipKey(a)));
     const forgedIsLate = firstConfirmed && !lateConfirmed;
     const forged = forgedIsLate ? late.addresses : q.addresses;
-    for (const a of forged) tainted.add(ipKey(a));
-    if (!forgedIsLate) genuineLate.push(...late.addresses);
+    for (const a of forged) found.tainted.add(ipKey(a));
+    if (!forgedIsLate) found.genuineLate.push(...late.addresses);
     add(
+      found,
       {
         verdict: 'dns.injected',
         layer: 'dns',
@@ -106,15 +138,19 @@ export function judgeDns(domain: string, ctx: Context): DnsResult {
       q.resolver,
     );
   }
+}
 
-  // Bogons: an answer in a private/reserved range, unless the DoH control gives the same (the domain's own record).
-  for (const q of queries) {
+/** Bogons: an answer in a private/reserved range, unless the DoH control gives the same (the domain's own record). */
+function judgeBogons(c: DnsCase, found: DnsFound): void {
+  const { domain } = c;
+  for (const q of c.queries) {
     const bogons = bogonsOf(q);
     if (bogons.length === 0) continue;
-    for (const a of bogons) tainted.add(ipKey(a));
+    for (const a of bogons) found.tainted.add(ipKey(a));
     const keys = new Set(bogons.map(ipKey));
-    if (useDoh && doh.some((d) => bogonsOf(d).some((a) => keys.has(ipKey(a))))) continue;
+    if (c.useDoh && c.doh.some((d) => bogonsOf(d).some((a) => keys.has(ipKey(a))))) continue;
     add(
+      found,
       {
         verdict: 'dns.bogon',
         layer: 'dns',
@@ -126,17 +162,21 @@ export function judgeDns(domain: string, ctx: Context): DnsResult {
       q.resolver,
     );
   }
+}
 
-  // NXDOMAIN from a tested resolver while its control answered.
-  for (const q of tested) {
+/** NXDOMAIN from a tested resolver while its control answered. */
+function judgeNxdomain(c: DnsCase, found: DnsFound): void {
+  const { domain } = c;
+  for (const q of c.tested) {
     if (!isNx(q)) continue;
-    const answering = controlsFor(q).find((c) => usableAddresses(c).length > 0);
+    const answering = c.controlsFor(q).find((x) => usableAddresses(x).length > 0);
     if (answering === undefined) continue;
     add(
+      found,
       {
         verdict: 'dns.nxdomain',
         layer: 'dns',
-        confidence: useDoh ? CONFIDENCE.dnsNxdomainDoh : CONFIDENCE.dnsNxdomainPlain,
+        confidence: c.useDoh ? CONFIDENCE.dnsNxdomainDoh : CONFIDENCE.dnsNxdomainPlain,
         subject: domain,
         reason: `${domain} ${label(q)}: NXDOMAIN while ${answering.resolver} answered ${shortList(usableAddresses(answering))}`,
         symptom: { layer: 'dns', kind: 'nxdomain', domain, addresses: [] },
@@ -144,82 +184,95 @@ export function judgeDns(domain: string, ctx: Context): DnsResult {
       q.resolver,
     );
   }
+}
 
+/** NXDOMAIN (or no data) from every resolver that answered, and no address anywhere. */
+function judgeNxdomainEverywhere(c: DnsCase, found: DnsFound): void {
+  const { domain, queries, ctx } = c;
   const anyAnswer = queries.some((q) => usableAddresses(q).length > 0);
   const responding = queries.filter(responded);
-  const resolvers = unique(queries.map((q) => q.resolver));
-
-  // NXDOMAIN (or no data) from every resolver that answered, and no address anywhere.
-  if (!anyAnswer && queries.some(isNx) && responding.every((q) => isNx(q) || q.failure === 'dns_no_answer')) {
-    const nxResolvers = unique(queries.filter(isNx).map((q) => q.resolver));
-    const symptom = { layer: 'dns' as const, kind: 'nxdomain' as const, domain, addresses: [] };
-    if (controlAnswers.length > 0) {
+  if (anyAnswer || !queries.some(isNx) || !responding.every((q) => isNx(q) || q.failure === 'dns_no_answer')) return;
+  const nxResolvers = unique(queries.filter(isNx).map((q) => q.resolver));
+  const symptom = { layer: 'dns' as const, kind: 'nxdomain' as const, domain, addresses: [] };
+  if (c.controlAnswers.length > 0) {
+    add(
+      found,
+      {
+        verdict: 'dns.nxdomain',
+        layer: 'dns',
+        confidence: CONFIDENCE.dnsNxdomainControl,
+        subject: domain,
+        reason: `${domain}: NXDOMAIN from every resolver here (${shortList(nxResolvers)}) while the control resolved ${shortList(c.controlAnswers)}`,
+        symptom,
+      },
+      null,
+    );
+  } else if (c.useDoh) {
+    // DoH agrees: the name may really not exist. Only the control can say more (NXDOMAIN there too → down).
+    const controlNx = ctx.control !== undefined && queriesFor(ctx.control, domain).some(isNx);
+    if (controlNx) {
       add(
-        {
-          verdict: 'dns.nxdomain',
-          layer: 'dns',
-          confidence: CONFIDENCE.dnsNxdomainControl,
-          subject: domain,
-          reason: `${domain}: NXDOMAIN from every resolver here (${shortList(nxResolvers)}) while the control resolved ${shortList(controlAnswers)}`,
-          symptom,
-        },
-        null,
-      );
-    } else if (useDoh) {
-      // DoH agrees: the name may really not exist. Only the control can say more (NXDOMAIN there too → down).
-      const controlNx = ctx.control !== undefined && queriesFor(ctx.control, domain).some(isNx);
-      if (controlNx) {
-        add(
-          {
-            verdict: 'dns.nxdomain',
-            layer: 'dns',
-            confidence: CONFIDENCE.dnsNxdomainEverywhere,
-            subject: domain,
-            reason: `${domain}: every resolver, DoH included (${shortList(nxResolvers)}), answered NXDOMAIN`,
-            symptom,
-          },
-          null,
-        );
-      } else {
-        gaps.push({
-          subject: domain,
-          layer: 'dns',
-          reason: `${domain}: every resolver, DoH included (${shortList(nxResolvers)}), answered NXDOMAIN: the name may not exist`,
-        });
-      }
-    } else {
-      add(
+        found,
         {
           verdict: 'dns.nxdomain',
           layer: 'dns',
           confidence: CONFIDENCE.dnsNxdomainEverywhere,
           subject: domain,
-          reason: `${domain}: NXDOMAIN from every resolver (${shortList(nxResolvers)}) and no DoH answer to compare with`,
+          reason: `${domain}: every resolver, DoH included (${shortList(nxResolvers)}), answered NXDOMAIN`,
           symptom,
         },
         null,
       );
-    }
-  }
-
-  // Every query timed out.
-  if (queries.every((q) => q.failure === 'generic_timeout_error')) {
-    add(
-      {
-        verdict: 'dns.timeout',
-        layer: 'dns',
-        confidence: CONFIDENCE.dnsTimeout,
+    } else {
+      found.gaps.push({
         subject: domain,
-        reason: `${domain}: every DNS query timed out (${shortList(resolvers)})`,
-        symptom: { layer: 'dns', kind: 'timeout', domain, addresses: [] },
+        layer: 'dns',
+        reason: `${domain}: every resolver, DoH included (${shortList(nxResolvers)}), answered NXDOMAIN: the name may not exist`,
+      });
+    }
+  } else {
+    add(
+      found,
+      {
+        verdict: 'dns.nxdomain',
+        layer: 'dns',
+        confidence: CONFIDENCE.dnsNxdomainEverywhere,
+        subject: domain,
+        reason: `${domain}: NXDOMAIN from every resolver (${shortList(nxResolvers)}) and no DoH answer to compare with`,
+        symptom,
       },
       null,
     );
   }
+}
 
-  // Inconsistent answers: a tested resolver's addresses differ from the control's and none of them
-  // completes a TLS handshake valid for the domain (a TCP connect when no TLS was measured) while a
-  // control address does. A DNS answer whose address validates for the domain is consistent.
+/** Every query timed out. */
+function judgeTimeout(c: DnsCase, found: DnsFound): void {
+  const { domain, queries } = c;
+  if (!queries.every((q) => q.failure === 'generic_timeout_error')) return;
+  add(
+    found,
+    {
+      verdict: 'dns.timeout',
+      layer: 'dns',
+      confidence: CONFIDENCE.dnsTimeout,
+      subject: domain,
+      reason: `${domain}: every DNS query timed out (${shortList(unique(queries.map((q) => q.resolver)))})`,
+      symptom: { layer: 'dns', kind: 'timeout', domain, addresses: [] },
+    },
+    null,
+  );
+}
+
+/**
+ * Inconsistent answers: a tested resolver's addresses differ from the control's and none of them
+ * completes a TLS handshake valid for the domain (a TCP connect when no TLS was measured) while a
+ * control address does. A DNS answer whose address validates for the domain is consistent.
+ * Resolvers with an earlier finding are skipped.
+ */
+function judgeInconsistent(c: DnsCase, found: DnsFound): void {
+  const { domain, ctx, tested, useDoh, doh } = c;
+  const { tainted } = found;
   const d = nameKey(domain);
   const tlsMeasured = ctx.evidence.tls.some((t) => t.domain !== null && nameKey(t.domain) === d);
   const works = (ip: string): boolean =>
@@ -228,11 +281,11 @@ export function judgeDns(domain: string, ctx: Context): DnsResult {
       : ctx.evidence.tcp.some((t) => t.domain !== null && nameKey(t.domain) === d && ipKey(t.ip) === ip && t.failure === null);
   const controlName = useDoh ? (doh[0]?.resolver ?? 'DoH') : 'the other resolvers';
   for (const resolver of unique(tested.map((q) => q.resolver))) {
-    if (flagged.has(resolver)) continue;
+    if (found.flagged.has(resolver)) continue;
     const own = tested.filter((q) => q.resolver === resolver);
     const first = own[0];
     if (first === undefined) continue;
-    const control = new Set(controlAddressesFor(first).filter((a) => !tainted.has(a)));
+    const control = new Set(c.controlAddressesFor(first).filter((a) => !tainted.has(a)));
     if (control.size === 0) continue;
     const good = [...control].find(works);
     if (good === undefined) continue;
@@ -242,6 +295,7 @@ export function judgeDns(domain: string, ctx: Context): DnsResult {
       const errors = own.filter((q) => q.failure !== null && RESOLVER_ERRORS.has(q.failure));
       if (errors.length === 0 || !own.every((q) => q.failure !== null && (RESOLVER_ERRORS.has(q.failure) || q.failure === 'generic_timeout_error'))) continue;
       add(
+        found,
         {
           verdict: 'dns.inconsistent',
           layer: 'dns',
@@ -256,6 +310,7 @@ export function judgeDns(domain: string, ctx: Context): DnsResult {
     if (mine.every((a) => control.has(a)) || mine.some(works)) continue;
     for (const a of mine) if (!control.has(a)) tainted.add(a);
     add(
+      found,
       {
         verdict: 'dns.inconsistent',
         layer: 'dns',
@@ -268,17 +323,39 @@ export function judgeDns(domain: string, ctx: Context): DnsResult {
       resolver,
     );
   }
+}
 
+/** The addresses no rule found tampered (first-seen order); none at all and no verdict is a gap. */
+function trustedAddresses(c: DnsCase, found: DnsFound): string[] {
+  const { domain, queries } = c;
   const bogonKeys = new Set(queries.flatMap(bogonsOf).map(ipKey));
-  const addresses = unique([...queries.flatMap(usableAddresses), ...genuineLate].map(ipKey)).filter(
-    (a) => !tainted.has(a) && !bogonKeys.has(a),
+  const addresses = unique([...queries.flatMap(usableAddresses), ...found.genuineLate].map(ipKey)).filter(
+    (a) => !found.tainted.has(a) && !bogonKeys.has(a),
   );
-  if (findings.length === 0 && gaps.length === 0 && addresses.length === 0) {
-    const failures = resolvers.map((r) => {
+  if (found.findings.length === 0 && found.gaps.length === 0 && addresses.length === 0) {
+    const failures = unique(queries.map((q) => q.resolver)).map((r) => {
       const own = queries.filter((q) => q.resolver === r);
       return `${r}: ${unique(own.map(failureOf)).join('/')}`;
     });
-    gaps.push({ subject: domain, layer: 'dns', reason: `${domain}: no resolver gave a usable answer (${shortList(failures, 4)})` });
+    found.gaps.push({ subject: domain, layer: 'dns', reason: `${domain}: no resolver gave a usable answer (${shortList(failures, 4)})` });
   }
-  return { findings, gaps, addresses };
+  return addresses;
+}
+
+/** The DNS rules for `domain`, in order; each later rule sees what the earlier ones tainted and flagged. */
+export function judgeDns(domain: string, ctx: Context): DnsResult {
+  const queries = queriesFor(ctx.evidence, domain);
+  if (queries.length === 0) {
+    return { findings: [], gaps: [{ subject: domain, layer: 'dns', reason: `${domain}: no DNS query was recorded` }], addresses: [] };
+  }
+  const c = dnsCase(domain, ctx, queries);
+  const found: DnsFound = { findings: [], gaps: [], tainted: new Set(), genuineLate: [], flagged: new Set() };
+  judgeInjection(c, found);
+  judgeBogons(c, found);
+  judgeNxdomain(c, found);
+  judgeNxdomainEverywhere(c, found);
+  judgeTimeout(c, found);
+  judgeInconsistent(c, found);
+  const addresses = trustedAddresses(c, found);
+  return { findings: found.findings, gaps: found.gaps, addresses };
 }

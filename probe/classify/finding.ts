@@ -2,7 +2,7 @@
 import type { Evidence } from '../../contract/evidence.js';
 import type { Failure } from '../../contract/failure.js';
 import type { Target } from '../../contract/target.js';
-import type { FindingVerdict, Layer, Verdict } from '../../contract/verdict.js';
+import type { FindingVerdict, Layer } from '../../contract/verdict.js';
 
 /**
  * What to look for in the control's evidence to tell "the path is blocked" from "the service is
@@ -35,6 +35,12 @@ export interface Gap {
 export interface LayerResult {
   findings: Finding[];
   gaps: Gap[];
+}
+
+/** What the TCP or TLS rules make of one subject on one port. */
+export interface PortResult extends LayerResult {
+  /** At least one address passed: a TCP connect succeeded, or a TLS handshake completed acceptably. */
+  passed: boolean;
 }
 
 export interface Context {

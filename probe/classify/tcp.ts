@@ -4,12 +4,7 @@ import type { Failure } from '../../contract/failure.js';
 import { shortList, unique } from './address.js';
 import { CONFIDENCE, conf } from './confidence.js';
 import type { FindingVerdict } from '../../contract/verdict.js';
-import type { Finding, LayerResult } from './finding.js';
-
-export interface PortResult extends LayerResult {
-  /** At least one address connected (or nothing to judge and no finding: see gaps). */
-  passed: boolean;
-}
+import type { Finding, PortResult } from './finding.js';
 
 const BLOCKING: ReadonlyArray<{ failure: Failure; verdict: FindingVerdict; confidence: number; verb: string }> = [
   { failure: 'connection_reset', verdict: 'tcp.reset', confidence: CONFIDENCE.tcpReset, verb: 'was reset' },

@@ -5,16 +5,12 @@ import { shortList, unique } from './address.js';
 import { CONFIDENCE, conf } from './confidence.js';
 import { describeDn } from './distinguished-name.js';
 import type { FindingVerdict } from '../../contract/verdict.js';
-import type { Finding, LayerResult } from './finding.js';
-
-export interface PortResult extends LayerResult {
-  /** At least one handshake completed acceptably. */
-  passed: boolean;
-}
+import type { Finding, PortResult } from './finding.js';
 
 type Outcome = 'ok' | 'known-ca' | 'untrusted' | 'reset' | 'timeout' | 'eof' | 'other';
 
-const UNTRUSTED_FAILURES = new Set(['ssl_unknown_authority', 'ssl_invalid_hostname', 'ssl_invalid_certificate']);
+/** Handshake failures that mean the chain does not validate for the name (not a blocked handshake). */
+export const UNTRUSTED_FAILURES: ReadonlySet<string> = new Set(['ssl_unknown_authority', 'ssl_invalid_hostname', 'ssl_invalid_certificate']);
 
 /** A completed handshake whose chain validates for the SNI and is not from a known interception CA. */
 export function handshakeValid(t: TlsHandshakeObservation): boolean {

@@ -1,4 +1,4 @@
-// The `ashyq-probe` command line: parses arguments and dispatches to the commands.
+// The `ashyq-probe` command dispatcher: parses the arguments and hands them to run --once, daemon or status (bin/ashyq-probe.cjs calls main).
 import { parseArgs } from 'node:util';
 import { AshyqError } from '../../common/errors.js';
 import { runOnce } from './run-once.js';

@@ -14,12 +14,13 @@
 //   raised to surge_min_interval_minutes; a surge is followed for at most surge_max_hours per
 //   episode (an episode lasts while the collector keeps asking for a surge; 0 hours: never).
 //   Targets the probe does not know are ignored.
-import type { ScheduleSettings as ScheduleConfig } from '../config/daemon-settings.js';
+import type { ScheduleSettings } from '../config/daemon-settings.js';
 import type { Clock } from '../../common/clock.js';
 import type { Target } from '../../contract/target.js';
 import type { SurgeAnswer } from '../../contract/wire.js';
 
-export interface ScheduleSettings {
+/** The config's schedule section in the units the schedule works in (milliseconds). */
+export interface ScheduleTiming {
   intervalMs: number;
   jitterFraction: number;
   surgeMinIntervalMs: number;
@@ -27,7 +28,7 @@ export interface ScheduleSettings {
   surgeMaxMs: number;
 }
 
-export function scheduleSettingsOf(config: ScheduleConfig): ScheduleSettings {
+export function scheduleTimingOf(config: ScheduleSettings): ScheduleTiming {
   return {
     intervalMs: config.interval_minutes * 60_000,
     jitterFraction: config.jitter_fraction,
@@ -82,7 +83,7 @@ interface Entry {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export class Schedule {
-  readonly settings: ScheduleSettings;
+  readonly timing: ScheduleTiming;
   readonly #deps: ScheduleDeps;
   #entries = new Map<string, Entry>();
   #surge: ActiveSurge | null = null;
@@ -90,15 +91,15 @@ export class Schedule {
   #episodeSince: number | null = null;
   #seq = 0;
 
-  constructor(settings: ScheduleSettings, deps: ScheduleDeps, targets: readonly Target[] = []) {
-    this.settings = settings;
+  constructor(timing: ScheduleTiming, deps: ScheduleDeps, targets: readonly Target[] = []) {
+    this.timing = timing;
     this.#deps = deps;
     this.setTargets(targets);
   }
 
   /** A jitter factor for one run: uniform in [-jitter_fraction, +jitter_fraction]. */
   #jitter(): number {
-    return (this.#deps.random() * 2 - 1) * this.settings.jitterFraction;
+    return (this.#deps.random() * 2 - 1) * this.timing.jitterFraction;
   }
 
   /**
@@ -112,7 +113,7 @@ export class Schedule {
     for (const e of previous.values()) {
       if (!this.#inSurge(e.target.id, now) && (anchor === null || e.dueAt < anchor)) anchor = e.dueAt;
     }
-    anchor ??= now + this.#deps.random() * this.settings.jitterFraction * this.settings.intervalMs;
+    anchor ??= now + this.#deps.random() * this.timing.jitterFraction * this.timing.intervalMs;
     const next = new Map<string, Entry>();
     for (const target of targets) {
       const old = previous.get(target.id);
@@ -136,7 +137,7 @@ export class Schedule {
 
   /** The interval that applies to a target at time `at`. */
   intervalOf(id: string, at: number = this.#deps.clock.now()): number {
-    return this.#inSurge(id, at) ? Math.min(this.#surge!.intervalMs, this.settings.intervalMs) : this.settings.intervalMs;
+    return this.#inSurge(id, at) ? Math.min(this.#surge!.intervalMs, this.timing.intervalMs) : this.timing.intervalMs;
   }
 
   /**
@@ -145,7 +146,7 @@ export class Schedule {
    */
   applySurge(hint: SurgeAnswer | null): ActiveSurge | null {
     const now = this.#deps.clock.now();
-    if (hint === null || this.settings.surgeMaxMs <= 0) {
+    if (hint === null || this.timing.surgeMaxMs <= 0) {
       this.#surge = null;
       this.#episodeSince = null;
       return null;
@@ -155,12 +156,12 @@ export class Schedule {
     const asked = Date.parse(hint.until);
     const minutes = hint.interval_minutes;
     const targets = [...new Set(hint.targets)].filter((id) => this.#entries.has(id));
-    const until = Math.min(Number.isFinite(asked) ? asked : now, since + this.settings.surgeMaxMs);
+    const until = Math.min(Number.isFinite(asked) ? asked : now, since + this.timing.surgeMaxMs);
     if (until <= now || targets.length === 0 || !(Number.isFinite(minutes) && minutes > 0)) {
       this.#surge = null;
       return null;
     }
-    const intervalMs = Math.max(minutes * 60_000, this.settings.surgeMinIntervalMs);
+    const intervalMs = Math.max(minutes * 60_000, this.timing.surgeMinIntervalMs);
     const previous = this.#surge;
     const surge: ActiveSurge = { targets, intervalMs, since, until, requested: hint };
     this.#surge = surge;
@@ -174,7 +175,7 @@ export class Schedule {
       return surge;
     }
     // A new or changed surge: its targets are measured soon, not at their old regular time.
-    const soon = now + this.#deps.random() * this.settings.jitterFraction * Math.min(intervalMs, this.settings.intervalMs);
+    const soon = now + this.#deps.random() * this.timing.jitterFraction * Math.min(intervalMs, this.timing.intervalMs);
     for (const id of targets) {
       const e = this.#entries.get(id);
       if (e && !e.running && e.dueAt > soon) e.dueAt = soon;
@@ -189,7 +190,7 @@ export class Schedule {
 
   /** A wall clock set back (or a laptop resumed) never leaves a target further away than one interval. */
   #clamp(now: number): void {
-    const maxAhead = this.settings.intervalMs * (1 + this.settings.jitterFraction);
+    const maxAhead = this.timing.intervalMs * (1 + this.timing.jitterFraction);
     for (const e of this.#entries.values()) if (e.dueAt > now + maxAhead) e.dueAt = now + maxAhead;
   }
 
@@ -252,19 +253,19 @@ export class Schedule {
       return startedAt + step > now ? startedAt + step : now + step;
     };
     const s = this.#surge;
-    if (s !== null && s.targets.includes(id) && s.intervalMs < this.settings.intervalMs) {
+    if (s !== null && s.targets.includes(id) && s.intervalMs < this.timing.intervalMs) {
       const next = after(s.intervalMs);
       if (next < s.until) return next;
     }
-    return after(this.settings.intervalMs);
+    return after(this.timing.intervalMs);
   }
 
   snapshot(): ScheduleSnapshot {
     const next = this.nextDueAt();
     const s = this.surge();
     return {
-      interval_minutes: this.settings.intervalMs / 60_000,
-      jitter_fraction: this.settings.jitterFraction,
+      interval_minutes: this.timing.intervalMs / 60_000,
+      jitter_fraction: this.timing.jitterFraction,
       next_run_at: next === null ? null : iso(next),
       running: this.running(),
       targets: this.#entries.size,

@@ -13,8 +13,6 @@ export class StepTimeoutError extends Error {
 export interface Deadline {
   /** Aborted with a StepTimeoutError when time runs out, or with the parent's reason when it aborts. */
   readonly signal: AbortSignal;
-  /** The deadline itself fired (not the caller). */
-  timedOut(): boolean;
   /** The caller's signal fired: the step must clean up and reject with `parent.reason`. */
   cancelled(): boolean;
   /** Stop the timer and detach from the parent; idempotent. */
@@ -35,10 +33,8 @@ export function checkTimeout(timeoutMs: number): void {
 export function startDeadline(step: string, timeoutMs: number, parent: AbortSignal | undefined): Deadline {
   checkTimeout(timeoutMs);
   const controller = new AbortController();
-  let fired = false;
   const onParentAbort = () => controller.abort(parent?.reason);
   const timer = setTimeout(() => {
-    fired = true;
     controller.abort(new StepTimeoutError(step, timeoutMs));
   }, timeoutMs);
   if (parent) {
@@ -49,7 +45,6 @@ export function startDeadline(step: string, timeoutMs: number, parent: AbortSign
   }
   return {
     signal: controller.signal,
-    timedOut: () => fired,
     cancelled: () => parent?.aborted === true,
     dispose() {
       clearTimeout(timer);

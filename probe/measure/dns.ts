@@ -146,7 +146,8 @@ const RCODE_FAILURES: Record<string, Failure> = {
   REFUSED: 'dns_refused_error',
 };
 
-function bogonsOf(addresses: string[]): string[] {
+/** The bogon addresses among `addresses`, in order. */
+function bogonsAmong(addresses: string[]): string[] {
   return addresses.filter((a) => net.isIP(a) !== 0 && isBogon(a));
 }
 
@@ -156,7 +157,7 @@ function judge(answer: Answer): FailureFields {
     return failed(RCODE_FAILURES[answer.rcode] ?? 'unknown_failure', `rcode ${answer.rcode}`);
   }
   if (answer.addresses.length === 0) return failed('dns_no_answer', 'NOERROR without an address record');
-  const bogons = bogonsOf(answer.addresses);
+  const bogons = bogonsAmong(answer.addresses);
   if (bogons.length === answer.addresses.length) {
     return failed('dns_bogon_error', `every address is a bogon: ${bogons.join(', ')}`);
   }
@@ -165,7 +166,7 @@ function judge(answer: Answer): FailureFields {
 
 /** The observation for a first answer (and any late ones). */
 function answered(q: Query, kind: ResolverKind, first: Answer, rtt: number, late: DnsResponse[]): DnsQueryObservation {
-  const bogons = [...new Set([...bogonsOf(first.addresses), ...late.flatMap((r) => bogonsOf(r.addresses))])];
+  const bogons = [...new Set([...bogonsAmong(first.addresses), ...late.flatMap((r) => bogonsAmong(r.addresses))])];
   return {
     ...blankObservation(q, kind),
     ...judge(first),

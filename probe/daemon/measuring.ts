@@ -1,0 +1,109 @@
+// The daemon's measuring: one scheduled run (measure, spool and log each measurement, note the run) and the scheduler driving the runs.
+import { setMaxListeners } from 'node:events';
+import type { Clock } from '../../common/clock.js';
+import type { Measurement } from '../../contract/measurement.js';
+import type { Target } from '../../contract/target.js';
+import type { ProbeConfig } from '../config/probe-config.js';
+import type { Network } from '../deps.js';
+import { engineOptionsFrom } from '../engine/options.js';
+import { runTargets } from '../engine/run.js';
+import { releaseMemoryAfterRun } from '../engine/v8-flags.js';
+import { DaemonStoppingError, RunDeadlineError } from '../errors.js';
+import { probeInfo } from '../probe-info.js';
+import type { Activity } from './activity.js';
+import { errorText, type Log } from './log.js';
+import type { Schedule } from './schedule.js';
+import { Scheduler, type Timers } from './scheduler.js';
+import type { Started } from './start-up.js';
+import type { StatusWriter } from './status-writer.js';
+
+export interface RunOptions {
+  config: ProbeConfig;
+  started: Pick<Started, 'identity' | 'location' | 'trust' | 'spool'>;
+  network: Network;
+  clock: Clock;
+  log: Log;
+  activity: Activity;
+  status: StatusWriter;
+  /** Tell the uploader that the spool holds something new. */
+  kickUploads: () => void;
+  /** After a run, once its upload has had time to go out, a full collection gives memory back. */
+  releaseMemoryDelayMs: number;
+}
+
+/**
+ * One run: measure `list` (every step listening on `signal`), append each measurement to the spool
+ * and log it as taken once the append resolved. Rejects when the engine fails or the spool cannot
+ * store a measurement; the last run is noted either way.
+ */
+export function measuringRun(o: RunOptions): (list: Target[], signal: AbortSignal) => Promise<void> {
+  const { config, started, network, clock, log, activity, status } = o;
+  const iso = (ms = clock.now()) => new Date(ms).toISOString();
+  return async (list, runSignal) => {
+    const began = clock.now();
+    activity.runs++;
+    // Every step of every target listens on the run's signal.
+    setMaxListeners(0, runSignal);
+    const options = engineOptionsFrom(config, probeInfo(started.identity.probeId, started.location.current()), started.trust, runSignal);
+    let measurements: Measurement[];
+    try {
+      measurements = await runTargets(list, options, { network, clock });
+    } catch (err) {
+      activity.lastRun = { started_at: iso(began), finished_at: iso(), targets: list.length, measurements: 0, verdicts: {}, error: errorText(err) };
+      status.update();
+      throw err;
+    }
+    const verdicts: Record<string, number> = {};
+    let appended = 0;
+    try {
+      for (const m of measurements) {
+        await started.spool.append(m);
+        appended++;
+        activity.taken++;
+        verdicts[m.verdict.verdict] = (verdicts[m.verdict.verdict] ?? 0) + 1;
+        log('info', `taken ${m.id} ${m.target.id} ${m.verdict.verdict}`);
+      }
+    } catch (err) {
+      const why = `the spool could not store a measurement (${measurements.length - appended} of this run lost): ${errorText(err)}`;
+      activity.lastRun = { started_at: iso(began), finished_at: iso(), targets: list.length, measurements: appended, verdicts, error: why };
+      throw new Error(why, { cause: err });
+    } finally {
+      if (appended > 0) o.kickUploads();
+      status.update();
+    }
+    activity.lastRun = { started_at: iso(began), finished_at: iso(), targets: list.length, measurements: appended, verdicts, error: null };
+    // The daemon now idles until the next run: hand back what the run's connections used.
+    setTimeout(releaseMemoryAfterRun, o.releaseMemoryDelayMs).unref();
+  };
+}
+
+export interface MeasuringSchedulerOptions {
+  schedule: Schedule;
+  clock: Clock;
+  timers: Timers;
+  log: Log;
+  activity: Activity;
+  run: (list: Target[], signal: AbortSignal) => Promise<void>;
+  runDeadlineMs: number;
+}
+
+/** The scheduler of the daemon's runs: a failed run is noted as the last error; one aborted by the stop is only logged. */
+export function measuringScheduler(o: MeasuringSchedulerOptions): Scheduler {
+  const { log, activity } = o;
+  return new Scheduler({
+    schedule: o.schedule,
+    clock: o.clock,
+    timers: o.timers,
+    runDeadlineMs: o.runDeadlineMs,
+    run: (list, runSignal) => o.run(list, runSignal),
+    onRunError: (err) => {
+      if (err instanceof DaemonStoppingError) {
+        log('warn', 'stopping: the run in flight was aborted; its measurements were not taken');
+        return;
+      }
+      const why = err instanceof RunDeadlineError ? err.message : `a measuring run failed: ${errorText(err)}`;
+      activity.fail(why);
+      log('error', why);
+    },
+  });
+}
