@@ -93,21 +93,32 @@ export function detectorOptions(config: CollectorConfig): { interval_ms: number;
   };
 }
 
+/** The followers of a collector's archive: the store's index, the event detector, then `extra` (the InfluxDB sink, …). */
+export function collectorFollowers(
+  config: CollectorConfig,
+  storage: { archive: Archive; store: Store; eventStore: EventStore },
+  clock: Clock,
+  extra: readonly Follower[],
+  onRevisions?: (revisions: readonly Revision[]) => void,
+): { index: StoreIndex; events: EventFollower; followers: Follower[] } {
+  const index = new StoreIndex(storage.archive, storage.store);
+  const events = new EventFollower({
+    archive: storage.archive,
+    store: storage.eventStore,
+    clock,
+    detector: detectorOptions(config),
+    onRevisions: (revisions) => onRevisions?.(revisions),
+  });
+  return { index, events, followers: [events, ...extra] };
+}
+
 /** Start the collector (not yet listening): open storage, start the followers (the store's index caught up), build the API. */
 export async function createCollector(config: CollectorConfig, deps: CollectorDeps): Promise<Collector> {
   const { clock } = deps;
   const targets = deps.targets ?? (await loadTargetList(config.targets_file));
   const { archive, store, eventStore } = await openStorage(config, clock);
-  const index = new StoreIndex(archive, store);
-  const events = new EventFollower({
-    archive,
-    store: eventStore,
-    clock,
-    detector: detectorOptions(config),
-    onRevisions: (revisions) => deps.onRevisions?.(revisions),
-  });
   const extra = typeof deps.followers === 'function' ? await deps.followers({ archive, store, config, clock }) : (deps.followers ?? []);
-  const others: Follower[] = [events, ...extra];
+  const { index, events, followers: others } = collectorFollowers(config, { archive, store, eventStore }, clock, extra, deps.onRevisions);
   const metrics = new Metrics();
   const tls = config.tls ? { cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) } : null;
 

@@ -1,11 +1,10 @@
 // `ashyq-collector serve`: the API on the configured address, with the IP database and the InfluxDB sink when configured, until a signal.
-import path from 'node:path';
 import { systemClock } from '../../common/clock.js';
 import { createCollector, type CollectorDeps } from '../app.js';
 import type { CollectorConfig } from '../config.js';
 import { bundledIpDatabaseFiles, loadIpDatabase, type AsnLookup } from '../ingest/asn.js';
 import { ensureEnrollmentToken } from '../ingest/enrollment.js';
-import { InfluxSink } from '../sinks/influx/sink.js';
+import { influxFollowers } from '../sinks/influx/from-config.js';
 import type { CliOptions } from './main.js';
 import type { Output } from './output.js';
 
@@ -47,28 +46,13 @@ export async function serve(config: CollectorConfig, options: CliOptions, stdout
   }
   const asnLookup = options.deps?.asnLookup ?? (await ipLookup(config, stderr));
   // The InfluxDB sink follows the archive when `influx` is configured (its cursor lives in the data dir).
-  const influxConfig = config.influx;
-  const followers: CollectorDeps['followers'] =
-    options.deps?.followers ??
-    (influxConfig === null
-      ? undefined
-      : ({ archive }) => [
-          new InfluxSink({
-            ...influxConfig,
-            stateDir: path.join(config.data_dir, 'influx'),
-            source: (from) => archive.read(from),
-            logger: {
-              info: (m) => stderr.write(`ashyq-collector: influx: ${m}\n`),
-              warn: (m) => stderr.write(`ashyq-collector: influx: ${m}\n`),
-              error: (m) => stderr.write(`ashyq-collector: influx: ${m}\n`),
-            },
-          }),
-        ]);
+  const line = (m: string) => stderr.write(`ashyq-collector: influx: ${m}\n`);
+  const followers: CollectorDeps['followers'] = options.deps?.followers ?? (({ archive }) => influxFollowers(config, archive, { info: line, warn: line, error: line }));
   const collector = await createCollector(config, {
     clock: systemClock,
     ...options.deps,
     ...(asnLookup ? { asnLookup } : {}),
-    ...(followers ? { followers } : {}),
+    followers,
   });
   for (const r of collector.recovered) {
     stderr.write(`ashyq-collector: archive ${r.segment}: cut a torn last line (${r.size_before - r.size_after} bytes, never acknowledged)\n`);

@@ -2,7 +2,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { pathToFileURL } from 'node:url';
 import type { ArchivedRecord, Category, Evidence, Layer, Measurement, Scope, Verdict } from './contract.js';
 import { InvalidArgumentError, utcDay } from './contract.js';
 import type { Observation } from './observation.js';
@@ -511,30 +510,4 @@ function toRecord(p: Planned): ArchivedRecord {
     verdict,
   };
   return { received_at: new Date(p.received).toISOString(), probe_id: p.probe.id, asn: p.probe.asn, cc: 'KZ', network: p.probe.network, measurement };
-}
-
-/** `npx tsx collector/events/simulate.ts --out DIR [--days 30] [--probes 20] [--seed 1]` */
-async function main(argv: string[]): Promise<void> {
-  const args = new Map<string, string>();
-  for (let i = 0; i < argv.length; i += 2) {
-    const key = argv[i]!;
-    if (!key.startsWith('--') || argv[i + 1] === undefined) throw new InvalidArgumentError(`simulate: expected --option value, got ${key}`);
-    args.set(key.slice(2), argv[i + 1]!);
-  }
-  const out = args.get('out');
-  if (out === undefined) throw new InvalidArgumentError('simulate: --out DIR is required');
-  const options: Partial<SimOptions> = {};
-  for (const key of ['days', 'probes', 'seed'] as const) {
-    const value = args.get(key);
-    if (value !== undefined) options[key] = Number(value);
-  }
-  const result = await writeSimulation(out, options);
-  process.stdout.write(`${result.records} records in ${result.segments.length} segments, ${result.truth.events.length} scripted events -> ${out}\n`);
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).catch((error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 1;
-  });
 }

@@ -15,6 +15,7 @@ import { FAILURES, OPERATIONS } from '../../contract/failure.js';
 import { MEASUREMENT_SCHEMA, type Measurement, type ProbeInfo } from '../../contract/measurement.js';
 import { CATEGORIES, type Target } from '../../contract/target.js';
 import type { RejectCode, SpoolOverflowReport } from '../../contract/wire.js';
+import type { ArchivedRecord } from '../storage/archive.js';
 import { LAYERS, SCOPES, VERDICTS, type Decision } from '../../contract/verdict.js';
 
 export const ULID_PATTERN = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
@@ -437,4 +438,31 @@ export function validateSpoolOverflow(value: unknown): { ok: true; report: Spool
     return { ok: false, reason: 'spool_overflow: first_dropped_at is after last_dropped_at' };
   }
   return { ok: true, report };
+}
+
+const archivedRecordShell = obj<Omit<ArchivedRecord, 'measurement'> & { measurement: unknown }>({
+  received_at: isoTime,
+  probe_id: str({ pattern: /^[A-Za-z0-9_-]{8,64}$/, label: 'a probe id' }),
+  asn: nullable(num({ int: true, min: 0, max: 4_294_967_295 })),
+  cc: nullable(str({ max: 2, pattern: COUNTRY, label: 'an ISO 3166-1 alpha-2 code' })),
+  network: nullable(str({ max: 256 })),
+  measurement: { ok: () => true, explain: () => null },
+});
+
+export type RecordValidation = { ok: true; record: ArchivedRecord } | { ok: false; id: string | null; code: RejectCode | 'bad_record'; reason: string };
+
+/**
+ * Check one record of an archive segment (an import): the record's own fields (when it was
+ * received, from which probe, the network it was attributed to), then its measurement as an upload
+ * from that probe would be checked (`ctx.signer` is the record's probe).
+ */
+export function validateArchivedRecord(value: unknown, ctx: Omit<ValidationContext, 'signer'>): RecordValidation {
+  if (!archivedRecordShell.ok(value)) {
+    const f = archivedRecordShell.explain(value, '') ?? fault('', 'invalid');
+    return { ok: false, id: null, code: 'bad_record', reason: f.reason };
+  }
+  const shell = value as ArchivedRecord;
+  const v = validateMeasurement(shell.measurement, { ...ctx, signer: shell.probe_id });
+  if (!v.ok) return { ok: false, id: v.id, code: v.code, reason: v.reason.startsWith('$') ? `measurement${v.reason.slice(1)}` : `measurement.${v.reason}` };
+  return { ok: true, record: shell };
 }
