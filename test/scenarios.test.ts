@@ -5,10 +5,10 @@ import type { Evidence } from '../contract/evidence.js';
 import { VERDICTS } from '../contract/verdict.js';
 import { dnsCases } from './scenarios/dns.js';
 import { httpCases } from './scenarios/http.js';
-import { REAL, type ObservationExpectation, type ScenarioCase } from './scenarios/scenario.js';
+import { REAL, type ObservationExpectation, type ScenarioCase } from './loopback/scenario.js';
 import { tcpCases } from './scenarios/tcp.js';
 import { tlsCases } from './scenarios/tls.js';
-import { addressOf, buildWorld, CANARIES, startLab, toTarget, type Lab } from './scenarios/world.js';
+import { addressOf, buildWorld, CANARIES, startLab, toTarget, type Lab } from './loopback/world.js';
 
 const families: Record<string, ScenarioCase[]> = { dns: dnsCases, tcp: tcpCases, tls: tlsCases, http: httpCases };
 const all = Object.values(families).flat();

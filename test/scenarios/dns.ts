@@ -1,6 +1,6 @@
 // DNS censorship scenarios: what the ISP's resolver or an on-path injector does, and what the probe must see.
 import { expect } from 'vitest';
-import { REAL, type ScenarioCase } from './scenario.js';
+import { REAL, type ScenarioCase } from '../loopback/scenario.js';
 
 export const dnsCases: ScenarioCase[] = [
   {

@@ -1,5 +1,5 @@
 // HTTP censorship scenarios: block pages and answers that differ from what the real site sends.
-import type { ScenarioCase } from './scenario.js';
+import type { ScenarioCase } from '../loopback/scenario.js';
 
 export const httpCases: ScenarioCase[] = [
   {

@@ -1,5 +1,5 @@
 // TCP censorship scenarios: resets, blackholes and refusals towards a service's addresses and fixed endpoints.
-import type { ScenarioCase } from './scenario.js';
+import type { ScenarioCase } from '../loopback/scenario.js';
 
 export const tcpCases: ScenarioCase[] = [
   {

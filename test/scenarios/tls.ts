@@ -1,5 +1,5 @@
 // TLS censorship scenarios: SNI filtering, stalls, cut handshakes and interception with a national root.
-import type { ScenarioCase } from './scenario.js';
+import type { ScenarioCase } from '../loopback/scenario.js';
 
 export const tlsCases: ScenarioCase[] = [
   {
