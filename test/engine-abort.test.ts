@@ -1,8 +1,8 @@
 // Cancelling a run through its AbortSignal: the run rejects at once and leaves no socket open.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runTargets } from '../probe/engine/run.js';
-import type { ScenarioCase } from './scenarios/scenario.js';
-import { buildWorld, CANARIES, startLab, type Lab } from './scenarios/world.js';
+import type { ScenarioCase } from './loopback/scenario.js';
+import { buildWorld, CANARIES, startLab, type Lab } from './loopback/world.js';
 
 const stalled: ScenarioCase = {
   name: 'a stalled handshake, cancelled',

@@ -2,8 +2,8 @@
 // holds up nothing but itself, while the evidence keeps the order of a layer-by-layer run.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runTargets } from '../probe/engine/run.js';
-import type { ScenarioCase } from './scenarios/scenario.js';
-import { addressOf, buildWorld, CANARIES, startLab, type Lab } from './scenarios/world.js';
+import type { ScenarioCase } from './loopback/scenario.js';
+import { addressOf, buildWorld, CANARIES, startLab, type Lab } from './loopback/world.js';
 
 const timeoutMs = 3_000;
 const universe = ['www.youtube.com', 'twitter.com', ...CANARIES.flatMap((t) => t.domains)];

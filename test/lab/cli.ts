@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Lab, labSupport } from './lab.js';
-import { expectations, scenario, SCENARIOS, type Scenario } from './scenarios.js';
+import { LAB_SCENARIOS, labExpectations, labScenario, type LabScenario } from '../catalogue/index.js';
 import { spawn } from 'node:child_process';
 import { labEnv, run } from './shell.js';
 import { NS } from './topology.js';
@@ -36,17 +36,17 @@ async function running(): Promise<boolean> {
   return r.stdout.split('\n').some((l) => l.split(/\s+/)[0] === NS.client);
 }
 
-function describe(s: Scenario): string {
-  const exp = Object.entries(expectations(s))
+function describe(s: LabScenario): string {
+  const exp = Object.entries(labExpectations(s))
     .filter(([, e]) => e.verdict !== 'ok')
     .map(([id, e]) => `${id}: ${e.verdict}`);
   return `${s.name.padEnd(17)} ${s.summary}\n${' '.repeat(18)}mechanism: ${s.mechanism}\n${' '.repeat(18)}expected: ${exp.length > 0 ? exp.join(', ') : 'every target ok'}`;
 }
 
-function pick(name: string | undefined): Scenario {
-  const s = scenario(name ?? 'clean');
+function pick(name: string | undefined): LabScenario {
+  const s = labScenario(name ?? 'clean');
   if (s === undefined) {
-    process.stderr.write(`lab: unknown scenario "${name}"; one of: ${SCENARIOS.map((x) => x.name).join(', ')}\n`);
+    process.stderr.write(`lab: unknown scenario "${name}"; one of: ${LAB_SCENARIOS.map((x) => x.name).join(', ')}\n`);
     process.exit(2);
   }
   return s;
@@ -105,7 +105,7 @@ async function main(argv: string[]): Promise<number> {
   const lab = new Lab(LAB_DIR);
   switch (command) {
     case 'list':
-      for (const s of SCENARIOS) out(describe(s));
+      for (const s of LAB_SCENARIOS) out(describe(s));
       return 0;
     case 'up': {
       const s = pick(arg);

@@ -7,12 +7,11 @@ import type { ArchivedRecord } from '../../collector/storage/archive.js';
 import type { DaemonStatus } from '../../probe/daemon/status.js';
 import type { Measurement } from '../../contract/measurement.js';
 import { COLLECTOR_TARGET } from '../../contract/wire.js';
+import { LAB_SCENARIOS, labExpectations, labScenario, type LabScenario } from '../catalogue/index.js';
 import { archivedRecords, reachabilityPoints, type ReachabilityPoint, type SeriesAnswer } from './collector-view.js';
 import { Lab, labSupport, removeStaleLab, type ProbeRun } from './lab.js';
 import type { LabDaemon, Taken } from './lab-daemon.js';
-import { EVIDENCE } from './evidence.js';
 import { NATIONAL_ROOT_CN } from './pki.js';
-import { expectations, SCENARIOS, scenario, type Scenario } from './scenarios.js';
 import { run, runIn } from './shell.js';
 import { CLIENT_IP, COLLECTOR, LAB_ISP, LAB_TARGETS, LINKS, NS, type Host } from './topology.js';
 
@@ -100,7 +99,7 @@ describe.runIf(support.ok)('censored lab: the real probe behind a real censor', 
 
   const ran: Array<{ name: string; ms: number }> = [];
 
-  const runScenario = async (s: Scenario) => {
+  const runScenario = async (s: LabScenario) => {
     if (lab === null) throw new Error('the lab is not up');
     await lab.clearCensor();
     await s.apply(lab.censor);
@@ -108,7 +107,7 @@ describe.runIf(support.ok)('censored lab: the real probe behind a real censor', 
     ran.push({ name: s.name, ms: r.elapsedMs });
     expect(r.code, `ashyq-probe exit status; stderr:\n${r.stderr}`).toBe(0);
     expect(r.measurements.map((m) => m.target.id)).toEqual(LAB_TARGETS.map((t) => t.id));
-    expect(verdictsOf(r.measurements), `verdicts under ${s.name}:\n${reasonsOf(r.measurements)}`).toEqual(expectations(s));
+    expect(verdictsOf(r.measurements), `verdicts under ${s.name}:\n${reasonsOf(r.measurements)}`).toEqual(labExpectations(s));
     return r;
   };
 
@@ -160,7 +159,7 @@ describe.runIf(support.ok)('censored lab: the real probe behind a real censor', 
 
   const pendingShutdown: Taken[] = [];
 
-  const daemonScenario = async (s: Scenario) => {
+  const daemonScenario = async (s: LabScenario) => {
     if (lab === null) throw new Error('the lab is not up');
     // A fresh censor: the throttling queue still holds the page the first run gave up on (at
     // 64 kbit/s it drains for half a minute), which would delay even the next SYN-ACK.
@@ -170,7 +169,7 @@ describe.runIf(support.ok)('censored lab: the real probe behind a real censor', 
       // Cut off, the daemon measures and keeps everything: nothing can reach the collector.
       const run = await oneDaemonRun('one run measured during the shutdown', (st) => (st.upload?.consecutiveFailures ?? 0) >= 1);
       expect(run.taken.length).toBe(LAB_TARGETS.length);
-      expect(verdictNames(run.taken), 'verdicts the daemon took').toEqual(verdictNames(expectations(s)));
+      expect(verdictNames(run.taken), 'verdicts the daemon took').toEqual(verdictNames(labExpectations(s)));
       expect(run.taken.filter((t) => run.stored.has(t.id)), 'nothing reached the collector').toEqual([]);
       expect(run.status.spool.count, 'every measurement kept in the spool').toBeGreaterThanOrEqual(run.taken.length);
       pendingShutdown.push(...run.taken);
@@ -182,9 +181,9 @@ describe.runIf(support.ok)('censored lab: the real probe behind a real censor', 
     const records = storedOnce(run, run.taken);
     checkStored(records, run.taken);
     const measurements = records.map((r) => r.measurement);
-    expect(verdictsOf(measurements), `stored verdicts under ${s.name}:\n${reasonsOf(measurements)}`).toEqual(expectations(s));
+    expect(verdictsOf(measurements), `stored verdicts under ${s.name}:\n${reasonsOf(measurements)}`).toEqual(labExpectations(s));
     // The evidence as stored shows the censor's mechanism as plainly as the probe's own output.
-    EVIDENCE[s.name]?.({ code: 0, measurements: LAB_TARGETS.map((t) => measurements.find((m) => m.target.id === t.id)!), stdout: '', stderr: '', elapsedMs: 0 });
+    s.check({ code: 0, measurements: LAB_TARGETS.map((t) => measurements.find((m) => m.target.id === t.id)!), stdout: '', stderr: '', elapsedMs: 0 });
   };
 
   // ── a switch while the daemon runs: clean → blocked → clean, seen in the collector's series ──────
@@ -195,8 +194,8 @@ describe.runIf(support.ok)('censored lab: the real probe behind a real censor', 
 
   it(`switch: clean → ${SWITCH} → clean while the daemon runs; the collector's series show the change at the right times`, async () => {
     if (lab === null) throw new Error('the lab is not up');
-    const blocking = scenario(SWITCH);
-    const clean = scenario('clean');
+    const blocking = labScenario(SWITCH);
+    const clean = labScenario('clean');
     if (blocking === undefined || clean === undefined) throw new Error('missing scenarios');
     expect(await archivedRecords(lab.collectorDataDir), 'the collector holds nothing before the switch').toEqual([]);
     await lab.clearCensor();
@@ -227,7 +226,7 @@ describe.runIf(support.ok)('censored lab: the real probe behind a real censor', 
       taken,
     );
 
-    const phases = [expectations(clean), expectations(blocking), expectations(clean)];
+    const phases = [labExpectations(clean), labExpectations(blocking), labExpectations(clean)];
     const phaseOf = (at: number) => (at < appliedAt ? 0 : at < clearedAt ? 1 : 2);
     for (const t of LAB_TARGETS) {
       // The time series Grafana reads: one point per run, at the run's time, with the verdict of that time.
@@ -290,12 +289,10 @@ describe.runIf(support.ok)('censored lab: the real probe behind a real censor', 
     expect(report.evidence.tls[0]?.ip).toBe(COLLECTOR.ip);
   }, 240_000);
 
-  for (const s of SCENARIOS) {
+  for (const s of LAB_SCENARIOS) {
     it(`${s.name}: ${s.summary}`, async () => {
       const r = await runScenario(s);
-      const check = EVIDENCE[s.name];
-      if (check === undefined) throw new Error(`scenario ${s.name} has no evidence check`);
-      check(r);
+      s.check(r);
       // The same scenario through the daemon: measured, spooled, uploaded, stored with the same verdicts.
       await daemonScenario(s);
     }, 240_000);
@@ -308,16 +305,16 @@ describe.runIf(support.ok)('censored lab: the real probe behind a real censor', 
     const run = await oneDaemonRun('the spool emptied once the route is back', (st) => st.spool.count === 0);
     const records = storedOnce(run, pendingShutdown);
     checkStored(records, pendingShutdown);
-    const shutdown = scenario('shutdown');
+    const shutdown = labScenario('shutdown');
     if (shutdown === undefined) throw new Error('no shutdown scenario');
-    expect(verdictsOf(records.map((r) => r.measurement))).toEqual(expectations(shutdown));
+    expect(verdictsOf(records.map((r) => r.measurement))).toEqual(labExpectations(shutdown));
   }, 240_000);
 
   it('clean again once every scenario was applied and removed: the censor leaves nothing behind', async () => {
-    const clean = scenario('clean');
+    const clean = labScenario('clean');
     if (clean === undefined) throw new Error('no clean scenario');
     const r = await runScenario(clean);
-    EVIDENCE['clean']?.(r);
+    clean.check(r);
     process.stderr.write(`lab: probe run per scenario: ${ran.map((x) => `${x.name} ${(x.ms / 1000).toFixed(1)}s`).join(', ')}\n`);
   }, 60_000);
 });

@@ -1,4 +1,4 @@
-// A fake internet on loopback for the scenarios: honest servers, the censor's devices, and the probe's view of them.
+// A fake internet on loopback for the catalogue's loopback tier: honest servers, the censor's devices, and the probe's view of them.
 import net from 'node:net';
 import type http from 'node:http';
 import { type Deps } from '../../probe/deps.js';

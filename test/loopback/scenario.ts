@@ -1,4 +1,4 @@
-// The shape of a censorship scenario: a target, how the fake censor is configured, what must be observed.
+// The shape of a loopback censorship scenario: a target, how the fake censor is configured, what must be observed.
 import type { DnsBehavior } from '../fakes/dns-server.js';
 import type { Endpoint, HttpExpectation } from '../../contract/target.js';
 import type { Layer, Verdict } from '../../contract/verdict.js';
