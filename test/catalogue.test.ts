@@ -8,9 +8,15 @@ import { LAB_TARGETS } from './lab/topology.js';
  * Verdicts a tier has no case for yet, listed on purpose (a new case there must remove its verdict
  * from the list). The pure tiers together cover the whole vocabulary.
  */
+/**
+ * In the contract (DESIGN.md's vocabulary) but not yet produced by the classifier: plain-HTTP
+ * resets and timeouts after the request, and throttling. They have no case in any tier yet.
+ */
+const NOT_YET_CLASSIFIED: readonly Verdict[] = ['http.reset', 'http.timeout', 'http.throttled'];
+
 const NOT_YET: Record<Tier, readonly Verdict[]> = {
   // `down` needs the control's evidence.
-  evidence: ['down'],
+  evidence: ['http.reset', 'http.timeout', 'http.throttled', 'down'],
   control: [
     'dns.bogon',
     'dns.injected',
@@ -23,13 +29,16 @@ const NOT_YET: Record<Tier, readonly Verdict[]> = {
     'tls.eof',
     'tls.interception',
     'http.blockpage',
+    'http.reset',
+    'http.timeout',
     'http.diff',
+    'http.throttled',
     'offline',
     'inconclusive',
   ],
   // The probe run on loopback has no control.
-  loopback: ['down'],
-  lab: ['dns.inconsistent', 'dns.timeout', 'tls.timeout', 'tls.eof', 'down', 'inconclusive'],
+  loopback: ['http.reset', 'http.timeout', 'http.throttled', 'down'],
+  lab: ['dns.inconsistent', 'dns.timeout', 'tls.timeout', 'tls.eof', 'http.reset', 'http.timeout', 'http.throttled', 'down', 'inconclusive'],
 };
 
 const coveredBy = (tier: Tier): Set<Verdict> => new Set(casesOf(tier).map((c) => c.verdict));
@@ -51,13 +60,13 @@ describe('catalogue', () => {
     expect(VERDICTS.reduce((n, v) => n + byVerdict[v].length, 0)).toBe(CATALOGUE.length);
   });
 
-  it('has a case for every verdict in some tier', () => {
-    expect(VERDICTS.filter((v) => byVerdict[v].length === 0)).toEqual([]);
+  it('has a case for every verdict the classifier produces, in some tier', () => {
+    expect(VERDICTS.filter((v) => byVerdict[v].length === 0)).toEqual(NOT_YET_CLASSIFIED);
   });
 
-  it('covers every verdict in the pure tiers (evidence and control together)', () => {
+  it('covers every verdict the classifier produces in the pure tiers (evidence and control together)', () => {
     const pure = new Set([...coveredBy('evidence'), ...coveredBy('control')]);
-    expect(VERDICTS.filter((v) => !pure.has(v))).toEqual([]);
+    expect(VERDICTS.filter((v) => !pure.has(v))).toEqual(NOT_YET_CLASSIFIED);
   });
 
   it.each(TIERS)('%s tier: lacks a case for exactly the verdicts listed as not yet covered', (tier) => {
