@@ -20,6 +20,8 @@ import type { Follower } from './pipeline/follower.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { StoreIndex } from './pipeline/store-index.js';
 import { EventFollower } from './events/follower.js';
+import { SharePoints } from './sinks/influx/share-points.js';
+import { InfluxWriter } from './sinks/influx/writer.js';
 import type { Revision } from './events/types.js';
 import { Archive, type Recovery } from './storage/archive.js';
 import { EventStore } from './storage/event-store.js';
@@ -100,16 +102,28 @@ export function collectorFollowers(
   clock: Clock,
   extra: readonly Follower[],
   onRevisions?: (revisions: readonly Revision[]) => void,
-): { index: StoreIndex; events: EventFollower; followers: Follower[] } {
+): { index: StoreIndex; events: EventFollower; followers: Follower[]; shares: SharePoints | null } {
   const index = new StoreIndex(storage.archive, storage.store);
+  let shares: SharePoints | null = null;
   const events = new EventFollower({
     archive: storage.archive,
     store: storage.eventStore,
     clock,
     detector: detectorOptions(config),
     onRevisions: (revisions) => onRevisions?.(revisions),
+    onObserved: (observations) => shares?.note(observations),
   });
-  return { index, events, followers: [events, ...extra] };
+  if (config.influx !== null) {
+    const influx = config.influx;
+    const log = (m: string) => process.stderr.write(`ashyq-collector: influx blocked_share: ${m}\n`);
+    shares = new SharePoints({
+      writer: new InfluxWriter({ ...influx, timeoutMs: 10_000, gzip: false, connections: 1 }),
+      detector: () => events.current,
+      clock,
+      logger: { info: log, warn: log, error: log },
+    });
+  }
+  return { index, events, followers: [events, ...extra], shares };
 }
 
 /** Start the collector (not yet listening): open storage, start the followers (the store's index caught up), build the API. */
@@ -118,7 +132,7 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
   const targets = deps.targets ?? (await loadTargetList(config.targets_file));
   const { archive, store, eventStore } = await openStorage(config, clock);
   const extra = typeof deps.followers === 'function' ? await deps.followers({ archive, store, config, clock }) : (deps.followers ?? []);
-  const { index, events, followers: others } = collectorFollowers(config, { archive, store, eventStore }, clock, extra, deps.onRevisions);
+  const { index, events, followers: others, shares } = collectorFollowers(config, { archive, store, eventStore }, clock, extra, deps.onRevisions);
   const metrics = new Metrics();
   const tls = config.tls ? { cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) } : null;
 
@@ -134,6 +148,9 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
   });
   const pipeline = new Pipeline(index, others, { warn: (o, m) => app.log.warn(o, m) });
   await pipeline.start();
+  // The blocked share of every bucket the detector holds is written again at start: what a previous run left pending is among them.
+  shares?.noteAll();
+  shares?.start();
 
   const lookup = (ip: string): AsnInfo | null => {
     if (deps.asnLookup === undefined) return null;
@@ -183,6 +200,7 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
       clearInterval(dayTimer);
       await app.close();
       await pipeline.stop();
+      await shares?.stop();
       await archive.close();
       eventStore.close();
       store.close();

@@ -38,7 +38,7 @@ export async function runImport(config: CollectorConfig, files: readonly string[
   const storage = await openStorage(config, clock);
   const influxLog = (m: string) => stderr.write(`ashyq-collector: influx: ${m}\n`);
   const extra = influxFollowers(config, storage.archive, { info: influxLog, warn: influxLog, error: influxLog });
-  const { index, followers } = collectorFollowers(config, storage, clock, extra);
+  const { index, followers, shares } = collectorFollowers(config, storage, clock, extra);
   const pipeline = new Pipeline(index, followers, { warn: (o, m) => stderr.write(`ashyq-collector: ${m} ${JSON.stringify(o)}\n`) });
   const startedAt = clock.monotonic();
   let lastDrawn = 0;
@@ -61,13 +61,19 @@ export async function runImport(config: CollectorConfig, files: readonly string[
   });
   try {
     await pipeline.start();
+    shares?.start();
     for (const file of files) await importer.importFile(file);
+    if (shares !== null) {
+      const flushed = await Promise.race([shares.flush().then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), INFLUX_DRAIN_MS).unref())]);
+      if (!flushed || shares.backlog() > 0) stderr.write(`ashyq-collector: influx: blocked shares of ${shares.backlog()} buckets not yet written; the collector writes them when it next runs\n`);
+    }
     for (const f of extra) {
       if (!(f instanceof InfluxSink)) continue;
       const drained = await Promise.race([f.drain(), new Promise<false>((resolve) => setTimeout(() => resolve(false), INFLUX_DRAIN_MS).unref())]);
       if (!drained) stderr.write(`ashyq-collector: influx: ${f.backlog()} points not yet written; the collector writes them when it next runs\n`);
     }
   } finally {
+    await shares?.stop();
     await pipeline.stop();
     await storage.archive.close();
     storage.eventStore.close();

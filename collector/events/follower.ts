@@ -25,6 +25,8 @@ export interface EventFollowerOptions {
   tickMs?: number;
   /** Called with every batch of revisions, once they are saved (webhook, time series, surge). */
   onRevisions?: (revisions: readonly Revision[]) => void;
+  /** Called with the observations of every batch once counted (the blocked-share time series). */
+  onObserved?: (observations: readonly Observation[]) => void;
   log?: EventFollowerLog;
 }
 
@@ -110,6 +112,7 @@ export class EventFollower implements Follower {
     for (const r of records) if (excluded === undefined || !excluded(r.probe_id)) observations.push(observationFromRecord(r));
     const revisions = observations.length > 0 ? this.detector.observe(observations) : [];
     this.save(revisions, cursor, false);
+    if (observations.length > 0) this.o.onObserved?.(observations);
     this.position = cursor;
     return observations.length;
   }

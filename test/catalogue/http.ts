@@ -128,9 +128,9 @@ export const httpCases: CatalogueCase[] = [
     name: 'throttling',
     verdict: 'http.diff',
     lab: {
-      summary: "Twitter's downloads shaped to 64 kbit/s: handshakes pass, the page does not arrive in time",
-      mechanism: `tc htb class of 64kbit on the censor's client link; iptables -t mangle POSTROUTING -s ${ip('twitter')} -j CLASSIFY`,
-      apply: (c) => c.throttle([ip('twitter')], '64kbit'),
+      summary: "Twitter's connections shaped to 32 kbit/s after their first 8 KiB: handshakes pass, the answer does not arrive in time",
+      mechanism: `tc htb class of 32kbit on the censor's client link; iptables -t mangle POSTROUTING -s ${ip('twitter')} -m connbytes --connbytes 8192: --connbytes-dir reply -j CLASSIFY`,
+      apply: (c) => c.throttle([ip('twitter')], '32kbit', 8192),
       blocked: { twitter: { verdict: 'http.diff', layer: 'http' } },
       check(r) {
         const m = measured(r, 'twitter');

@@ -124,14 +124,23 @@ export class Censor {
     }
   }
 
-  /** Traffic from these addresses towards the client is shaped to `rate` (tc htb; iptables CLASSIFY picks the class). */
-  async throttle(ips: readonly string[], rate: string): Promise<void> {
+  /**
+   * Traffic from these addresses towards the client is shaped to `rate` (tc htb) once a connection
+   * has carried `afterBytes` towards the client (iptables connbytes picks the class, CLASSIFY sets
+   * it), as DPI throttles do: every handshake passes at full speed, the page crawls. Per connection,
+   * so one slowed download never queues ahead of another connection's handshake.
+   */
+  async throttle(ips: readonly string[], rate: string, afterBytes: number): Promise<void> {
     const tc = (...args: string[]) => runIn(NS.censor, 'tc', args);
     await tc('qdisc', 'add', 'dev', CENSOR_CLIENT_DEV, 'root', 'handle', '1:', 'htb', 'default', '10');
     await tc('class', 'add', 'dev', CENSOR_CLIENT_DEV, 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '10gbit');
     await tc('class', 'add', 'dev', CENSOR_CLIENT_DEV, 'parent', '1:', 'classid', '1:20', 'htb', 'rate', rate, 'ceil', rate, 'burst', '2k', 'cburst', '2k');
     for (const ip of ips) {
-      await this.iptables('mangle', '-A', 'POSTROUTING', '-o', CENSOR_CLIENT_DEV, '-s', ip, '-j', 'CLASSIFY', '--set-class', '1:20');
+      await this.iptables(
+        'mangle', '-A', 'POSTROUTING', '-o', CENSOR_CLIENT_DEV, '-s', ip,
+        '-m', 'connbytes', '--connbytes', `${afterBytes}:`, '--connbytes-dir', 'reply', '--connbytes-mode', 'bytes',
+        '-j', 'CLASSIFY', '--set-class', '1:20',
+      );
     }
   }
 

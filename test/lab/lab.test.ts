@@ -161,8 +161,7 @@ describe.runIf(support.ok)('censored lab: the real probe behind a real censor', 
 
   const daemonScenario = async (s: LabScenario) => {
     if (lab === null) throw new Error('the lab is not up');
-    // A fresh censor: the throttling queue still holds the page the first run gave up on (at
-    // 64 kbit/s it drains for half a minute), which would delay even the next SYN-ACK.
+    // A fresh censor: every scenario's mechanisms start from an honest router.
     await lab.clearCensor();
     await s.apply(lab.censor);
     if (s.name === 'shutdown') {

@@ -102,7 +102,8 @@ export function connectRtt(measurement: Measurement): number | null {
   return best;
 }
 
-function line(measurement: string, tags: Array<[string, string]>, fields: Array<[string, string | null]>, timestamp: string): string {
+/** One point: escaped measurement and tags, the fields that have a value (each already in line-protocol form), a timestamp in ns. */
+export function line(measurement: string, tags: Array<[string, string]>, fields: Array<[string, string | null]>, timestamp: string): string {
   const tagText = tags.map(([k, v]) => `,${escapeTag(k)}=${escapeTag(v)}`).join('');
   const fieldText = fields
     .filter((f): f is [string, string] => f[1] !== null)
