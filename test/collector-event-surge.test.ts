@@ -6,6 +6,7 @@ import type { BlockingEvent } from '../collector/events/types.js';
 import type { AsnInfo } from '../collector/ingest/asn.js';
 import type { EventsConfig } from '../collector/config.js';
 import { asksForSurge, combineSurges, concerns, eventSurgeUntil } from '../collector/targets/event-surge.js';
+import { targetList, type TargetList } from '../collector/targets/list.js';
 import { writeSurge } from '../collector/targets/surge.js';
 import type { Measurement } from '../contract/measurement.js';
 import type { BatchAnswer, SurgeAnswer } from '../contract/wire.js';
@@ -36,8 +37,9 @@ afterEach(async () => {
 });
 
 /** A collector with a 30-minute event interval whose lookup places the 127.0.0.x requesters (uploads from 127.0.0.1 keep the network they state). */
-async function collector(events: Partial<EventsConfig> = {}): Promise<RunningCollector> {
+async function collector(events: Partial<EventsConfig> = {}, o: { dir?: string; targets?: TargetList } = {}): Promise<RunningCollector> {
   running = await startCollector({
+    ...o,
     events: { interval_minutes: 30, min_probe_history_hours: 2, ...events },
     deps: {
       asnLookup: (ip) => NETWORKS[ip] ?? null,
@@ -208,6 +210,18 @@ describe('event surges in GET /api/v1/targets', () => {
     await upload(c, probes, { from: T0 - 14 * HOUR, to: T0, blockFrom: T0 - 4 * HOUR });
     expect(openEvents(c).find((e) => e.series === 'youtube/AS21299/tls')).toMatchObject({ single_probe: true, probe_count: 1 });
     expect((await targetsFrom(c, ON_21299)).surge).toBeUndefined();
+    expect(await eventSurgesMetric(c)).toBe(0);
+  });
+
+  it('names only targets the collector still serves', async () => {
+    const first = await collector();
+    await openYoutubeEvent(first);
+    await first.stop();
+    running = undefined;
+    // Restarted without YouTube in its list: the event is still open, but there is nothing to surge.
+    const c = await collector({}, { dir: first.dir, targets: targetList((await testTargets()).targets.filter((t) => t.id !== 'youtube')) });
+    expect(openEvents(c).map((e) => e.series)).toContain('youtube/AS9198/tls');
+    expect((await targetsFrom(c, ON_9198)).surge).toBeUndefined();
     expect(await eventSurgesMetric(c)).toBe(0);
   });
 
