@@ -22,8 +22,8 @@ export class ServedTargets {
 
   /**
    * The list for a requester on `network` (null: not known): the plain list, or with the operator's
-   * surge, the event surge for that network, or one surge made of both. The same surge gives the
-   * same body and ETag as the operator's list alone (SurgeWatcher.list()).
+   * surge, the event surge for that network, or one surge made of both. A list is a pure function
+   * of its surge: the same surge, the same body and ETag, whoever asks.
    */
   async list(network: RequesterNetwork | null): Promise<TargetList> {
     const current = await this.#surges.current();
