@@ -4,14 +4,14 @@ import { combineSurges, type EventSurges, type RequesterNetwork } from './event-
 import { targetList, type TargetList } from './list.js';
 import type { SurgeWatcher } from './surge.js';
 
-/** Lists built for combined surges kept at most (a handful of networks and slots at a time). */
+/** Lists with a surge kept at most (a handful of networks and slots at a time). */
 const MAX_VARIANTS = 64;
 
 export class ServedTargets {
   readonly #surges: SurgeWatcher;
   readonly #events: EventSurges;
   readonly #base: TargetList;
-  /** Lists with an event surge, by their surge (each has its own body and so its own ETag). */
+  /** Lists with a surge (the operator's, an event surge or both), by their surge: each has its own body and ETag. */
   readonly #variants = new Map<string, TargetList>();
 
   constructor(options: { surges: SurgeWatcher; events: EventSurges; base: TargetList }) {
