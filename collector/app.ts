@@ -27,6 +27,8 @@ import { Archive, type Recovery } from './storage/archive.js';
 import { EventStore } from './storage/event-store.js';
 import { Store } from './storage/store.js';
 import { loadTargetList, type TargetList } from './targets/list.js';
+import { EventSurges } from './targets/event-surge.js';
+import { ServedTargets } from './targets/served.js';
 import { SurgeWatcher } from './targets/surge.js';
 
 /** What a follower factory gets: the archive to read from (with cursors), the store and the config. */
@@ -180,12 +182,21 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
     log: { info: (o, m) => app.log.info(o, m), error: (o, m) => app.log.error(o, m) },
   });
   metrics.setSurge(await surges.current());
+  // While an event is open, probes on its network are asked for a surge of its targets (read per request).
+  const eventSurges = new EventSurges({
+    events: eventStore,
+    base: targets,
+    clock,
+    everyMinutes: config.events.surge_every_minutes,
+    intervalMinutes: config.events.interval_minutes,
+    log: { info: (o, m) => app.log.info(o, m), error: (o, m) => app.log.error(o, m) },
+  });
 
   registrationRoutes(app, { enrollment: new Enrollment(config.enrollment_tokens), store, clock });
   await uploadRoutes(app, { ingest, maxBodyBytes: config.limits.max_body_bytes });
-  targetRoutes(app, { surges, lookup });
+  targetRoutes(app, { served: new ServedTargets({ surges, events: eventSurges, base: targets }), lookup });
   seriesRoutes(app, { store, targets, clock });
-  healthRoutes(app, { store, metrics, surges, followers: extra });
+  healthRoutes(app, { store, metrics, surges, eventSurges, followers: extra });
   eventRoutes(app, { events: eventStore });
 
   // Close (and compress) a finished day even when no upload arrives after midnight.

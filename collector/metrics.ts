@@ -20,6 +20,7 @@ export class Metrics {
   private readonly batches = new Map<string, number>();
   private spoolOverflow = { reports: 0, dropped: 0 };
   private surge: { targets: number; until: number } | null = null;
+  private eventSurges = 0;
 
   countItem(status: ItemStatus, reason?: string): void {
     this.measurements.set(status, (this.measurements.get(status) ?? 0) + 1);
@@ -43,6 +44,11 @@ export class Metrics {
   /** The surge served now (set whenever the server looks at it), or null. */
   setSurge(surge: { targets: readonly string[]; until: string } | null): void {
     this.surge = surge === null ? null : { targets: surge.targets.length, until: Date.parse(surge.until) };
+  }
+
+  /** Open events asking probes on their networks for a surge now (set whenever /metrics is rendered). */
+  setEventSurges(count: number): void {
+    this.eventSurges = count;
   }
 
   spoolOverflowTotals(): { reports: number; dropped: number } {
@@ -97,6 +103,9 @@ export class Metrics {
     lines.push('# HELP ashyq_surge_until_seconds End of the current surge, Unix seconds (0 without one).');
     lines.push('# TYPE ashyq_surge_until_seconds gauge');
     lines.push(`ashyq_surge_until_seconds ${this.surge === null ? 0 : Math.floor(this.surge.until / 1000)}`);
+    lines.push('# HELP ashyq_event_surges_active Open events asking probes on their networks for a surge now.');
+    lines.push('# TYPE ashyq_event_surges_active gauge');
+    lines.push(`ashyq_event_surges_active ${this.eventSurges}`);
     return `${lines.join('\n')}\n`;
   }
 }

@@ -22,13 +22,21 @@ let proxyPki: LabPki;
 let collector: TestCollector;
 let stateRoot: string;
 let states = 0;
+/** Addresses the collector looked up (each one is the proxy's). */
+let lookups = 0;
 const cleanup: Array<() => Promise<unknown>> = [];
 
 beforeAll(async () => {
   pki = await makeLabPki([COLLECTOR_NAME]);
   proxyPki = await makeLabPki([PROXY_NAME]);
   // The collector sees the proxy's address: its lookup names the proxy's network.
-  collector = await startTestCollector({ serve: pki.leaf, asnLookup: () => PROXY_NETWORK });
+  collector = await startTestCollector({
+    serve: pki.leaf,
+    asnLookup: () => {
+      lookups++;
+      return PROXY_NETWORK;
+    },
+  });
   stateRoot = await tempDir('ashyq-upload-proxy-');
 });
 
@@ -92,6 +100,18 @@ async function failure(p: Promise<unknown>): Promise<UploadError> {
 }
 
 describe('upload through an HTTP CONNECT proxy', () => {
+  it("fetches the target list marked as proxied: the collector does not take the proxy's network for the probe's", async () => {
+    const r = await relay(startConnectProxy({ route: toCollector }));
+    const { client } = viaProxy(r, await identity(), `http://${PROXY_NAME}:${r.port}`);
+    lookups = 0;
+    const answer = await client.fetchTargets(null);
+    expect(answer.status).toBe('ok');
+    // No lookup: no event surge meant for the proxy's network reaches the probe.
+    expect(lookups).toBe(0);
+    expect(await client.whoami()).toEqual(PROXY_NETWORK);
+    expect(lookups).toBe(1);
+  });
+
   it('tunnels registration and upload, the proxy seeing only the name and TLS bytes', async () => {
     const r = await relay(startConnectProxy({ route: toCollector }));
     const id = await identity();

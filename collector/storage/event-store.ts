@@ -13,6 +13,7 @@ CREATE TABLE IF NOT EXISTS events (
   json TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_start ON events (start);
+CREATE INDEX IF NOT EXISTS events_open ON events (start) WHERE status = 'open';
 CREATE TABLE IF NOT EXISTS revisions (
   seq INTEGER PRIMARY KEY,
   event_id TEXT NOT NULL,
@@ -87,6 +88,7 @@ export class EventStore {
     getMeta: Database.Statement<[string], { value: string }>;
     setMeta: Database.Statement<[string, string]>;
     events: Database.Statement<[number, number], { json: string }>;
+    openEvents: Database.Statement<[], { json: string }>;
     event: Database.Statement<[string], { json: string }>;
     revisionsOf: Database.Statement<[string], { json: string }>;
     revisionsAfter: Database.Statement<[number, number], { json: string }>;
@@ -111,6 +113,7 @@ export class EventStore {
       setMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       // Overlapping [from, to]: started by `to` and not ended before `from` (open events have no end).
       events: this.db.prepare('SELECT json FROM events WHERE start <= ? AND (end_at IS NULL OR end_at >= ?) ORDER BY start, id'),
+      openEvents: this.db.prepare("SELECT json FROM events WHERE status = 'open' ORDER BY start, id"),
       event: this.db.prepare('SELECT json FROM events WHERE id = ?'),
       revisionsOf: this.db.prepare('SELECT json FROM revisions WHERE event_id = ? ORDER BY seq'),
       revisionsAfter: this.db.prepare('SELECT json FROM revisions WHERE seq > ? ORDER BY seq LIMIT ?'),
@@ -179,6 +182,11 @@ export class EventStore {
   events(filter: EventFilter & { open?: boolean } = {}): BlockingEvent[] {
     const rows = this.stmt.events.all(filter.to ?? Number.MAX_SAFE_INTEGER, filter.from ?? Number.MIN_SAFE_INTEGER);
     return rows.map((r) => JSON.parse(r.json) as BlockingEvent).filter((e) => matchesEvent(e, filter));
+  }
+
+  /** The open events (not retracted, no end), in start order: an index lookup, cheap enough per request. */
+  openEvents(): BlockingEvent[] {
+    return this.stmt.openEvents.all().map((r) => JSON.parse(r.json) as BlockingEvent);
   }
 
   event(id: string): BlockingEvent | null {

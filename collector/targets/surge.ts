@@ -6,7 +6,7 @@ import type { Clock } from '../../common/clock.js';
 import { fsyncDir, replaceFile } from '../../common/durable.js';
 import type { SurgeAnswer } from '../../contract/wire.js';
 import { SurgeError } from '../errors.js';
-import { COLLECTOR_SELF, targetList, type TargetList } from './list.js';
+import { COLLECTOR_SELF, type TargetList } from './list.js';
 
 export const SURGE_FILE = 'surge.json';
 /** A surge ends at most this far after it is set (or read). */
@@ -170,8 +170,6 @@ export class SurgeWatcher {
   readonly #log: SurgeLog;
   #key: string | null = null;
   #state: SurgeState = { state: 'none' };
-  /** The list served while the surge in #state is active. */
-  #withSurge: TargetList | null = null;
   #endLogged = false;
   #checking: Promise<void> | null = null;
 
@@ -184,12 +182,6 @@ export class SurgeWatcher {
 
   get file(): string {
     return surgeFilePath(this.#dataDir);
-  }
-
-  /** The list to serve now: the base list, with the surge while one is active. */
-  async list(): Promise<TargetList> {
-    const surge = await this.current();
-    return surge === null ? this.#base : this.#withSurge!;
   }
 
   /** The surge served now, or null. */
@@ -229,10 +221,8 @@ export class SurgeWatcher {
     const next = key === 'none' ? ({ state: 'none' } as const) : await readSurge(this.#dataDir, this.#base, this.#clock);
     this.#state = next;
     this.#endLogged = false;
-    this.#withSurge = null;
     if (next.state === 'active') {
       const { targets, interval_minutes, until } = next.surge;
-      this.#withSurge = targetList(this.#base.targets, { targets, interval_minutes, until });
       if (before.state !== 'active' || JSON.stringify(before.surge) !== JSON.stringify(next.surge)) {
         this.#log.info({ surge: next.surge }, `surge: asking probes to measure ${targets.join(', ')} every ${interval_minutes} min until ${until}`);
       }

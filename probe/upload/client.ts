@@ -281,7 +281,9 @@ export class CollectorClient {
   async fetchTargets(
     etag: string | null,
   ): Promise<{ status: 'not-modified' } | { status: 'ok'; etag: string | null; text: string; surge: Surge | null }> {
-    const answer = await this.request('GET', `${API_PREFIX}/targets`, etag !== null ? { 'if-none-match': etag } : {});
+    // Through a proxy the collector would see the proxy's network: say so, and get no surge meant for that network.
+    const route: Record<string, string> = this.proxy === null ? {} : { [HEADER_ROUTE]: 'proxy' };
+    const answer = await this.request('GET', `${API_PREFIX}/targets`, { ...route, ...(etag !== null ? { 'if-none-match': etag } : {}) });
     if (answer.status === 304) return { status: 'not-modified' };
     if (answer.status !== 200) throw this.answerError('target list', answer);
     const { text, surge } = splitSurge(answer.body.toString('utf8'));
