@@ -21,8 +21,11 @@ import { Pipeline } from './pipeline/pipeline.js';
 import { StoreIndex } from './pipeline/store-index.js';
 import { EventFollower } from './events/follower.js';
 import { SharePoints } from './sinks/influx/share-points.js';
-import { InfluxWriter } from './sinks/influx/writer.js';
+import { RevisionOutbox, type OutboxLog, type RevisionOutboxOptions } from './events/outbox.js';
+import { Webhook } from './events/webhook.js';
 import type { Revision } from './events/types.js';
+import { EventPoints } from './sinks/influx/event-points.js';
+import { InfluxWriter, type LineWriter } from './sinks/influx/writer.js';
 import { Archive, type Recovery } from './storage/archive.js';
 import { EventStore } from './storage/event-store.js';
 import { Store } from './storage/store.js';
@@ -51,6 +54,12 @@ export interface CollectorDeps {
   targets?: TargetList;
   /** Told of every batch of event revisions once saved (besides the collector's own webhook and surge). */
   onRevisions?: (revisions: readonly Revision[]) => void;
+  /** The webhook's network (default: global fetch). */
+  fetch?: typeof fetch;
+  /** Replaces the InfluxDB writer of the event points (default: one to config.influx). */
+  eventWriter?: LineWriter;
+  /** Timing of the outboxes of the webhook and the event points (tests). */
+  outbox?: Pick<RevisionOutboxOptions, 'timers' | 'random' | 'pollMs' | 'initialRetryDelayMs' | 'maxRetryDelayMs'>;
 }
 
 export interface Collector {
@@ -69,6 +78,9 @@ export interface Collector {
   /** The event detector following the archive, and where it keeps events. */
   events: EventFollower;
   eventStore: EventStore;
+  /** Deliverers of the event revisions: to the webhook (config.events.webhook) and as InfluxDB points (config.influx), when configured. */
+  webhook: RevisionOutbox | null;
+  eventPoints: RevisionOutbox | null;
   /** Torn archive tails cut at start, and what catching the store up with the archive did. */
   recovered: Recovery[];
   caughtUp: CatchUpSummary;
@@ -128,14 +140,53 @@ export function collectorFollowers(
   return { index, events, followers: [events, ...extra], shares };
 }
 
+/** The outboxes of the event revisions the config asks for: the webhook's and the InfluxDB event points'. */
+function eventOutboxes(
+  config: CollectorConfig,
+  eventStore: EventStore,
+  deps: CollectorDeps,
+  log: (name: string) => OutboxLog,
+): { webhook: RevisionOutbox | null; eventPoints: RevisionOutbox | null; close(): void } {
+  const common = { store: eventStore, clock: deps.clock, ...deps.outbox };
+  const hook = config.events.webhook;
+  const webhook =
+    hook === null
+      ? null
+      : new RevisionOutbox({
+          ...common,
+          name: 'webhook',
+          // One revision a request: a resend never repeats one the receiver already took.
+          batchSize: 1,
+          send: new Webhook({ url: hook.url, secret: hook.secret, clock: deps.clock, ...(deps.fetch ? { fetch: deps.fetch } : {}) }).send,
+          log: log('webhook'),
+        });
+  const influx = config.influx;
+  const points =
+    influx === null && deps.eventWriter === undefined
+      ? null
+      : new EventPoints({
+          writer: deps.eventWriter ?? new InfluxWriter({ url: influx!.url, token: influx!.token, org: influx!.org, bucket: influx!.bucket, timeoutMs: 10_000, connections: 1 }),
+          log: log('influx events'),
+        });
+  const eventPoints = points === null ? null : new RevisionOutbox({ ...common, name: 'influx-events', send: points.send, log: log('influx events') });
+  return { webhook, eventPoints, close: () => points?.close() };
+}
+
 /** Start the collector (not yet listening): open storage, start the followers (the store's index caught up), build the API. */
 export async function createCollector(config: CollectorConfig, deps: CollectorDeps): Promise<Collector> {
   const { clock } = deps;
   const targets = deps.targets ?? (await loadTargetList(config.targets_file));
   const { archive, store, eventStore } = await openStorage(config, clock);
   const extra = typeof deps.followers === 'function' ? await deps.followers({ archive, store, config, clock }) : (deps.followers ?? []);
-  const { index, events, followers: others, shares } = collectorFollowers(config, { archive, store, eventStore }, clock, extra, deps.onRevisions);
   const metrics = new Metrics();
+  // Set once the outboxes exist (before the followers start): told of every batch of saved revisions.
+  const outboxes: RevisionOutbox[] = [];
+  const onRevisions = (revisions: readonly Revision[]): void => {
+    metrics.countRevisions(revisions);
+    for (const o of outboxes) o.notify();
+    deps.onRevisions?.(revisions);
+  };
+  const { index, events, followers: others, shares } = collectorFollowers(config, { archive, store, eventStore }, clock, extra, onRevisions);
   const tls = config.tls ? { cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) } : null;
 
   const app = createServer({
@@ -149,10 +200,29 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
     },
   });
   const pipeline = new Pipeline(index, others, { warn: (o, m) => app.log.warn(o, m) });
+  const delivery = eventOutboxes(config, eventStore, deps, (name) => ({
+    info: (m) => app.log.info(`${name}: ${m}`),
+    warn: (m) => app.log.warn(`${name}: ${m}`),
+    error: (m) => app.log.error(`${name}: ${m}`),
+  }));
+  for (const o of [delivery.webhook, delivery.eventPoints]) if (o !== null) outboxes.push(o);
+  // After a crash the follower goes back to its snapshot and makes the revisions after it again
+  // (same numbers, maybe other content): those are delivered again.
+  const kept = eventStore.snapshotSeq();
+  if (kept !== null) for (const o of outboxes) o.rewindTo(kept);
   await pipeline.start();
   // The blocked share of every bucket the detector holds is written again at start: what a previous run left pending is among them.
   shares?.noteAll();
   shares?.start();
+  for (const o of outboxes) await o.start();
+  const webhook = delivery.webhook;
+  metrics.watchEvents({
+    openEvents: () => eventStore.openCount(),
+    webhook:
+      webhook === null
+        ? null
+        : { backlog: () => webhook.backlog(), failures: () => ({ error: webhook.stats().failedAttempts, refused: webhook.stats().refused }) },
+  });
 
   const lookup = (ip: string): AsnInfo | null => {
     if (deps.asnLookup === undefined) return null;
@@ -210,6 +280,8 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
     closing ??= (async () => {
       clearInterval(dayTimer);
       await app.close();
+      for (const o of [...outboxes].reverse()) await o.stop();
+      delivery.close();
       await pipeline.stop();
       await shares?.stop();
       await archive.close();
@@ -222,5 +294,5 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
   if (archive.recovered.length > 0) {
     app.log.warn({ recovered: archive.recovered }, 'archive: cut torn tails left by a crash (never acknowledged)');
   }
-  return { app, close, archive, store, metrics, targets, surges, followers: others, events, eventStore, recovered: archive.recovered, caughtUp: index.caughtUp };
+  return { app, close, archive, store, metrics, targets, surges, followers: others, events, eventStore, webhook, eventPoints: delivery.eventPoints, recovered: archive.recovered, caughtUp: index.caughtUp };
 }

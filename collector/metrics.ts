@@ -10,7 +10,17 @@ function escapeLabel(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
+/** The blocking events' side of /metrics, read when it is rendered. */
+export interface EventMetricsSource {
+  /** Events open now. */
+  openEvents(): number;
+  /** The webhook's outbox, or null without a webhook. */
+  webhook: { backlog(): number; failures(): { error: number; refused: number } } | null;
+}
+
 export class Metrics {
+  private readonly revisions = new Map<string, number>();
+  private events: EventMetricsSource | null = null;
   private readonly measurements = new Map<ItemStatus, number>([
     ['accepted', 0],
     ['duplicate', 0],
@@ -49,6 +59,16 @@ export class Metrics {
   /** Open events asking probes on their networks for a surge now (set whenever /metrics is rendered). */
   setEventSurges(count: number): void {
     this.eventSurges = count;
+  }
+
+  /** Revisions of blocking events saved by the detector, by type. */
+  countRevisions(revisions: ReadonlyArray<{ type: string }>): void {
+    for (const r of revisions) this.revisions.set(r.type, (this.revisions.get(r.type) ?? 0) + 1);
+  }
+
+  /** Where the events' gauges come from (set once by the collector's wiring). */
+  watchEvents(source: EventMetricsSource): void {
+    this.events = source;
   }
 
   spoolOverflowTotals(): { reports: number; dropped: number } {
@@ -106,6 +126,34 @@ export class Metrics {
     lines.push('# HELP ashyq_event_surges_active Open events asking probes on their networks for a surge now.');
     lines.push('# TYPE ashyq_event_surges_active gauge');
     lines.push(`ashyq_event_surges_active ${this.eventSurges}`);
+    this.renderEvents(lines);
     return `${lines.join('\n')}\n`;
+  }
+
+  private renderEvents(lines: string[]): void {
+    const read = (f: () => number): string => {
+      try {
+        const n = f();
+        return Number.isFinite(n) ? String(n) : 'NaN';
+      } catch {
+        return 'NaN';
+      }
+    };
+    const source = this.events;
+    lines.push('# HELP ashyq_events_open Blocking events open now.');
+    lines.push('# TYPE ashyq_events_open gauge');
+    lines.push(`ashyq_events_open ${source === null ? 0 : read(() => source.openEvents())}`);
+    lines.push('# HELP ashyq_event_revisions_total Revisions of blocking events saved since start, by type.');
+    lines.push('# TYPE ashyq_event_revisions_total counter');
+    for (const type of ['opened', 'changed', 'closed', 'reopened', 'retracted']) lines.push(`ashyq_event_revisions_total{type="${type}"} ${this.revisions.get(type) ?? 0}`);
+    const webhook = source?.webhook ?? null;
+    lines.push('# HELP ashyq_webhook_backlog Event revisions not yet delivered to the webhook (0 without one).');
+    lines.push('# TYPE ashyq_webhook_backlog gauge');
+    lines.push(`ashyq_webhook_backlog ${webhook === null ? 0 : read(() => webhook.backlog())}`);
+    const failures = webhook?.failures() ?? { error: 0, refused: 0 };
+    lines.push('# HELP ashyq_webhook_failures_total Failed webhook deliveries since start: attempts retried (error) and revisions the receiver refused and that were skipped (refused).');
+    lines.push('# TYPE ashyq_webhook_failures_total counter');
+    lines.push(`ashyq_webhook_failures_total{reason="error"} ${failures.error}`);
+    lines.push(`ashyq_webhook_failures_total{reason="refused"} ${failures.refused}`);
   }
 }

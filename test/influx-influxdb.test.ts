@@ -124,6 +124,7 @@ describe.skipIf(lookup.skip)('InfluxSink → v2→v1 adapter → real InfluxDB 1
     await writeAll(records);
 
     interface Dashboard {
+      annotations: { list: Array<{ query: string; textColumn: string }> };
       panels: Array<{ title: string; targets: Array<{ query: string }> }>;
       templating: { list: Array<{ name: string; query: string }> };
     }
@@ -197,6 +198,23 @@ describe.skipIf(lookup.skip)('InfluxSink → v2→v1 adapter → real InfluxDB 1
     const gotRtt = await panel('TCP connect RTT (ms)');
     expect([...gotRtt.keys()].sort()).toEqual([...rtt.keys()].sort());
     for (const [k, v] of ratio(rtt)) expect(gotRtt.get(k), k).toBeCloseTo(v, 9);
+
+    // The annotations: event starts and ends in the window, without the points a revision replaced.
+    const annotation = dash.annotations.list.find((a) => a.query.includes('blocking_event'));
+    expect(annotation).toBeDefined();
+    const writer = new InfluxWriter({ url: adapter.url, token: TOKEN, org: 'ashyq', bucket: DB, timeoutMs: 5000 });
+    const ev = { id: 'ev-dash', target: 'dash-youtube', asn: 29355, cc: 'KZ', method: 'tls', probes: 3, confidence: 0.9 };
+    const iso = (ms: number) => new Date(ms).toISOString();
+    expect(
+      await writer.write([
+        eventLine({ ...ev, state: 'revised', edge: 'start', at: iso(from + 120_000), text: 'moved away' }),
+        eventLine({ ...ev, state: 'start', at: iso(from + 60_000), text: 'started' }),
+        eventLine({ ...ev, state: 'end', at: iso(from + 400_000), text: 'ended' }),
+      ]),
+    ).toEqual({ ok: true });
+    writer.close();
+    const notes = rows(await q(expand(annotation!.query)));
+    expect(notes.map((r) => r[annotation!.textColumn])).toEqual(['started', 'ended']);
   });
 
   it('keeps two measurements of one series started in the same millisecond by two probes apart, and replays idempotently', async () => {

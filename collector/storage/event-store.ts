@@ -93,6 +93,8 @@ export class EventStore {
     revisionsOf: Database.Statement<[string], { json: string }>;
     revisionsAfter: Database.Statement<[number, number], { json: string }>;
     lastSeq: Database.Statement<[], { seq: number | null }>;
+    openCount: Database.Statement<[], { n: number }>;
+    snapshotSeq: Database.Statement<[], { seq: number | null }>;
     incidents: Database.Statement<[number, number], { json: string }>;
     chronic: Database.Statement<[], { json: string }>;
   };
@@ -118,6 +120,8 @@ export class EventStore {
       revisionsOf: this.db.prepare('SELECT json FROM revisions WHERE event_id = ? ORDER BY seq'),
       revisionsAfter: this.db.prepare('SELECT json FROM revisions WHERE seq > ? ORDER BY seq LIMIT ?'),
       lastSeq: this.db.prepare('SELECT MAX(seq) AS seq FROM revisions'),
+      openCount: this.db.prepare("SELECT COUNT(*) AS n FROM events WHERE status = 'open'"),
+      snapshotSeq: this.db.prepare("SELECT json_extract(value, '$.seq') AS seq FROM meta WHERE key = 'snapshot'"),
       incidents: this.db.prepare('SELECT json FROM incidents WHERE start <= ? AND (end_at IS NULL OR end_at >= ?) ORDER BY start, id'),
       chronic: this.db.prepare('SELECT json FROM chronic ORDER BY series'),
     };
@@ -206,6 +210,17 @@ export class EventStore {
 
   lastSeq(): number {
     return this.stmt.lastSeq.get()?.seq ?? 0;
+  }
+
+  /** Events open now (not closed, not retracted). */
+  openCount(): number {
+    return this.stmt.openCount.get()?.n ?? 0;
+  }
+
+  /** The last revision the saved detector state had made (what a restart keeps), or null without a snapshot. */
+  snapshotSeq(): number | null {
+    const row = this.stmt.snapshotSeq.get();
+    return row === undefined || row.seq === null ? null : Number(row.seq);
   }
 
   incidents(filter: IncidentFilter = {}): Incident[] {

@@ -192,14 +192,17 @@ export class ReachabilityLines {
 export interface BlockingEventPoint {
   /** Stable id of the event (its start and end share it). */
   id: string;
-  /** A target id, or a target group's name. */
+  /** A target id, or a target group's name ("all" for a shutdown). */
   target: string;
   asn: number | null;
   cc: string | null;
   /** How the blocking is done: a verdict such as "tls.reset", or "shutdown". */
   method: string;
-  state: 'start' | 'end';
-  /** ISO 8601 time of the start (state "start") or the end (state "end"). */
+  /** "start", "end", or "revised": the point no longer stands (the event moved or was retracted). */
+  state: 'start' | 'end' | 'revised';
+  /** Which of the event's points this is: the state, except for a revised point, which needs it. */
+  edge?: 'start' | 'end';
+  /** ISO 8601 time of the start (edge "start") or the end (edge "end"). */
   at: string;
   /** Distinct probes that saw it. */
   probes: number;
@@ -207,14 +210,21 @@ export interface BlockingEventPoint {
   confidence: number;
   /** The annotation's text, e.g. "YouTube unreachable on AS9198 (tls.reset), 14 probes". */
   text: string;
+  /** The event's kind (blocking, partial, throttling, shutdown) and scope, as fields when given. */
+  kind?: string;
+  scope?: string;
 }
 
 /**
- * The `blocking_event` point: tags target, asn, cc, method; fields state ("start"/"end"), probes,
- * confidence, text, and the event id as a field. Time: `at` in ns with a tiebreak from id and state,
- * so a start and an end at the same instant stay two points.
+ * The `blocking_event` point: tags target, asn, cc, method; fields state ("start"/"end"/"revised"),
+ * probes, confidence, text, the event id, and kind and scope when given (fields, so that they add no
+ * series and a revision can change them). Time: `at` in ns with a tiebreak from id and edge, so a
+ * start and an end at the same instant stay two points, and a point written again as "revised"
+ * (same tags, same edge, same time) overwrites the one it replaces.
  */
 export function eventLine(event: BlockingEventPoint): string {
+  const edge = event.edge ?? (event.state === 'revised' ? null : event.state);
+  if (edge === null) throw new InvalidArgumentError('line protocol: a revised event point needs its edge (start or end)');
   return line(
     BLOCKING_EVENT,
     [
@@ -229,7 +239,9 @@ export function eventLine(event: BlockingEventPoint): string {
       ['confidence', floatField(event.confidence)],
       ['text', quoteString(event.text)],
       ['event', quoteString(event.id)],
+      ['kind', event.kind === undefined ? null : quoteString(event.kind)],
+      ['scope', event.scope === undefined ? null : quoteString(event.scope)],
     ],
-    pointTimestamp(timeMs(event.at, 'event time'), `${event.id}/${event.state}`),
+    pointTimestamp(timeMs(event.at, 'event time'), `${event.id}/${edge}`),
   );
 }
