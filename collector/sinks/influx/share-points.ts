@@ -7,6 +7,7 @@ import { retryDelay } from './backoff.js';
 import { Delivery, type DeliveryLogger } from './delivery.js';
 import { floatField, integerField, line } from './line.js';
 import type { LineWriter } from './writer.js';
+import { Sleeps } from '../../../common/sleeps.js';
 
 export const BLOCKED_SHARE = 'blocked_share';
 
@@ -60,7 +61,7 @@ export class SharePoints {
   private running = false;
   private flushing: Promise<void> | null = null;
   private readonly delivery: Delivery;
-  private readonly sleepers = new Set<() => void>();
+  private readonly sleeps = new Sleeps();
 
   constructor(private readonly o: SharePointsOptions) {
     this.delivery = new Delivery({
@@ -70,7 +71,7 @@ export class SharePoints {
       delay: (attempt) => retryDelay(attempt, { initialMs: 250, maxMs: 30_000, factor: 2, random: Math.random }),
       maxRetryDelayMs: 30_000,
       running: () => this.running,
-      sleep: (ms) => this.sleep(ms),
+      sleep: (ms) => this.sleeps.sleep(ms),
       onRecovered: () => undefined,
     });
   }
@@ -110,7 +111,7 @@ export class SharePoints {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     this.running = false;
-    for (const done of [...this.sleepers]) done();
+    this.sleeps.wakeAll();
     await this.flushing;
     this.o.writer.close?.();
   }
@@ -134,17 +135,5 @@ export class SharePoints {
         return;
       }
     }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.sleepers.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, ms));
-      this.sleepers.add(done);
-    });
   }
 }

@@ -10,6 +10,7 @@ import { retryDelay } from './backoff.js';
 import { Delivery, type DeliveryLogger } from './delivery.js';
 import { ReachabilityLines } from './line.js';
 import { InfluxWriter, type LineWriter } from './writer.js';
+import { Sleeps } from '../../../common/sleeps.js';
 export type SinkLogger = DeliveryLogger;
 
 export interface InfluxSinkOptions {
@@ -138,7 +139,7 @@ export class InfluxSink implements Follower {
   private loops: Promise<void> | null = null;
   private readonly writerWake = new Wakeup();
   /** Retry and backoff sleeps (several deliveries may sleep at once); stop() ends them all. */
-  private readonly sleepers = new Set<() => void>();
+  private readonly sleeps = new Sleeps();
 
   /** Position after the last acknowledged record (persisted), undefined = archive start. */
   private acked: ArchiveCursor | undefined;
@@ -182,7 +183,7 @@ export class InfluxSink implements Follower {
       delay: (attempt) => this.delay(attempt),
       maxRetryDelayMs: this.maxRetryDelayMs,
       running: () => this.running,
-      sleep: (ms) => this.sleep(ms),
+      sleep: (ms) => this.sleeps.sleep(ms),
       onRecovered: () => this.writerWake.signal(), // all slots again
     });
     this.tail = new ArchiveTail<string[]>({
@@ -263,29 +264,12 @@ export class InfluxSink implements Follower {
     this.running = false;
     this.tail.stop();
     this.writerWake.signal();
-    this.wakeSleepers();
+    this.sleeps.wakeAll();
     await this.loops;
     while (this.deliveries.size > 0) await Promise.all([...this.deliveries]);
     await this.commits;
     this.writer.close?.();
     this.tail.settle();
-  }
-
-  /** A delay that stop() cuts short. */
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.sleepers.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, ms));
-      this.sleepers.add(done);
-    });
-  }
-
-  private wakeSleepers(): void {
-    for (const done of [...this.sleepers]) done();
   }
 
   private delay(attempt: number): number {
@@ -313,7 +297,7 @@ export class InfluxSink implements Follower {
       } catch (err) {
         attempt++;
         this.logger.error(`cannot read ${this.cursorFile.file}: ${(err as Error).message}`);
-        await this.sleep(this.delay(attempt));
+        await this.sleeps.sleep(this.delay(attempt));
       }
     }
     await this.tail.run(this.acked);
@@ -423,7 +407,7 @@ export class InfluxSink implements Follower {
           this.acked = cursor;
           return;
         }
-        await this.sleep(this.delay(attempt));
+        await this.sleeps.sleep(this.delay(attempt));
       }
     }
   }
