@@ -230,6 +230,35 @@ describe('EventDetector', () => {
     expect(a.events().length).toBeGreaterThan(1);
   });
 
+  it('counts the horizon back from the latest data when the present is past it (an import of history): bounded detail, the same events', () => {
+    const fleet = [...probes(9198, 3), ...probes(21299, 3)];
+    const data = fleetRun(fleet, T0, T0 + 10 * 24 * HOUR, (p, t, time) =>
+      t === 'facebook' && within(time, T0 + 2 * 24 * HOUR, T0 + 2 * 24 * HOUR + 6 * HOUR) ? 'tls.reset' : p.asn === 21299 && t === 'vk' && within(time, T0 + 8 * 24 * HOUR, T0 + 8 * 24 * HOUR + 5 * HOUR) ? 'dns.bogon' : 'ok',
+    );
+    const horizon = { min_probe_history: 2, horizon_ms: 24 * HOUR };
+    // All at once, never advanced: nothing is compacted.
+    const whole = new EventDetector(horizon, { clock });
+    whole.observe(data);
+    // In chunks, the present years after the data (the wall clock during an import), as an import's follower does.
+    const imported = new EventDetector(horizon, { clock });
+    imported.advance(T0 + 400 * 24 * HOUR);
+    let detailed = 0;
+    for (let i = 0; i < data.length; i += 100) {
+      imported.observe(data.slice(i, i + 100));
+      detailed = Math.max(detailed, ...[...imported.groups.values()].map((g) => [...g.buckets.values()].filter((b) => b.probes !== null).length));
+    }
+    for (const d of [whole, imported]) d.advance(T0 + 400 * 24 * HOUR);
+    expect(imported.events().map(({ id, start, end, status, probe_count, measurement_count }) => ({ id, start, end, status, probe_count, measurement_count }))).toEqual(
+      whole.events().map(({ id, start, end, status, probe_count, measurement_count }) => ({ id, start, end, status, probe_count, measurement_count })),
+    );
+    expect(whole.events().length).toBeGreaterThanOrEqual(2);
+    // Detail is kept for the last day of data (the probes of a group measure in one of the two 15-minute buckets
+    // of each half hour: 48 a day) and what one chunk adds, not for all ten days.
+    expect(detailed).toBeGreaterThanOrEqual(48);
+    expect(detailed).toBeLessThan(56);
+    expect(imported.horizonStart()).toBe((T0 + 9 * 24 * HOUR) / (15 * MIN));
+  });
+
   it('closes an open event whose series goes silent for max_gap_ms when time advances', () => {
     const fleet = probes(9198, 3);
     const d = detector();

@@ -81,10 +81,11 @@ export class Group {
   /**
    * Count one measurement of probe `probe`: `method` is the blocked method index or -1. `mirror`
    * (the country group of this ASN group) gets the same changes without keeping per-probe detail
-   * of its own. A measurement for a compacted bucket counts as a probe of its own.
+   * of its own. A measurement for a compacted bucket counts as a probe of its own; `detail` false
+   * (the bucket is outside the horizon) creates a missing bucket compacted.
    */
-  add(b: number, probe: number, method: number, partial: boolean, conf: number, time: number, id: string, mirror: Group | null = null): void {
-    const bucket = this.bucketAt(b, true);
+  add(b: number, probe: number, method: number, partial: boolean, conf: number, time: number, id: string, mirror: Group | null = null, detail = true): void {
+    const bucket = this.bucketAt(b, detail);
     const mb = mirror === null ? null : mirror.bucketAt(b, false);
     this.snapshot(bucket);
     if (mirror !== null) mirror.snapshot(mb!);
@@ -194,9 +195,23 @@ export class Group {
     return 1;
   }
 
-  /** Drop the per-probe detail of buckets before `b` (a late measurement there counts as a probe of its own). */
-  compact(before: number): number {
+  /**
+   * Drop the per-probe detail of buckets before `before` (a late measurement there counts as a
+   * probe of its own). Those before `from` are compacted already: only the buckets in between are
+   * looked at when that is fewer than all.
+   */
+  compact(before: number, from = -Infinity): number {
     let dropped = 0;
+    if (Number.isFinite(from) && before - from < this.buckets.size) {
+      for (let b = from; b < before; b++) {
+        const bucket = this.buckets.get(b);
+        if (bucket !== undefined && bucket.probes !== null) {
+          bucket.probes = null;
+          dropped++;
+        }
+      }
+      return dropped;
+    }
     for (const [b, bucket] of this.buckets) {
       if (b < before && bucket.probes !== null) {
         bucket.probes = null;

@@ -81,6 +81,11 @@ export class EventDetector {
   private readonly full = new Set<string>();
   /** The detector's present (ms) as last given to advance(). */
   now = -Infinity;
+  /** @internal the latest bucket with data (any group). */
+  dataEnd = -Infinity;
+  /** Buckets before this one are compacted, health hours before prunedBefore dropped (restarts from the state's own after a restore). */
+  private compactedBefore = -Infinity;
+  private prunedBefore = -Infinity;
   private readonly w: number;
   private readonly oracle: ProbeOracle;
 
@@ -112,7 +117,9 @@ export class EventDetector {
   observe(input: Observation | readonly Observation[]): Revision[] {
     if (Array.isArray(input)) for (const obs of input as readonly Observation[]) this.ingest(obs);
     else this.ingest(input as Observation);
-    return this.detect();
+    const revisions = this.detect();
+    this.compact();
+    return revisions;
   }
 
   /**
@@ -129,13 +136,39 @@ export class EventDetector {
       }
     }
     const revisions = this.detect();
-    if (Number.isFinite(this.config.horizon_ms)) {
-      const cut = Math.floor((now - this.config.horizon_ms) / this.config.bucket_ms);
-      for (const group of this.groups.values()) group.compact(cut);
-      const hourCut = Math.floor((now - this.config.horizon_ms) / HOUR);
-      for (const probe of this.probeList) for (const hour of probe.health.keys()) if (hour < hourCut) probe.health.delete(hour);
-    }
+    this.compact();
     return revisions;
+  }
+
+  /**
+   * The first bucket inside the horizon: buckets before it keep no per-probe detail. The horizon
+   * counts back from the present (the latest advance) or, when earlier, from the end of the
+   * latest bucket with data: an import of history moves it with the data (the present is long past
+   * all of it), so that only the last horizon_ms of the data hold detail however much is imported,
+   * and the same data give the same counts whenever advance is called.
+   */
+  horizonStart(): number {
+    if (!Number.isFinite(this.config.horizon_ms) || this.dataEnd === -Infinity) return -Infinity;
+    const present = Math.min(this.now, (this.dataEnd + 1) * this.config.bucket_ms);
+    return Math.floor((present - this.config.horizon_ms) / this.config.bucket_ms);
+  }
+
+  /** Drop the per-probe detail (and the probes' health hours) that fell out of the horizon since the last time. */
+  private compact(): void {
+    const cut = this.horizonStart();
+    if (cut <= this.compactedBefore) return;
+    for (const group of this.groups.values()) group.compact(cut, this.compactedBefore);
+    const hourCut = Math.floor((cut * this.config.bucket_ms) / HOUR);
+    if (hourCut > this.prunedBefore) {
+      for (const probe of this.probeList) {
+        const health = probe.health;
+        if (Number.isFinite(this.prunedBefore) && hourCut - this.prunedBefore < health.size) {
+          for (let hour = this.prunedBefore; hour < hourCut; hour++) health.delete(hour);
+        } else for (const hour of health.keys()) if (hour < hourCut) health.delete(hour);
+      }
+      this.prunedBefore = hourCut;
+    }
+    this.compactedBefore = cut;
   }
 
   /** Events (not retracted unless asked), in start order. */
@@ -251,6 +284,9 @@ export class EventDetector {
 
   private count(probe: ProbeState, obs: Observation): void {
     const b = Math.floor(obs.time / this.config.bucket_ms);
+    if (b > this.dataEnd) this.dataEnd = b;
+    // Outside the horizon a bucket keeps no per-probe detail (a late measurement counts as a probe of its own).
+    const detail = b >= this.compactedBefore;
     const offline = obs.verdict === 'offline';
     const partial = obs.scope === 'partial';
     const conf = Number.isFinite(obs.confidence) ? Math.min(1, Math.max(0, obs.confidence)) : 0;
@@ -258,8 +294,8 @@ export class EventDetector {
     const cc = (target: string): Group | null => (obs.cc === null ? null : this.group(target, 'country', null, obs.cc, obs.category));
     const add = (target: string, m: number, part: boolean): void => {
       const country = cc(target);
-      if (obs.asn !== null) this.group(target, 'asn', obs.asn, obs.cc, obs.category).add(b, probe.index, m, part, conf, obs.time, obs.id, country);
-      else if (country !== null) country.add(b, probe.index, m, part, conf, obs.time, obs.id);
+      if (obs.asn !== null) this.group(target, 'asn', obs.asn, obs.cc, obs.category).add(b, probe.index, m, part, conf, obs.time, obs.id, country, detail);
+      else if (country !== null) country.add(b, probe.index, m, part, conf, obs.time, obs.id, null, detail);
     };
     add('*', offline ? 0 : -1, false);
     if (offline || obs.verdict === 'inconclusive') return;
@@ -520,7 +556,11 @@ export class EventDetector {
 
   /** @internal after a restore: rebuild derived indexes. */
   rebuild(): void {
-    for (const group of this.groups.values()) group.reindex();
+    for (const group of this.groups.values()) {
+      group.reindex();
+      if (group.maxB > this.dataEnd) this.dataEnd = group.maxB;
+    }
+    this.compact();
     this.incidentList = groupIncidents([...this.store.values()], this.config.interval_ms).sort(
       (a, b) => a.start - b.start || (a.id < b.id ? -1 : 1),
     );

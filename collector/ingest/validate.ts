@@ -192,7 +192,10 @@ function obj<T>(fields: { [K in keyof T]-?: Check }, optional: ReadonlyArray<key
     ok: (value) => {
       if (!isPlainObject(value)) return false;
       const keys = Object.keys(value);
-      for (let i = 0; i < keys.length; i++) if (!known.has(keys[i]!)) return false;
+      // The usual case, every field in the declared order (as JSON.stringify writes them), needs no lookup.
+      let inOrder = keys.length === names.length;
+      for (let i = 0; inOrder && i < keys.length; i++) inOrder = keys[i] === names[i];
+      if (!inOrder) for (let i = 0; i < keys.length; i++) if (!known.has(keys[i]!)) return false;
       // Every own enumerable key is known; as many as there are fields means every field is there.
       const complete = keys.length === names.length;
       for (let i = 0; i < names.length; i++) {

@@ -46,6 +46,8 @@ export interface ArchiveOptions {
 
 const SEGMENT = /^(\d{4}-\d{2}-\d{2})\.jsonl(\.gz)?$/;
 const NEWLINE = 0x0a;
+/** Bytes read and compressed at a time when a day is gzipped. */
+const COMPRESS_CHUNK = 1024 * 1024;
 
 /** UTC day 'YYYY-MM-DD' of an epoch-ms time. */
 export function utcDay(ms: number): string {
@@ -155,11 +157,11 @@ export class Archive {
    * resolving. A record received on a day before the open segment goes into the open segment.
    * Resolves with where the records landed (for an empty list: an empty span at the position).
    *
-   * `measurements`, when given, holds for each record the UTF-8 JSON of its measurement as
-   * received (it must parse to `record.measurement` and hold no line break), or null: that text is
-   * written instead of serialising the parsed value again.
+   * `measurements`, when given, holds for each record the JSON of its measurement as received
+   * (UTF-8 bytes or a string; it must parse to `record.measurement` and hold no line break), or
+   * null: that text is written instead of serialising the parsed value again.
    */
-  append(records: readonly ArchivedRecord[], measurements?: ReadonlyArray<Uint8Array | null>): Promise<AppendedSpan> {
+  append(records: readonly ArchivedRecord[], measurements?: ReadonlyArray<Uint8Array | string | null>): Promise<AppendedSpan> {
     if (this.readonly) return Promise.reject(new InvalidArgumentError('archive opened read-only'));
     if (this.closed) return Promise.reject(new InvalidArgumentError('archive is closed'));
     return this.queue.run(async () => {
@@ -208,7 +210,7 @@ export class Archive {
   }
 
   /** Write and fsync; returns the position of the first line. `current.size` only ever counts fsynced bytes. */
-  private async writeLines(day: string, records: readonly ArchivedRecord[], measurements?: ReadonlyArray<Uint8Array | null>): Promise<ArchiveCursor> {
+  private async writeLines(day: string, records: readonly ArchivedRecord[], measurements?: ReadonlyArray<Uint8Array | string | null>): Promise<ArchiveCursor> {
     if (this.current === null || this.current.day !== day) await this.rollTo(day);
     const current = this.current!;
     const start = { segment: current.day, offset: current.size };
@@ -260,7 +262,8 @@ export class Archive {
     const plain = path.join(this.dir, `${day}.jsonl`);
     const gz = `${plain}.gz`;
     const tmp = `${gz}.tmp`;
-    await pipeline(createReadStream(plain), createGzip(), createWriteStream(tmp));
+    // Large chunks: the default 16 KB ones cost the main thread a callback each (several times the CPU of the compression's glue).
+    await pipeline(createReadStream(plain, { highWaterMark: COMPRESS_CHUNK }), createGzip({ chunkSize: COMPRESS_CHUNK }), createWriteStream(tmp));
     const handle = await open(tmp, 'r+');
     try {
       await handle.sync();
@@ -320,12 +323,47 @@ export class Archive {
 const LINE_END = Buffer.from('}\n');
 
 /**
- * The JSON lines of `records`: `JSON.stringify(record)`, or, where the measurement's JSON is given,
- * the same keys in the same order around those bytes (the envelope is shared by consecutive records
- * that have the same values, as the records of one batch usually do).
+ * The start of a record's JSON line up to its measurement: `JSON.stringify(record)` is this, the
+ * measurement's JSON and `}` (the same keys in the same order).
  */
-function encodeLines(records: readonly ArchivedRecord[], measurements?: ReadonlyArray<Uint8Array | null>): Buffer {
+export function recordEnvelope(r: ArchivedRecord): string {
+  return (
+    `{"received_at":${JSON.stringify(r.received_at)},"probe_id":${JSON.stringify(r.probe_id)},"asn":${JSON.stringify(r.asn)},` +
+    `"cc":${JSON.stringify(r.cc)},"network":${JSON.stringify(r.network)},"measurement":`
+  );
+}
+
+function sameEnvelope(a: ArchivedRecord, b: ArchivedRecord): boolean {
+  return a.received_at === b.received_at && a.probe_id === b.probe_id && a.asn === b.asn && a.cc === b.cc && a.network === b.network;
+}
+
+/**
+ * The JSON lines of `records`: `JSON.stringify(record)`, or, where the measurement's JSON is given,
+ * the same keys in the same order around that text (the envelope is shared by consecutive records
+ * that have the same values, as the records of one batch usually do). Given as strings (an import:
+ * the text it read), the lines are built as one string and encoded once.
+ */
+function encodeLines(records: readonly ArchivedRecord[], measurements?: ReadonlyArray<Uint8Array | string | null>): Buffer {
   if (measurements === undefined) return Buffer.from(records.map((r) => `${JSON.stringify(r)}\n`).join(''), 'utf8');
+  if (measurements.every((m) => typeof m !== 'object' || m === null)) {
+    const lines: string[] = [];
+    let head = '';
+    let last: ArchivedRecord | null = null;
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      const json = measurements[i] as string | null | undefined;
+      if (json === undefined || json === null) {
+        lines.push(`${JSON.stringify(r)}\n`);
+        continue;
+      }
+      if (last === null || !sameEnvelope(last, r)) {
+        head = recordEnvelope(r);
+        last = r;
+      }
+      lines.push(`${head}${json}}\n`);
+    }
+    return Buffer.from(lines.join(''), 'utf8');
+  }
   const parts: Uint8Array[] = [];
   let head: Buffer | null = null;
   let last: ArchivedRecord | null = null;
@@ -336,22 +374,11 @@ function encodeLines(records: readonly ArchivedRecord[], measurements?: Readonly
       parts.push(Buffer.from(`${JSON.stringify(r)}\n`, 'utf8'));
       continue;
     }
-    if (
-      head === null ||
-      last === null ||
-      last.received_at !== r.received_at ||
-      last.probe_id !== r.probe_id ||
-      last.asn !== r.asn ||
-      last.cc !== r.cc ||
-      last.network !== r.network
-    ) {
-      const envelope =
-        `{"received_at":${JSON.stringify(r.received_at)},"probe_id":${JSON.stringify(r.probe_id)},"asn":${JSON.stringify(r.asn)},` +
-        `"cc":${JSON.stringify(r.cc)},"network":${JSON.stringify(r.network)},"measurement":`;
-      head = Buffer.from(envelope, 'utf8');
+    if (head === null || last === null || !sameEnvelope(last, r)) {
+      head = Buffer.from(recordEnvelope(r), 'utf8');
       last = r;
     }
-    parts.push(head, json, LINE_END);
+    parts.push(head, typeof json === 'string' ? Buffer.from(json, 'utf8') : json, LINE_END);
   }
   return Buffer.concat(parts);
 }

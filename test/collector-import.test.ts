@@ -1,0 +1,97 @@
+// The importer on its own: lines as the archive writes them are archived byte for byte, other spellings are serialised again, line ends and chunks do not matter.
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../common/clock.js';
+import { DEFAULT_LIMITS } from '../collector/config.js';
+import { simulateRecords } from '../collector/events/simulate.js';
+import { Importer } from '../collector/ingest/import.js';
+import { Pipeline } from '../collector/pipeline/pipeline.js';
+import { StoreIndex } from '../collector/pipeline/store-index.js';
+import { Archive, type ArchivedRecord } from '../collector/storage/archive.js';
+import { Store } from '../collector/storage/store.js';
+import { loadTargetList } from '../collector/targets/list.js';
+import { tempDir } from './fixtures/collector/helpers.js';
+
+const cleanup: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0)) await f();
+});
+
+async function importer(chunk: number): Promise<{ importer: Importer; archive: Archive; store: Store; dir: string; done: () => Promise<void> }> {
+  const dir = await tempDir('ashyq-import-');
+  const archive = await Archive.open(path.join(dir, 'archive'), systemClock);
+  const store = Store.open(path.join(dir, 'store.sqlite'));
+  const pipeline = new Pipeline(new StoreIndex(archive, store), [], { warn: () => undefined });
+  await pipeline.start();
+  const targets = await loadTargetList(null);
+  const done = async () => {
+    await pipeline.stop();
+    await archive.close();
+    store.close();
+  };
+  cleanup.push(async () => rm(dir, { recursive: true, force: true }));
+  return { importer: new Importer({ archive, store, pipeline, targets: targets.byId, limits: DEFAULT_LIMITS, clock: systemClock, chunk }), archive, store, dir, done };
+}
+
+async function archived(archive: Archive): Promise<ArchivedRecord[]> {
+  const out: ArchivedRecord[] = [];
+  for await (const { record } of archive.read()) out.push(record);
+  return out;
+}
+
+describe('Importer', () => {
+  const records = [...simulateRecords({ days: 1, probes: 5, seed: 7 })].slice(0, 700);
+
+  it('archives lines written as the archive writes them byte for byte, in chunks, and indexes every record once', async () => {
+    const { importer: imp, store, dir, done } = await importer(64);
+    const text = records.map((r) => `${JSON.stringify(r)}\n`).join('');
+    const file = path.join(dir, 'in.jsonl.gz');
+    await writeFile(file, gzipSync(text));
+    await imp.importFile(file);
+    // The same file again: all duplicates.
+    await imp.importFile(file);
+    expect(store.measurementCount()).toBe(records.length);
+    await done();
+    expect(imp.summary).toMatchObject({ read: 2 * records.length, accepted: records.length, duplicates: records.length, rejected: 0 });
+    // One day, still open (plain): exactly the text read.
+    expect(await readFile(path.join(dir, 'archive', `${records[0]!.received_at.slice(0, 10)}.jsonl`), 'utf8')).toBe(text);
+  });
+
+  it('takes CRLF line ends, a last line without one, blank lines and other spellings of a record (re-serialised)', async () => {
+    const { importer: imp, archive, dir, done } = await importer(5);
+    const some = records.slice(0, 12);
+    const spelled = some.map((r, i) =>
+      i % 3 === 0
+        ? JSON.stringify(r, null, 0).replace('"probe_id":', '"probe_id" : ') // spaces: not the archive's own spelling
+        : i % 3 === 1
+          ? JSON.stringify({ probe_id: r.probe_id, received_at: r.received_at, asn: r.asn, cc: r.cc, network: r.network, measurement: r.measurement }) // another key order
+          : JSON.stringify(r),
+    );
+    const file = path.join(dir, 'in.jsonl');
+    await writeFile(file, `${spelled.slice(0, 6).join('\r\n')}\r\n\r\n${spelled.slice(6).join('\n')}`);
+    await imp.importFile(file);
+    const stored = await archived(archive);
+    await done();
+    expect(imp.summary).toMatchObject({ read: 12, accepted: 12, rejected: 0 });
+    expect(stored).toEqual(some);
+    // A line not in the archive's own spelling is stored as the parsed record serialised again.
+    const text = await readFile(path.join(dir, 'archive', `${some[0]!.received_at.slice(0, 10)}.jsonl`), 'utf8');
+    expect(text).toBe(spelled.map((line) => `${JSON.stringify(JSON.parse(line))}\n`).join(''));
+    expect(text.split('\n')[0]).toBe(JSON.stringify(some[0]));
+  });
+
+  it('names the line of a bad record after CRLF lines', async () => {
+    const { importer: imp, dir, done } = await importer(100);
+    const file = path.join(dir, 'in.jsonl');
+    await writeFile(file, `${JSON.stringify(records[0])}\r\nnot json\r\n${JSON.stringify({ ...records[1], asn: 'x' })}\r\n`);
+    await imp.importFile(file);
+    await done();
+    expect(imp.summary.problems.map((p) => [p.line, p.code])).toEqual([
+      [2, 'bad_json'],
+      [3, 'bad_record'],
+    ]);
+    expect(imp.summary.accepted).toBe(1);
+  });
+});
