@@ -267,7 +267,7 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
   targetRoutes(app, { served: new ServedTargets({ surges, events: eventSurges, base: targets }), lookup });
   seriesRoutes(app, { store, targets, clock });
   healthRoutes(app, { store, metrics, surges, eventSurges, followers: extra });
-  eventRoutes(app, { events: eventStore });
+  eventRoutes(app, { events: eventStore, settle: () => events.settle() });
 
   // Close (and compress) a finished day even when no upload arrives after midnight.
   const dayTimer = setInterval(() => {
