@@ -70,12 +70,8 @@ export function incidentView(i: Incident): Record<string, unknown> {
   return { ...i, start: new Date(i.start).toISOString(), end: i.end === null ? null : new Date(i.end).toISOString() };
 }
 
-/** `settle` derives the events of what was counted but not yet derived (the detector does so at most once a second), so that a reader sees every accepted measurement. */
-export function eventRoutes(app: FastifyInstance, deps: { events: EventStore; settle?: () => void }): void {
+export function eventRoutes(app: FastifyInstance, deps: { events: EventStore }): void {
   const { events } = deps;
-  app.addHook('onRequest', async (request) => {
-    if (request.url.startsWith(`${API_PREFIX}/events`) || request.url.startsWith(`${API_PREFIX}/incidents`) || request.url.startsWith(`${API_PREFIX}/chronic`)) deps.settle?.();
-  });
 
   app.get(`${API_PREFIX}/events`, async (request, reply) => {
     const parsed = parseEventQuery(request.query as Query);
