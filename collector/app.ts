@@ -262,6 +262,11 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
     log: { info: (o, m) => app.log.info(o, m), error: (o, m) => app.log.error(o, m) },
   });
 
+  // The detector derives events at most once a second; every read first derives what was counted
+  // but not yet derived, so that events, surges and /metrics reflect every accepted measurement.
+  app.addHook('onRequest', async (request) => {
+    if (request.method === 'GET') events.settle();
+  });
   registrationRoutes(app, { enrollment: new Enrollment(config.enrollment_tokens), store, clock });
   await uploadRoutes(app, { ingest, maxBodyBytes: config.limits.max_body_bytes });
   targetRoutes(app, { served: new ServedTargets({ surges, events: eventSurges, base: targets }), lookup });

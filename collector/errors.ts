@@ -26,3 +26,15 @@ export class UsageError extends AshyqError {
     super('ASHYQ_ERR_USAGE', message);
   }
 }
+
+/** A segment given to import could not be read (missing, unreadable, or not valid gzip). */
+export class ImportReadError extends AshyqError {
+  readonly file: string;
+  /** The system's or zlib's code (ENOENT, Z_DATA_ERROR, …), when there is one. */
+  readonly cause_code: string | null;
+  constructor(file: string, problem: string, code: string | null) {
+    super('ASHYQ_ERR_IMPORT_READ', `import ${file}: ${problem}`);
+    this.file = file;
+    this.cause_code = code;
+  }
+}

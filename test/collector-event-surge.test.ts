@@ -75,7 +75,9 @@ async function openYoutubeEvent(c: RunningCollector): Promise<Array<{ probe: Tes
   return probes;
 }
 
+/** As every reader does: the events of what was counted but not yet derived are derived first. */
 function openEvents(c: RunningCollector): BlockingEvent[] {
+  c.collector.events.settle();
   return c.collector.eventStore.events({ open: true });
 }
 

@@ -82,6 +82,8 @@ describe('event delivery in the collector', () => {
     const { receiver, influx, start } = await setup();
     const c = await start();
     await upload(c);
+    // Derived by the detector's own timer (at most once a second), with no reader asking.
+    await until(() => !c.collector.events.current.pending);
     const last = c.collector.eventStore.lastSeq();
     expect(last).toBeGreaterThanOrEqual(2);
     await until(() => c.collector.webhook?.stats().cursor === last && c.collector.eventPoints?.stats().cursor === last);
@@ -130,6 +132,7 @@ describe('event delivery in the collector', () => {
     await receiver.close();
     const c = await start();
     await upload(c);
+    c.collector.events.settle();
     const last = c.collector.eventStore.lastSeq();
     await until(() => (c.collector.webhook?.stats().failedAttempts ?? 0) >= 2);
     const metrics = (await request(`${c.url}/metrics`)).text;
@@ -147,6 +150,7 @@ describe('event delivery in the collector', () => {
     const early = c.collector.eventStore.meta('snapshot');
     expect(early).not.toBeNull();
     await upload(c);
+    c.collector.events.settle();
     const last = c.collector.eventStore.lastSeq();
     await until(() => c.collector.webhook?.stats().cursor === last);
     await c.stop();

@@ -62,7 +62,7 @@ export async function runImport(config: CollectorConfig, files: readonly string[
   try {
     await pipeline.start();
     shares?.start();
-    for (const file of files) await importer.importFile(file);
+    await importer.importFiles(files);
     if (shares !== null) {
       const flushed = await Promise.race([shares.flush().then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), INFLUX_DRAIN_MS).unref())]);
       if (!flushed || shares.backlog() > 0) stderr.write(`ashyq-collector: influx: blocked shares of ${shares.backlog()} buckets not yet written; the collector writes them when it next runs\n`);

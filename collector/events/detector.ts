@@ -115,8 +115,27 @@ export class EventDetector {
 
   /** Count observations (placed by their own time, in any order) and return the revisions they caused. */
   observe(input: Observation | readonly Observation[]): Revision[] {
+    this.count(input);
+    return this.detectNow();
+  }
+
+  /**
+   * Count observations without deriving events yet (a live collector counts every batch and
+   * derives the events of all the batches counted since at most once a second): `detectNow()`
+   * afterwards gives the same revisions as `observe()` of the same observations would have.
+   */
+  count(input: Observation | readonly Observation[]): void {
     if (Array.isArray(input)) for (const obs of input as readonly Observation[]) this.ingest(obs);
     else this.ingest(input as Observation);
+  }
+
+  /** Whether observations were counted since the events were last derived. */
+  get pending(): boolean {
+    return this.dirty.size > 0 || this.full.size > 0;
+  }
+
+  /** Derive the events of what was counted since the last time; returns the revisions caused. */
+  detectNow(): Revision[] {
     const revisions = this.detect();
     this.compact();
     return revisions;
@@ -245,12 +264,12 @@ export class EventDetector {
     }
     const before = probe.trusted_from;
     this.learnHour(probe, hour);
-    if (obs.time >= probe.trusted_from) this.count(probe, obs);
+    if (obs.time >= probe.trusted_from) this.countOne(probe, obs);
     else probe.pending.push(obs);
     if (probe.trusted_from < before && probe.pending.length > 0) {
       const still: Observation[] = [];
       for (const p of probe.pending) {
-        if (p.time >= probe.trusted_from) this.count(probe, p);
+        if (p.time >= probe.trusted_from) this.countOne(probe, p);
         else still.push(p);
       }
       probe.pending = still;
@@ -282,7 +301,7 @@ export class EventDetector {
     if (hours.length === k) probe.trusted_from = (hours[k - 1]! + 1) * HOUR;
   }
 
-  private count(probe: ProbeState, obs: Observation): void {
+  private countOne(probe: ProbeState, obs: Observation): void {
     const b = Math.floor(obs.time / this.config.bucket_ms);
     if (b > this.dataEnd) this.dataEnd = b;
     // Outside the horizon a bucket keeps no per-probe detail (a late measurement counts as a probe of its own).

@@ -3,6 +3,7 @@ import type { Clock } from '../../common/clock.js';
 import { catchUp } from '../pipeline/catch-up.js';
 import type { Follower } from '../pipeline/follower.js';
 import type { AppendedSpan, Archive, ArchiveCursor, ArchivedRecord } from '../storage/archive.js';
+import type { RecordDigest } from '../storage/record-digest.js';
 import type { EventStore } from '../storage/event-store.js';
 import type { DetectorConfig } from './config.js';
 import { EventDetector } from './detector.js';
@@ -23,6 +24,12 @@ export interface EventFollowerOptions {
   excluded?: (probeId: string) => boolean;
   /** How often time moves on for the detector (gaps close events) and its state is saved. Default 60 s. */
   tickMs?: number;
+  /**
+   * Each offer is counted at once; the events of what was counted are derived at most this often
+   * (and at every tick, catch-up, read through `settle()` and stop), so that deriving them costs
+   * once per period, not once per batch. 0 derives after every offer. Default 1000 ms.
+   */
+  detectEveryMs?: number;
   /** Called with every batch of revisions, once they are saved (webhook, time series, surge). */
   onRevisions?: (revisions: readonly Revision[]) => void;
   /** Called with the observations of every batch once counted (the blocked-share time series). */
@@ -49,10 +56,15 @@ export class EventFollower implements Follower {
   /** Position after the last record observed (saved with the changes). */
   private position: ArchiveCursor | null = null;
   private readonly log: EventFollowerLog;
+  private readonly detectEveryMs: number;
+  /** When events were last derived (monotonic ms), and the timer that derives the ones counted since. */
+  private lastDetect = -Infinity;
+  private detectTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: EventFollowerOptions) {
     this.detector = new EventDetector(o.detector, { clock: o.clock });
     this.log = o.log ?? { info: () => undefined, error: (m) => console.error(`events: ${m}`) };
+    this.detectEveryMs = o.detectEveryMs ?? 1000;
   }
 
   /** The live detector (events, incidents, chronic blocks as they stand). */
@@ -72,13 +84,17 @@ export class EventFollower implements Follower {
   }
 
   offer(records: readonly ArchivedRecord[], span: AppendedSpan): boolean {
+    return this.offerDigests(records, span);
+  }
+
+  offerDigests(records: readonly RecordDigest[], span: AppendedSpan): boolean {
     if (!this.running) return false;
     if (this.behind) {
       this.declinedDuringResync++;
       return false;
     }
     try {
-      this.apply(records, span.to);
+      this.apply(records, span.to, false);
       return true;
     } catch (err) {
       this.log.error(`observing archived measurements failed (reading them from the archive again): ${(err as Error).message}`);
@@ -101,27 +117,65 @@ export class EventFollower implements Follower {
     this.running = false;
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
+    this.clearDetectTimer();
     await this.resyncing;
+    if (!this.behind) this.settle();
     this.snapshot();
   }
 
-  /** Observe `records` (archive order) and save what changed with the position after them. Returns how many were observed. */
-  private apply(records: readonly ArchivedRecord[], cursor: ArchiveCursor): number {
+  /**
+   * Derive now the events of what was counted and not yet derived (a reader of the event store
+   * calls this first, so that it sees every accepted measurement's effect).
+   */
+  settle(): void {
+    if (this.behind || !this.detector.pending) return;
+    try {
+      this.detectPending();
+    } catch (err) {
+      this.log.error(`deriving events failed (reading the archive again): ${(err as Error).message}`);
+      this.fallBehind();
+    }
+  }
+
+  /**
+   * Count `records` (archive order); their events are derived at once when `now` is set or
+   * detectEveryMs has passed since the last time, else by a timer. Returns how many were counted.
+   */
+  private apply(records: readonly RecordDigest[], cursor: ArchiveCursor, now: boolean): number {
     const excluded = this.o.excluded;
     const observations: Observation[] = [];
     for (const r of records) if (excluded === undefined || !excluded(r.probe_id)) observations.push(observationFromRecord(r));
-    const revisions = observations.length > 0 ? this.detector.observe(observations) : [];
-    this.save(revisions, cursor, false);
-    if (observations.length > 0) this.o.onObserved?.(observations);
+    if (observations.length > 0) this.detector.count(observations);
     this.position = cursor;
+    if (observations.length > 0) this.o.onObserved?.(observations);
+    if (now || this.o.clock.monotonic() - this.lastDetect >= this.detectEveryMs) this.detectPending();
+    else this.detectTimer ??= setTimeout(() => {
+      this.detectTimer = null;
+      this.settle();
+    }, Math.max(0, this.lastDetect + this.detectEveryMs - this.o.clock.monotonic())).unref();
     return observations.length;
   }
 
-  /** Time moves on: events whose series went quiet close; the state is saved. */
+  /** Derive the counted events and save the revisions with the position reached. */
+  private detectPending(): void {
+    this.clearDetectTimer();
+    this.lastDetect = this.o.clock.monotonic();
+    this.save(this.detector.detectNow(), this.position, false);
+  }
+
+  private clearDetectTimer(): void {
+    if (this.detectTimer !== null) clearTimeout(this.detectTimer);
+    this.detectTimer = null;
+  }
+
+  /** Time moves on: events whose series went quiet close (and what was counted is derived); the state is saved. */
   private tick(): void {
+    if (this.behind) return;
     try {
+      this.clearDetectTimer();
+      this.lastDetect = this.o.clock.monotonic();
       const revisions = this.detector.advance(this.o.clock.now());
-      this.save(revisions, null, true);
+      this.save(revisions, this.position, true);
       this.snapshot();
     } catch (err) {
       this.log.error(`saving the event detector's state failed: ${(err as Error).message}`);
@@ -162,7 +216,8 @@ export class EventFollower implements Follower {
   }
 
   private async catchUpFrom(from: ArchiveCursor | null): Promise<number> {
-    const summary = await catchUp(this.o.archive, from, (records, cursor) => this.apply(records, cursor));
+    const summary = await catchUp(this.o.archive, from, (records, cursor) => this.apply(records, cursor, false));
+    if (this.detector.pending) this.detectPending();
     return summary.added;
   }
 

@@ -1,5 +1,5 @@
 // The detector's input: one classified measurement reduced to the fields detection needs, and its method.
-import type { ArchivedRecord, Category, Layer, Scope, Verdict } from './contract.js';
+import type { Category, Layer, RecordDigest, Scope, Verdict } from './contract.js';
 import { isBlocked } from './contract.js';
 
 export interface Observation {
@@ -64,7 +64,7 @@ export function methodOf(verdict: string): Method | null {
 }
 
 /** The observation of one archived record: network from the record, verdict and scope from the measurement. */
-export function observationFromRecord(record: ArchivedRecord): Observation {
+export function observationFromRecord(record: RecordDigest): Observation {
   const m = record.measurement;
   const scope = m.verdict.scope;
   const obs: Observation = {
@@ -75,7 +75,7 @@ export function observationFromRecord(record: ArchivedRecord): Observation {
     asn: record.asn,
     cc: record.cc,
     time: Date.parse(m.started_at),
-    verdict: m.verdict.verdict as Verdict,
+    verdict: m.verdict.verdict,
     layer: m.verdict.layer,
     confidence: m.verdict.confidence,
   };

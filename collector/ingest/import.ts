@@ -1,29 +1,16 @@
 // Importing archive segments (JSON lines, or gzipped): each record checked as an upload would be, new ids appended to the archive and handed to every follower.
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { StringDecoder } from 'node:string_decoder';
-import { createGunzip } from 'node:zlib';
 import type { Clock } from '../../common/clock.js';
 import type { Target } from '../../contract/target.js';
 import type { Limits } from '../config.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
-import { recordEnvelope, type Archive, type ArchivedRecord } from '../storage/archive.js';
+import type { Archive } from '../storage/archive.js';
+import type { RecordDigest } from '../storage/record-digest.js';
 import type { Store } from '../storage/store.js';
-import { validateArchivedRecord } from './validate.js';
+import type { ImportProblem, ParseContext, ParsedChunk } from './segment-parse.js';
+import { SegmentReader } from './segment-reader.js';
 
-/** Bytes read from a file (and gunzipped) at a time. */
-const READ_CHUNK = 1024 * 1024;
-const CR = 0x0d;
-const CLOSE_BRACE = 0x7d;
-
-/** A line that could not be imported: where it is and why. */
-export interface ImportProblem {
-  file: string;
-  line: number;
-  id: string | null;
-  code: string;
-  reason: string;
-}
+export type { ImportProblem } from './segment-parse.js';
 
 export interface ImportSummary {
   files: number;
@@ -60,12 +47,19 @@ export interface ImporterDeps {
   chunk?: number;
   /** Problems kept with their place. Default 50. */
   keepProblems?: number;
+  /** Files parsed ahead of the one being appended, each in a worker thread of its own. Default 1. */
+  lookahead?: number;
 }
 
 /**
  * The same path as a live upload, minus what belongs to a connection (signature, rate, the
  * address): the record's own network attribution is kept; its measurement must pass the same
  * checks, except the age limit (history is what an import is for). Idempotent by measurement id.
+ *
+ * Parsing and checking take most of the time: each file is parsed in a worker thread, the next
+ * `lookahead` files at the same time, while this thread appends the records of the current file
+ * in file order and hands their digests to the followers (a follower that needs whole records
+ * reads them from the archive).
  */
 export class Importer {
   readonly summary: ImportSummary = { files: 0, read: 0, accepted: 0, duplicates: 0, rejected: 0, byCode: {}, problems: [] };
@@ -78,52 +72,43 @@ export class Importer {
   }
 
   async importFile(file: string): Promise<void> {
-    const { size } = await stat(file);
-    let bytes = 0;
-    const source = createReadStream(file, { highWaterMark: READ_CHUNK });
-    source.on('data', (data) => (bytes += data.length));
-    let input: AsyncIterable<Buffer> = source;
-    if (file.endsWith('.gz')) {
-      const gunzip = createGunzip({ chunkSize: READ_CHUNK });
-      source.on('error', (err) => gunzip.destroy(err));
-      input = source.pipe(gunzip);
+    await this.importFiles([file]);
+  }
+
+  /** Import `files` in order (each file's records in file order). */
+  async importFiles(files: readonly string[]): Promise<void> {
+    const lookahead = Math.max(0, this.deps.lookahead ?? 1);
+    const ctx: ParseContext = { now: this.deps.clock.now(), maxFutureMs: this.deps.limits.max_future_s * 1000, targets: this.deps.targets };
+    const options = { chunk: this.chunk, keepProblems: this.deps.keepProblems ?? 50 };
+    const readers: Array<SegmentReader | undefined> = [];
+    const open = (i: number): void => {
+      if (i < files.length && readers[i] === undefined) readers[i] = new SegmentReader(files[i]!, ctx, options);
+    };
+    try {
+      for (let i = 0; i < files.length; i++) {
+        const file = files[i]!;
+        const { size } = await stat(file);
+        for (let k = i; k <= i + lookahead; k++) open(k);
+        await this.importOne(readers[i]!, file, size);
+        readers[i] = undefined;
+      }
+    } finally {
+      await Promise.all(readers.map((r) => r?.close()));
     }
-    const ctx = { now: this.deps.clock.now(), maxAgeMs: Number.POSITIVE_INFINITY, maxFutureMs: this.deps.limits.max_future_s * 1000, targets: this.deps.targets };
-    let pending: ArchivedRecord[] = [];
-    let texts: Array<string | null> = [];
-    let lineNo = 0;
+  }
+
+  private async importOne(reader: SegmentReader, file: string, size: number): Promise<void> {
     let lastReport = 0;
     this.summary.files++;
     try {
-      for await (const text of lines(input)) {
-        lineNo++;
-        if (text.trim() === '') continue;
-        this.summary.read++;
-        let value: unknown;
-        try {
-          value = JSON.parse(text);
-        } catch (err) {
-          this.reject({ file, line: lineNo, id: null, code: 'bad_json', reason: `not JSON: ${(err as Error).message}` });
-          continue;
-        }
-        const v = validateArchivedRecord(value, ctx);
-        if (!v.ok) {
-          this.reject({ file, line: lineNo, id: v.id, code: v.code, reason: v.reason });
-          continue;
-        }
-        pending.push(v.record);
-        texts.push(measurementText(text, v.record));
-        if (pending.length >= this.chunk) {
-          await this.commit(pending, texts);
-          pending = [];
-          texts = [];
-        }
+      for await (const chunk of reader.chunks()) {
+        this.count(chunk);
+        if (chunk.digests.length > 0) await this.commit(chunk);
         if (this.summary.read - lastReport >= 10_000) {
           lastReport = this.summary.read;
-          this.deps.onProgress?.({ file, bytes, size, summary: this.summary });
+          this.deps.onProgress?.({ file, bytes: chunk.bytes, size, summary: this.summary });
         }
       }
-      if (pending.length > 0) await this.commit(pending, texts);
     } finally {
       // Whatever was handed to the archive is archived and indexed (or has failed) before this returns.
       await this.settle();
@@ -131,35 +116,51 @@ export class Importer {
     this.deps.onProgress?.({ file, bytes: size, size, summary: this.summary });
   }
 
-  private reject(problem: ImportProblem): void {
-    this.summary.rejected++;
-    this.summary.byCode[problem.code] = (this.summary.byCode[problem.code] ?? 0) + 1;
-    if (this.summary.problems.length < (this.deps.keepProblems ?? 50)) this.summary.problems.push(problem);
+  private count(chunk: ParsedChunk): void {
+    const s = this.summary;
+    s.read += chunk.read;
+    s.rejected += chunk.rejected;
+    for (const [code, n] of Object.entries(chunk.byCode)) s.byCode[code] = (s.byCode[code] ?? 0) + n;
+    const keep = this.deps.keepProblems ?? 50;
+    for (const p of chunk.problems) if (s.problems.length < keep) s.problems.push(p);
   }
 
   /**
    * New ids only (known to the store, or repeated within the chunk, are duplicates), appended and
-   * handed on. The append (write and fsync) goes on while the next chunk is read: this waits only
+   * handed on. The append (write and fsync) goes on while the next chunk is taken: this waits only
    * for the previous chunk, which is indexed before this chunk's ids are looked up.
    */
-  private async commit(records: readonly ArchivedRecord[], texts: ReadonlyArray<string | null>): Promise<void> {
+  private async commit(chunk: ParsedChunk): Promise<void> {
     await this.settle();
-    const known = this.deps.store.knownMeasurements(records.map((r) => r.measurement.id));
-    const fresh: ArchivedRecord[] = [];
-    const freshTexts: Array<string | null> = [];
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i]!;
-      if (known.has(r.measurement.id)) {
-        this.summary.duplicates++;
-        continue;
+    const { digests, data, ends } = chunk;
+    const known = this.deps.store.knownMeasurements(digests.map((d) => d.measurement.id));
+    let fresh: RecordDigest[] = digests;
+    let lines = data;
+    let lineEnds: ArrayLike<number> = ends;
+    if (known.size > 0 || new Set(digests.map((d) => d.measurement.id)).size < digests.length) {
+      fresh = [];
+      const parts: Uint8Array[] = [];
+      const keptEnds: number[] = [];
+      let bytes = 0;
+      for (let i = 0; i < digests.length; i++) {
+        const d = digests[i]!;
+        if (known.has(d.measurement.id)) {
+          this.summary.duplicates++;
+          continue;
+        }
+        known.add(d.measurement.id);
+        fresh.push(d);
+        const line = data.subarray(i === 0 ? 0 : ends[i - 1]!, ends[i]!);
+        parts.push(line);
+        bytes += line.length;
+        keptEnds.push(bytes);
       }
-      known.add(r.measurement.id);
-      fresh.push(r);
-      freshTexts.push(texts[i] ?? null);
+      lines = Buffer.concat(parts, bytes);
+      lineEnds = keptEnds;
     }
     if (fresh.length === 0) return;
-    const appended = this.deps.archive.append(fresh, freshTexts).then((span) => {
-      this.deps.pipeline.offer(fresh, span);
+    const appended = this.deps.archive.appendEncoded(fresh, lines, lineEnds).then((span) => {
+      this.deps.pipeline.offerDigests(fresh, span);
       this.summary.accepted += fresh.length;
     });
     appended.catch(() => undefined); // awaited by the next commit or at the end of the file
@@ -176,35 +177,4 @@ export class Importer {
       if (this.inFlight === inFlight) this.inFlight = null;
     }
   }
-}
-
-/**
- * The measurement's own text in a record's line, when the line is the record's envelope exactly as
- * the archive writes it followed by the measurement and `}` (what the archive and the simulator
- * write): the archive then writes back the very line it was given (which parsed to this record)
- * instead of serialising the parsed value again. Null otherwise.
- */
-function measurementText(line: string, record: ArchivedRecord): string | null {
-  const envelope = recordEnvelope(record);
-  if (line.length <= envelope.length + 1 || !line.startsWith(envelope) || line.charCodeAt(line.length - 1) !== CLOSE_BRACE) return null;
-  return line.slice(envelope.length, line.length - 1);
-}
-
-/** The lines of UTF-8 text split at LF (a CR before it is dropped), the last one even without a final LF. */
-async function* lines(input: AsyncIterable<Buffer>): AsyncGenerator<string> {
-  const decoder = new StringDecoder('utf8');
-  let rest = '';
-  for await (const chunk of input) {
-    const text = rest + decoder.write(chunk);
-    let start = 0;
-    let nl = text.indexOf('\n');
-    while (nl >= 0) {
-      yield text.charCodeAt(nl - 1) === CR && nl > start ? text.slice(start, nl - 1) : text.slice(start, nl);
-      start = nl + 1;
-      nl = text.indexOf('\n', start);
-    }
-    rest = text.slice(start);
-  }
-  rest += decoder.end();
-  if (rest !== '') yield rest.charCodeAt(rest.length - 1) === CR ? rest.slice(0, -1) : rest;
 }

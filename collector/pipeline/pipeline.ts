@@ -1,5 +1,6 @@
 // The followers of the archive in order: started first to last, stopped last to first, each handed every appended span.
 import type { AppendedSpan, ArchivedRecord } from '../storage/archive.js';
+import type { RecordDigest } from '../storage/record-digest.js';
 import type { Follower } from './follower.js';
 import type { StoreIndex } from './store-index.js';
 
@@ -38,6 +39,20 @@ export class Pipeline {
       const follower = this.followers[i]!;
       try {
         follower.offer(records, span);
+      } catch (err) {
+        this.log.warn({ err, follower: follower.name }, 'a follower failed to take a handoff (it reads the archive)');
+      }
+    }
+  }
+
+  /** Digests of records just appended: to the index and the followers that take digests (the others read the archive). */
+  offerDigests(digests: readonly RecordDigest[], span: AppendedSpan): void {
+    this.index.offerDigests(digests, span);
+    for (let i = 1; i < this.followers.length; i++) {
+      const follower = this.followers[i]!;
+      if (follower.offerDigests === undefined) continue;
+      try {
+        follower.offerDigests(digests, span);
       } catch (err) {
         this.log.warn({ err, follower: follower.name }, 'a follower failed to take a handoff (it reads the archive)');
       }

@@ -1,5 +1,6 @@
 // The store's index as a follower: measurement ids (for duplicates), probes' last-seen times and the 10-minute aggregates.
 import type { AppendedSpan, Archive, ArchivedRecord } from '../storage/archive.js';
+import type { RecordDigest } from '../storage/record-digest.js';
 import type { Store } from '../storage/store.js';
 import { catchUp, type CatchUpSummary } from './catch-up.js';
 import type { Follower } from './follower.js';
@@ -32,7 +33,11 @@ export class StoreIndex implements Follower {
   }
 
   offer(records: readonly ArchivedRecord[], span: AppendedSpan): boolean {
-    this.store.apply(records, span.to, this.takeTouches());
+    return this.offerDigests(records, span);
+  }
+
+  offerDigests(digests: readonly RecordDigest[], span: AppendedSpan): boolean {
+    this.store.apply(digests, span.to, this.takeTouches());
     return true;
   }
 

@@ -181,6 +181,34 @@ export class Archive {
   }
 
   /**
+   * Append lines encoded elsewhere (an import parses and checks its records in a worker): `data`
+   * holds one line per record of `heads`, in order, each the record's JSON as `append` would write
+   * it, ending in LF; `ends[i]` is the byte offset after line i. Days are split as `append` splits
+   * them (by received_at, never before the latest day).
+   */
+  appendEncoded(heads: ReadonlyArray<Pick<ArchivedRecord, 'received_at'>>, data: Uint8Array, ends: ArrayLike<number>): Promise<AppendedSpan> {
+    if (this.readonly) return Promise.reject(new InvalidArgumentError('archive opened read-only'));
+    if (this.closed) return Promise.reject(new InvalidArgumentError('archive is closed'));
+    if (ends.length !== heads.length || (heads.length > 0 && ends[heads.length - 1] !== data.length)) {
+      return Promise.reject(new InvalidArgumentError(`appendEncoded: ${heads.length} records, ${ends.length} line ends and ${data.length} bytes do not match`));
+    }
+    return this.queue.run(async () => {
+      let from: ArchiveCursor | null = null;
+      let i = 0;
+      while (i < heads.length) {
+        const day = this.dayFor(heads[i]!);
+        let j = i + 1;
+        while (j < heads.length && this.dayFor(heads[j]!) === day) j++;
+        const start = await this.writeData(day, data.subarray(i === 0 ? 0 : ends[i - 1]!, ends[j - 1]!));
+        from ??= start;
+        i = j;
+      }
+      const to = this.position();
+      return { from: from ?? to, to };
+    });
+  }
+
+  /**
    * Close the open segment when its day is over (the server calls this periodically, so a day is
    * compressed even when no upload arrives after midnight).
    */
@@ -197,7 +225,7 @@ export class Archive {
     });
   }
 
-  private dayFor(record: ArchivedRecord): string {
+  private dayFor(record: Pick<ArchivedRecord, 'received_at'>): string {
     let day: string;
     if (this.lastDay !== null && this.lastDay.receivedAt === record.received_at) day = this.lastDay.day;
     else {
@@ -210,11 +238,15 @@ export class Archive {
   }
 
   /** Write and fsync; returns the position of the first line. `current.size` only ever counts fsynced bytes. */
-  private async writeLines(day: string, records: readonly ArchivedRecord[], measurements?: ReadonlyArray<Uint8Array | string | null>): Promise<ArchiveCursor> {
+  private writeLines(day: string, records: readonly ArchivedRecord[], measurements?: ReadonlyArray<Uint8Array | string | null>): Promise<ArchiveCursor> {
+    return this.writeData(day, encodeLines(records, measurements));
+  }
+
+  /** Write and fsync whole lines; returns the position of the first. */
+  private async writeData(day: string, data: Uint8Array): Promise<ArchiveCursor> {
     if (this.current === null || this.current.day !== day) await this.rollTo(day);
     const current = this.current!;
     const start = { segment: current.day, offset: current.size };
-    const data = encodeLines(records, measurements);
     try {
       let written = 0;
       while (written < data.length) {

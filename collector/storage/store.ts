@@ -3,7 +3,8 @@ import Database from 'better-sqlite3';
 import { InvalidArgumentError } from '../../common/errors.js';
 import type { SpoolOverflowReport } from '../../contract/wire.js';
 import { isBlocked, type Verdict } from '../../contract/verdict.js';
-import type { ArchiveCursor, ArchivedRecord } from './archive.js';
+import type { ArchiveCursor } from './archive.js';
+import type { RecordDigest } from './record-digest.js';
 
 export const BUCKET_MS = 10 * 60 * 1000;
 
@@ -118,7 +119,7 @@ export class Store {
     overflowTotals: Database.Statement<[], { reports: number; dropped: number | null }>;
   };
   private readonly overflowTx: (probeId: string, report: SpoolOverflowReport, receivedAt: string) => number;
-  private readonly applyTx: (records: readonly ArchivedRecord[], cursor: ArchiveCursor | null, touches: ReadonlyArray<readonly [string, string]>) => number;
+  private readonly applyTx: (records: readonly RecordDigest[], cursor: ArchiveCursor | null, touches: ReadonlyArray<readonly [string, string]>) => number;
 
   private constructor(file: string) {
     this.db = new Database(file);
@@ -155,7 +156,7 @@ export class Store {
       this.stmt.putOverflow.run(probeId, report.first_dropped_at, last, dropped, receivedAt);
       return dropped - (before?.dropped ?? 0);
     });
-    this.applyTx = this.db.transaction((records: readonly ArchivedRecord[], cursor: ArchiveCursor | null, touches: ReadonlyArray<readonly [string, string]>) => {
+    this.applyTx = this.db.transaction((records: readonly RecordDigest[], cursor: ArchiveCursor | null, touches: ReadonlyArray<readonly [string, string]>) => {
       let added = 0;
       if (records.length > 0) {
         const ids = JSON.stringify(records.map((r) => r.measurement.id));
@@ -226,7 +227,7 @@ export class Store {
    * aggregates (a repeated id is skipped); the archive cursor is saved with them, and `touches`
    * ([probe id, last seen]) in the same transaction. Returns how many were new.
    */
-  apply(records: readonly ArchivedRecord[], cursor: ArchiveCursor | null, touches: ReadonlyArray<readonly [string, string]> = []): number {
+  apply(records: readonly RecordDigest[], cursor: ArchiveCursor | null, touches: ReadonlyArray<readonly [string, string]> = []): number {
     return this.applyTx(records, cursor, touches);
   }
 

@@ -1,0 +1,34 @@
+// An archived record reduced to what the store's index and the event detector read: handed on by an import whose records were parsed in a worker.
+import type { Category } from '../../contract/target.js';
+import type { Layer, Scope, Verdict } from '../../contract/verdict.js';
+import type { ArchivedRecord } from './archive.js';
+
+/** Structurally a part of {@link ArchivedRecord}: every archived record is a digest of itself. */
+export interface RecordDigest {
+  received_at: string;
+  probe_id: string;
+  asn: number | null;
+  cc: string | null;
+  network: string | null;
+  measurement: {
+    id: string;
+    started_at: string;
+    target: { id: string; category: Category };
+    verdict: { verdict: Verdict; layer: Layer | null; confidence: number; scope?: Scope };
+  };
+}
+
+/** The digest of a record (a new object holding only the digest's fields). */
+export function digestOf(r: ArchivedRecord): RecordDigest {
+  const m = r.measurement;
+  const verdict: RecordDigest['measurement']['verdict'] = { verdict: m.verdict.verdict, layer: m.verdict.layer, confidence: m.verdict.confidence };
+  if (m.verdict.scope !== undefined) verdict.scope = m.verdict.scope;
+  return {
+    received_at: r.received_at,
+    probe_id: r.probe_id,
+    asn: r.asn,
+    cc: r.cc,
+    network: r.network,
+    measurement: { id: m.id, started_at: m.started_at, target: { id: m.target.id, category: m.target.category }, verdict },
+  };
+}
