@@ -14,6 +14,9 @@ export interface DecisionExpectation {
   subjects?: string[];
   /** Each must match the decision's reason. */
   reason?: RegExp[];
+  /** The scope (absent: full, and the decision must have no `working`). */
+  scope?: 'partial';
+  working?: string[];
 }
 
 /** Evidence made with the builders of classify-builders.ts. */
@@ -65,6 +68,7 @@ export interface LoopbackTier {
     layer?: Layer | null;
     /** Lower bound on the decision's confidence. */
     minConfidence?: number;
+    scope?: 'partial';
     /** Observations that must be in the evidence, each with these fields. */
     observations?: ObservationExpectation[];
   };

@@ -26,6 +26,8 @@ export interface Censor {
   tls?: Record<string, TlsCensor>;
   /** Keyed by domain: applies to its HTTP (port 80) or HTTPS answer. */
   http?: Record<string, HttpCensor>;
+  /** Keyed by domain: applies to plain HTTP on port 80 only (HTTPS untouched): a block page, a reset of the request, or silence after it. */
+  plainHttp?: Record<string, 'blockpage' | 'reset-request' | 'silent'>;
   /** Nothing answers at all, canaries included. */
   shutdown?: boolean;
 }
@@ -41,10 +43,11 @@ export interface ScenarioTarget {
 
 /** One observation that must be present: a selector and the fields it must have. */
 export type ObservationExpectation =
-  | { layer: 'dns'; domain: string; resolver?: 'system' | 'udp' | 'doh'; qtype?: 'A' | 'AAAA'; has: Record<string, unknown> }
+  /** resolver: getaddrinfo (system), the system's resolver asked directly (system-direct), a configured UDP resolver, DoH. */
+  | { layer: 'dns'; domain: string; resolver?: 'system' | 'system-direct' | 'udp' | 'doh'; qtype?: 'A' | 'AAAA'; has: Record<string, unknown> }
   | { layer: 'tcp'; domain?: string | null; ip?: string; port?: number; has: Record<string, unknown> }
   | { layer: 'tls'; domain?: string; ip?: string; port?: number; has: Record<string, unknown> }
-  | { layer: 'http'; domain?: string; has: Record<string, unknown> };
+  | { layer: 'http'; domain?: string; port?: number; has: Record<string, unknown> };
 
 export interface ScenarioCase {
   name: string;

@@ -13,7 +13,7 @@ import { blockPageHtml, startBlockPageServer, startGarbageServer, startHttpServe
 import { listenLoopback, type Listener } from '../fakes/listener.js';
 import { endpointKey, loopbackNetwork } from '../fakes/loopback-network.js';
 import { makeLabPki, type CertKey, type LabPki } from '../fakes/pki.js';
-import { refusedPort, startBlackhole, startResetListener } from '../fakes/tcp-censor.js';
+import { refusedPort, startBlackhole, startRequestResetter, startResetListener } from '../fakes/tcp-censor.js';
 import { respond, startHelloStaller, startSniResetter, startTlsServer } from '../fakes/tls-server.js';
 import { REAL, type Censor, type ScenarioCase, type ScenarioTarget, type TlsCensor } from './scenario.js';
 
@@ -197,7 +197,9 @@ export async function buildWorld(lab: Lab, c: ScenarioCase, settings: WorldSetti
     }
   }
 
-  const network = loopbackNetwork(map, fakeSystemLookup(ispDns, { timeoutMs: settings.timeoutMs }), { unmapped: 'EHOSTUNREACH' });
+  const loopback = loopbackNetwork(map, fakeSystemLookup(ispDns, { timeoutMs: settings.timeoutMs }), { unmapped: 'EHOSTUNREACH' });
+  // The ISP's resolver is the one resolv.conf names: the probe asks it directly too.
+  const network = { ...loopback, systemResolvers: () => Promise.resolve([{ address: ispDns.address, port: ispDns.port }]) };
   const resolvers: ResolverSpec[] = [{ kind: 'system' }, { kind: 'udp', address: honestDns.address, port: honestDns.port }];
   const probe = { id: 'scenario-probe', asn: null, cc: 'KZ', network: null, software: { name: 'ashyq-probe' as const, version: 'test' } };
   const options: EngineOptions = {
@@ -245,6 +247,14 @@ async function tlsPort(lab: Lab, censor: Censor, domain: string, closers: Array<
 }
 
 async function httpPort(lab: Lab, censor: Censor, domain: string, closers: Array<() => Promise<void>>): Promise<number> {
+  const plain = censor.plainHttp?.[domain];
+  if (plain === 'blockpage') return lab.blockpage.port;
+  if (plain === 'silent') return lab.plainTcp.port;
+  if (plain === 'reset-request') {
+    const resetter = await startRequestResetter();
+    closers.push(() => resetter.close());
+    return resetter.port;
+  }
   const how = censor.http?.[domain];
   if (how === 'blockpage') return lab.blockpage.port;
   if (how === 'garbage') return lab.garbage.port;
