@@ -38,6 +38,8 @@ function observed(evidence: Evidence, e: ObservationExpectation): unknown[] {
       );
     case 'http':
       return evidence.http.filter((h) => (e.domain === undefined || h.domain === e.domain) && (e.port === undefined || h.port === e.port));
+    case 'bulk':
+      return (evidence.bulk ?? []).filter((b) => e.domain === undefined || b.domain === e.domain);
   }
 }
 
@@ -63,7 +65,7 @@ for (const [family, cases] of Object.entries(FAMILIES)) {
         expect: { verdict: c.verdict, ...expected },
       };
       it(name, async () => {
-        const world = await buildWorld(lab, scenario, settings);
+        const world = await buildWorld(lab, scenario, { ...settings, ...(c.loopback.timeoutMs !== undefined ? { timeoutMs: c.loopback.timeoutMs } : {}) });
         try {
           const measurements = await runTargets(world.targets, world.options, world.deps);
           const m = measurements.find((x) => x.target.id === scenario.target.id)!;
@@ -72,6 +74,7 @@ for (const [family, cases] of Object.entries(FAMILIES)) {
           if (expected.layer !== undefined) expect(m.verdict.layer, context).toBe(expected.layer);
           if (expected.scope !== undefined) expect(m.verdict.scope, context).toBe(expected.scope);
           if (expected.minConfidence !== undefined) expect(m.verdict.confidence, context).toBeGreaterThanOrEqual(expected.minConfidence);
+          for (const re of expected.reason ?? []) expect(m.verdict.reason, context).toMatch(re);
           for (const e of expected.observations ?? []) {
             const found = observed(m.evidence, e);
             expect(found.length, `${name}: no ${e.layer} observation matches ${JSON.stringify(e)}`).toBeGreaterThan(0);

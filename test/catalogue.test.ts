@@ -34,9 +34,8 @@ const NOT_YET: Record<Tier, readonly Verdict[]> = {
     'inconclusive',
   ],
   // The probe run on loopback has no control.
-  // Throttling needs the canaries' bulk rate in the same run: the lab shapes a real link for it.
-  loopback: ['http.throttled', 'down'],
-  lab: ['dns.inconsistent', 'tls.timeout', 'tls.eof', 'http.timeout', 'http.diff', 'down', 'inconclusive'],
+  loopback: ['down'],
+  lab: ['dns.inconsistent', 'tls.timeout', 'tls.eof', 'http.diff', 'down', 'inconclusive'],
 };
 
 const coveredBy = (tier: Tier): Set<Verdict> => new Set(casesOf(tier).map((c) => c.verdict));
@@ -105,6 +104,7 @@ describe('catalogue', () => {
       'http-blockpage',
       'http-only-blockpage',
       'host-keyword-reset',
+      'silent-after-request',
       'throttling',
       'shutdown',
     ]);

@@ -64,11 +64,15 @@ export interface LoopbackTier {
   about: string;
   target: ScenarioTarget;
   censor: LoopbackCensor;
+  /** The probe's step timeout for this case (ms) when the suite's short one is too short (a handshake slowed past 2 s). */
+  timeoutMs?: number;
   expect?: {
     layer?: Layer | null;
     /** Lower bound on the decision's confidence. */
     minConfidence?: number;
     scope?: 'partial';
+    /** Each must match the decision's reason. */
+    reason?: RegExp[];
     /** Observations that must be in the evidence, each with these fields. */
     observations?: ObservationExpectation[];
   };

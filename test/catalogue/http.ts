@@ -3,6 +3,7 @@ import { expect } from 'vitest';
 import { addressesOf, change, healthy, http, httpFailed, target } from '../classify-builders.js';
 import type { Baseline, BulkObservation } from '../../contract/evidence.js';
 import { labTarget } from '../lab/topology.js';
+import { BULK_PATH } from '../loopback/world.js';
 import type { CatalogueCase } from './case.js';
 import { measured } from './lab-run.js';
 import { facebook, news, web } from './targets.js';
@@ -279,6 +280,25 @@ export const httpCases: CatalogueCase[] = [
         observations: [{ layer: 'http', domain: 'www.instagram.com', port: 80, has: { failure: 'generic_timeout_error', operation: 'http_request' } }],
       },
     },
+    lab: {
+      summary: 'a request on port 80 carrying "facebook.com" (its Host header) is dropped after the handshake; HTTPS is fine',
+      mechanism: 'iptables -A FORWARD -p tcp --dport 80 -m string --icase --string facebook.com -j DROP',
+      apply: (c) => c.dropHttpKeyword('facebook.com'),
+      blocked: { facebook: { verdict: 'http.timeout', layer: 'http' } },
+      check(r) {
+        const m = measured(r, 'facebook');
+        // The handshake carries no keyword: every connect (80 and 443) and TLS handshake worked.
+        for (const t of m.evidence.tcp) expect(t.failure, `${t.ip}:${t.port}`).toBeNull();
+        for (const t of m.evidence.tls) expect([t.failure, t.trusted], t.sni ?? '').toEqual([null, true]);
+        const plain = m.evidence.http.filter((h) => h.port === 80);
+        const secure = m.evidence.http.filter((h) => h.port === 443);
+        expect(plain.length).toBe(2);
+        for (const h of plain) expect([h.url.slice(0, 7), h.failure, h.operation, h.status]).toEqual(['http://', 'generic_timeout_error', 'http_request', null]);
+        expect(secure.length).toBe(2);
+        for (const h of secure) expect([h.url.slice(0, 8), h.status]).toEqual(['https://', 200]);
+        expect(m.verdict.reason).toMatch(/http:\/\/.*facebook\.com\/ on port 80 at .* got no answer after the request was sent/);
+      },
+    },
   },
 
   // http.throttled
@@ -294,6 +314,21 @@ export const httpCases: CatalogueCase[] = [
         confidence: 0.8,
         subjects: ['abs.twimg.com'],
         reason: [/read at 4\.0 kB\/s .* where the canaries \(wikipedia\) reached 2\.00 MB\/s in the same run/],
+      },
+    },
+    loopback: {
+      about: "the bulk resource trickles at 16 kB/s while the canary's comes at loopback speed; handshakes are fine",
+      target: { id: 'twitter-cdn', domains: ['abs.twimg.com'], http: null, bulk: `https://abs.twimg.com${BULK_PATH}` },
+      censor: { throttle: { 'abs.twimg.com': 16_000 } },
+      expect: {
+        layer: 'http',
+        // The canary's rate (its read of the same size over loopback) is in the reason beside the target's.
+        reason: [/abs\.twimg\.com.* read at [\d.]+ kB\/s .* where the canaries \(canary-international\) reached [\d.]+ MB\/s in the same run/],
+        observations: [
+          { layer: 'tls', domain: 'abs.twimg.com', has: { failure: null, trusted: true } },
+          // Stopped by its time bound, not failed.
+          { layer: 'bulk', domain: 'abs.twimg.com', has: { status: 200, failure: null, ended: 'time' } },
+        ],
       },
     },
     lab: {
@@ -327,6 +362,20 @@ export const httpCases: CatalogueCase[] = [
       target: facebook,
       evidence: { ...change(healthy(facebook), 'tls', () => true, (t) => ({ ...t, rtt_ms: 2600 })), baseline: baseline(null, 40) },
       expect: { layer: 'tls', confidence: 0.6, reason: [/fastest TLS handshake of the target took 2600 ms where the canaries' \(wikipedia\) took 40 ms/] },
+    },
+    loopback: {
+      about: "the server's first flight of every handshake held back 2.3 s on the path while the canary's handshake is quick",
+      target: { id: 'facebook', domains: ['www.facebook.com'] },
+      censor: { slowHandshake: { 'www.facebook.com': 2300 } },
+      timeoutMs: 4000,
+      expect: {
+        layer: 'tls',
+        reason: [/fastest TLS handshake of the target took (2[3-9]\d\d|[3-9]\d\d\d) ms where the canaries' \(canary-international\) took \d{1,3} ms/],
+        observations: [
+          { layer: 'tls', domain: 'www.facebook.com', has: { failure: null, trusted: true } },
+          { layer: 'http', domain: 'www.facebook.com', port: 443, has: { status: 200, failure: null } },
+        ],
+      },
     },
   },
   {

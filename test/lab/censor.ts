@@ -96,6 +96,18 @@ export class Censor {
   }
 
   /**
+   * A keyword filter that swallows plain HTTP: a TCP segment to port 80 that carries `name` (the
+   * request's Host header) is dropped, and so is every retransmission of it. The handshake carries
+   * no keyword and completes; the request never arrives and nothing answers.
+   */
+  async dropHttpKeyword(name: string): Promise<void> {
+    await this.iptables(
+      'filter', '-A', 'FORWARD', '-p', 'tcp', '--dport', '80',
+      '-m', 'string', '--algo', 'bm', '--icase', '--string', name, '-j', 'DROP',
+    );
+  }
+
+  /**
    * The ISP resolver silently drops every query for `name` (over UDP and TCP): the name as it is
    * written in a DNS question (length-prefixed labels) matched by iptables before dnsmasq sees it.
    */
