@@ -14,6 +14,16 @@ export type DnsQueryType = 'A' | 'AAAA';
 /** How a DNS query was sent: the system resolver, a UDP resolver (host:port) or DoH (URL). */
 export type ResolverKind = 'system' | 'udp' | 'doh';
 
+/** How a resolver of resolv.conf asked directly is named in the evidence: by its place, never its address (it may be the volunteer's own). */
+export function systemResolverLabel(index: number): string {
+  return `system#${index + 1}`;
+}
+
+/** Whether a resolver name in the evidence is the system's: getaddrinfo ("system") or one of resolv.conf's asked directly. */
+export function isSystemResolver(name: string): boolean {
+  return name === 'system' || name.startsWith('system#');
+}
+
 export interface DnsResponse {
   rcode: string;
   addresses: string[];
@@ -108,9 +118,38 @@ export interface HttpObservation extends FailureFields {
   rtt_ms: number | null;
 }
 
+/** Why a bounded read stopped: the whole body arrived, the size or time bound was reached, or it failed. */
+export type BulkEnd = 'complete' | 'size' | 'time' | 'failure';
+
+/** A bulk resource read for throughput: the HTTP observation plus how fast the body came. */
+export interface BulkObservation extends HttpObservation {
+  /** From the response headers to the end of the read. */
+  body_ms: number | null;
+  /** Body bytes per second over body_ms (null when nothing was read or no time passed). */
+  rate_bps: number | null;
+  ended: BulkEnd;
+}
+
+/**
+ * The international canaries' figures in the same run, copied into every other target's evidence
+ * so that a throttling verdict can be checked from the measurement alone.
+ */
+export interface Baseline {
+  /** Ids of the canaries the figures come from. */
+  canaries: string[];
+  /** The best bulk rate a canary reached (bytes per second), null when none was read. */
+  bulk_rate_bps: number | null;
+  /** The fastest completed TLS handshake of a canary (ms), null when none completed. */
+  tls_handshake_ms: number | null;
+}
+
 export interface Evidence {
   dns: DnsObservation[];
   tcp: TcpObservation[];
   tls: TlsObservation[];
   http: HttpObservation[];
+  /** Bulk reads (targets and canaries that name a bulk resource, when the run reads them). */
+  bulk?: BulkObservation[];
+  /** The canaries' figures in the same run (not on canaries themselves). */
+  baseline?: Baseline;
 }

@@ -16,7 +16,7 @@ export const TARGETS_VERSION = 1;
 
 export const TARGET_ID = /^[a-z0-9][a-z0-9_-]*$/;
 const TOP_KEYS = ['version', 'targets'] as const;
-const TARGET_KEYS = ['id', 'name', 'category', 'canary', 'domains', 'endpoints', 'ports', 'tls_ports', 'private_ca', 'http'] as const;
+const TARGET_KEYS = ['id', 'name', 'category', 'canary', 'domains', 'endpoints', 'ports', 'tls_ports', 'private_ca', 'http', 'bulk'] as const;
 const ENDPOINT_KEYS = ['ip', 'ports'] as const;
 const HTTP_KEYS = ['path', 'status'] as const;
 const CANARY_KINDS = ['domestic', 'international'] as const;
@@ -70,6 +70,7 @@ export function formatTargets(targets: readonly Target[]): string {
     tls_ports: t.tls_ports,
     ...(t.private_ca !== undefined && t.private_ca.length > 0 ? { private_ca: t.private_ca } : {}),
     http: t.http === null ? null : { path: t.http.path, status: t.http.status },
+    ...(t.bulk !== undefined ? { bulk: t.bulk } : {}),
   }));
   return stringify({ version: TARGETS_VERSION, targets: plain }, { lineWidth: 0 });
 }
@@ -162,10 +163,11 @@ function readTarget(item: YamlValue, ids: Map<string, number | undefined>): Targ
       httpValue.fail('without 443 in tls_ports the fetch is plain HTTP on port 80, which is not in ports');
     }
   }
+  const bulk = m.optional('bulk', null, (v) => readBulk(v, domains, ports, tlsPorts));
 
   if (item.source.problems.length !== before) return undefined;
   if (id === undefined || name === undefined || category === undefined) return undefined;
-  if (domains === undefined || ports === undefined || endpoints === undefined || tlsPorts === undefined || http === undefined) {
+  if (domains === undefined || ports === undefined || endpoints === undefined || tlsPorts === undefined || http === undefined || bulk === undefined) {
     return undefined;
   }
   return {
@@ -179,7 +181,30 @@ function readTarget(item: YamlValue, ids: Map<string, number | undefined>): Targ
     tls_ports: tlsPorts,
     ...(privateCa !== undefined && privateCa.length > 0 ? { private_ca: privateCa } : {}),
     http,
+    ...(bulk !== null ? { bulk } : {}),
   };
+}
+
+/** A bulk resource: an http(s) URL on one of the target's domains, over a port the target measures. */
+function readBulk(v: YamlValue, domains: string[] | undefined, ports: number[] | undefined, tlsPorts: number[] | undefined): string | undefined {
+  const text = v.string('an http:// or https:// URL');
+  if (text === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return v.fail(`not a URL: ${JSON.stringify(text)} (expected e.g. "https://i.ytimg.com/vi/ID/hqdefault.jpg")`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username !== '' || url.password !== '' || url.hash !== '' || url.port !== '') {
+    return v.fail(`expected an http:// or https:// URL without credentials, port or #fragment, got ${JSON.stringify(text)}`);
+  }
+  if (domains === undefined || ports === undefined || tlsPorts === undefined) return undefined;
+  if (!domains.includes(url.hostname)) return v.fail(`the bulk URL's host ${url.hostname} is not one of the target's domains (${domains.join(', ') || 'none'})`);
+  const https = url.protocol === 'https:';
+  if (https ? !tlsPorts.includes(443) : !ports.includes(80)) {
+    return v.fail(https ? 'an https bulk URL needs 443 in tls_ports' : 'an http bulk URL needs 80 in ports');
+  }
+  return text;
 }
 
 function readCanary(m: YamlMap, category: Category | undefined): Target['canary'] {

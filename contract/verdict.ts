@@ -87,6 +87,8 @@ export interface Decision {
    * `partial` when some did and others worked (some of Telegram's data centres); absent means full.
    */
   scope?: Scope;
+  /** With scope `partial`: the subjects that worked (`subjects` are the ones that showed the verdict). */
+  working?: string[];
 }
 
 export const SCOPES = ['full', 'partial'] as const;

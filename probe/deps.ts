@@ -3,6 +3,7 @@ import dgram from 'node:dgram';
 import dns from 'node:dns';
 import net from 'node:net';
 import { systemClock, type Clock } from '../common/clock.js';
+import { readResolvConf, type NameServer } from './measure/resolv-conf.js';
 
 export interface Network {
   /**
@@ -14,6 +15,11 @@ export interface Network {
   createUdpSocket(type: 'udp4' | 'udp6'): dgram.Socket;
   /** The system resolver (getaddrinfo): addresses of one family, or rejects with the resolver's error. */
   lookup(domain: string, family: 4 | 6, signal: AbortSignal): Promise<string[]>;
+  /**
+   * The resolvers getaddrinfo uses (resolv.conf's nameservers), asked directly beside it so that a
+   * silent resolver is told from one answering SERVFAIL or REFUSED. Absent: none are asked.
+   */
+  systemResolvers?(): Promise<NameServer[]>;
 }
 
 export interface Deps {
@@ -67,6 +73,7 @@ export function systemNetwork(): Network {
       ]);
       return result.map((r) => r.address);
     },
+    systemResolvers: () => readResolvConf(),
   };
 }
 

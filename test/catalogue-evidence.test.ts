@@ -74,6 +74,10 @@ function checkBuilt(verdict: Verdict, t: BuiltEvidence, controlEvidence?: Eviden
   if (e.confidence !== undefined) expect(d.confidence).toBeCloseTo(e.confidence, 5);
   if (e.subjects !== undefined) expect(d.subjects).toEqual(e.subjects);
   for (const re of e.reason ?? []) expect(d.reason).toMatch(re);
+  if (e.scope !== undefined || e.working !== undefined) {
+    expect(d.scope).toBe(e.scope);
+    if (e.working !== undefined) expect(d.working).toEqual(e.working);
+  }
   expect(d.confidence).toBeGreaterThan(0);
   expect(d.confidence).toBeLessThanOrEqual(1);
   expect(d.reason.length).toBeGreaterThan(10);

@@ -23,6 +23,8 @@ export interface Resolver {
 // Names as the DNS measurement writes them. Only strings in evidence objects: nothing here sends a packet.
 export const SYSTEM: Resolver = { name: 'system', kind: 'system' };
 export const UDP: Resolver = { name: 'udp:8.8.8.8:53', kind: 'udp' };
+/** The system's resolver from resolv.conf, asked directly (named by its place). */
+export const SYSTEM_DIRECT: Resolver = { name: 'system#1', kind: 'udp' };
 export const UDP2: Resolver = { name: 'udp:77.88.8.8:53', kind: 'udp' };
 export const DOH: Resolver = { name: 'doh:https://1.1.1.1/dns-query', kind: 'doh' };
 
@@ -241,8 +243,9 @@ export function healthy(t: Target, ips: Record<string, string[]> = {}): Evidence
     for (const port of t.tls_ports) for (const ip of addrs) e.tls.push(tls(domain, ip, port));
     const first = addrs[0];
     if (t.http !== null && first !== undefined) {
-      const https = t.tls_ports.includes(443);
-      e.http.push(http(domain, first, 200, https ? {} : { url: `http://${domain}/`, port: 80 }));
+      // http:// on 80 when the target connects there, https:// on 443 when it handshakes there.
+      if (t.ports.includes(80)) e.http.push(http(domain, first, 200, { url: `http://${domain}/`, port: 80 }));
+      if (t.tls_ports.includes(443)) e.http.push(http(domain, first, 200));
     }
   }
   // Fixed endpoints are measured over TCP only.
@@ -251,7 +254,7 @@ export function healthy(t: Target, ips: Record<string, string[]> = {}): Evidence
 }
 
 /** The same evidence with some observations of one kind replaced. */
-export function change<K extends keyof Evidence>(
+export function change<K extends 'dns' | 'tcp' | 'tls' | 'http'>(
   e: Evidence,
   kind: K,
   pick: (o: Evidence[K][number]) => boolean,

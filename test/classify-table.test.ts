@@ -5,8 +5,15 @@ import { classify } from '../probe/classify/classify.js';
 import type { Evidence } from '../contract/evidence.js';
 import type { Target } from '../contract/target.js';
 import type { Layer, Verdict } from '../contract/verdict.js';
-import { FB, facebook, fbTcp, telegram, youtube } from './catalogue/targets.js';
-import { DOH, SYSTEM, answer, cert, change, deepFreeze, dnsFailure, emptyEvidence, healthy, tlsBlocked, tlsUntrusted, withDns } from './classify-builders.js';
+import { FB, facebook, fbTcp, telegram, web, youtube } from './catalogue/targets.js';
+import { DOH, SYSTEM, answer, cert, change, deepFreeze, dnsFailure, emptyEvidence, healthy, http, httpFailed, target, tlsBlocked, tlsUntrusted, withDns } from './classify-builders.js';
+import type { BulkObservation } from '../contract/evidence.js';
+
+const throttledTarget = target({ id: 'twitter-cdn', domains: ['abs.twimg.com'], http: null, bulk: 'https://abs.twimg.com/static/bundle.js' });
+const slowRead: BulkObservation = { ...http('abs.twimg.com', '152.199.21.141', 200, { body_length: 16_000 }), body_ms: 4000, rate_bps: 4000, ended: 'time' };
+const BLOCKED_HEAD =
+  '<html><head><title>Доступ ограничен</title></head><body><h1>Доступ к данному ресурсу ограничен</h1>' +
+  '<p>в соответствии с законодательством Республики Казахстан</p></body></html>';
 
 interface Case {
   name: string;
@@ -18,6 +25,9 @@ interface Case {
   confidence?: number;
   subjects?: string[];
   reason?: RegExp[];
+  /** Checked whenever the case names it: partial with these working subjects, or undefined (full). */
+  scope?: 'partial' | undefined;
+  working?: string[];
 }
 
 const cases: Case[] = [
@@ -96,6 +106,71 @@ const cases: Case[] = [
     subjects: ['www.youtube.com', 'i.ytimg.com'],
     reason: [/; the same for i\.ytimg\.com$/],
   },
+  {
+    name: 'partial: a whole-domain finding outranks a partial finding on some addresses of another domain',
+    target: youtube,
+    evidence: (() => {
+      const e = healthy(youtube, { 'www.youtube.com': ['142.250.74.46', '142.250.74.47'] });
+      const reset = change(e, 'tcp', (t) => t.ip === '142.250.74.47', (t) => ({ ...t, failure: 'connection_reset', rtt_ms: null }));
+      return change(reset, 'tls', (t) => t.domain === 'i.ytimg.com', (t) => tlsBlocked(t.domain, t.ip, t.port, 'connection_reset', 'ok'));
+    })(),
+    verdict: 'tls.reset',
+    subjects: ['i.ytimg.com'],
+    scope: undefined,
+  },
+  {
+    name: 'partial: one domain blocked while the other works lists the working one',
+    target: youtube,
+    evidence: change(healthy(youtube), 'tls', (t) => t.domain === 'i.ytimg.com', (t) => tlsBlocked(t.domain, t.ip, t.port, 'connection_reset', 'ok')),
+    verdict: 'tls.reset',
+    subjects: ['i.ytimg.com'],
+    scope: 'partial',
+    working: ['www.youtube.com'],
+  },
+  {
+    name: 'partial: a failing IPv6 address beside a working IPv4 one is not partial blocking (no IPv6 that works)',
+    target: facebook,
+    evidence: change(healthy(facebook), 'tcp', (t) => t.ip.includes(':'), (t) => ({ ...t, failure: 'generic_timeout_error', rtt_ms: null })),
+    verdict: 'ok',
+    scope: undefined,
+  },
+  {
+    name: 'per scheme: a block page on https outranks a reset on plain http',
+    target: web,
+    evidence: change(
+      change(healthy(web), 'http', (h) => h.port === 80, (h) => ({ ...httpFailed(h.domain, h.ip, 'connection_reset'), url: h.url, port: 80 })),
+      'http',
+      (h) => h.port === 443,
+      (h) => ({ ...h, body_head: BLOCKED_HEAD, title: 'Доступ ограничен' }),
+    ),
+    verdict: 'http.blockpage',
+    reason: [/on port 443/],
+  },
+  {
+    name: 'throttling has no partial scope of its own',
+    target: throttledTarget,
+    evidence: { ...healthy(throttledTarget), bulk: [slowRead], baseline: { canaries: ['wikipedia'], bulk_rate_bps: 3_000_000, tls_handshake_ms: 30 } },
+    verdict: 'http.throttled',
+    layer: 'http',
+    subjects: ['abs.twimg.com'],
+    scope: undefined,
+  },
+  {
+    name: 'throttling is outranked by any blocking',
+    target: throttledTarget,
+    evidence: {
+      ...change(healthy(throttledTarget), 'tls', () => true, (t) => tlsBlocked(t.domain, t.ip, t.port, 'connection_reset', 'ok')),
+      bulk: [slowRead],
+      baseline: { canaries: ['wikipedia'], bulk_rate_bps: 3_000_000, tls_handshake_ms: 30 },
+    },
+    verdict: 'tls.reset',
+  },
+  {
+    name: 'without a baseline in the evidence (no canary in the run), a slow bulk read is no verdict',
+    target: throttledTarget,
+    evidence: { ...healthy(throttledTarget), bulk: [slowRead] },
+    verdict: 'ok',
+  },
 ];
 
 describe('classify: rules table', () => {
@@ -108,6 +183,8 @@ describe('classify: rules table', () => {
     if (c.confidence !== undefined) expect(d.confidence).toBeCloseTo(c.confidence, 5);
     if (c.subjects !== undefined) expect(d.subjects).toEqual(c.subjects);
     for (const re of c.reason ?? []) expect(d.reason).toMatch(re);
+    if ('scope' in c) expect(d.scope).toBe(c.scope);
+    if (c.working !== undefined) expect(d.working).toEqual(c.working);
     expect(d.confidence).toBeGreaterThan(0);
     expect(d.confidence).toBeLessThanOrEqual(1);
     expect(d.reason.length).toBeGreaterThan(10);

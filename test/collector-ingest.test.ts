@@ -303,12 +303,12 @@ describe('reading', () => {
       to,
       step_s: 1800,
       points: [
-        { t: new Date(T0 - 3_600_000).toISOString(), count: 2, blocked: 1, verdicts: { ok: 1, 'tls.reset': 1 } },
-        { t: new Date(T0 - 1_800_000).toISOString(), count: 2, blocked: 1, verdicts: { ok: 1, 'tls.reset': 1 } },
+        { t: new Date(T0 - 3_600_000).toISOString(), count: 2, blocked: 1, partial: 0, verdicts: { ok: 1, 'tls.reset': 1 } },
+        { t: new Date(T0 - 1_800_000).toISOString(), count: 2, blocked: 1, partial: 0, verdicts: { ok: 1, 'tls.reset': 1 } },
       ],
     });
     const kar = await request(`${c.url}/api/v1/series?target=youtube&asn=AS21299&from=${from}&to=${to}&step=10m`);
-    expect((kar.json() as { points: unknown[] }).points).toEqual([{ t: new Date(T0 - 600_000).toISOString(), count: 1, blocked: 0, verdicts: { ok: 1 } }]);
+    expect((kar.json() as { points: unknown[] }).points).toEqual([{ t: new Date(T0 - 600_000).toISOString(), count: 1, blocked: 0, partial: 0, verdicts: { ok: 1 } }]);
     for (const q of ['target=youtube&step=7m', 'target=nope', 'step=1h', `target=youtube&from=${to}&to=${from}`, 'target=youtube&asn=x', 'target=youtube&from=yesterday']) {
       const bad = await request(`${c.url}/api/v1/series?${q}`);
       expect([q, bad.status, errorCode(bad)]).toEqual([q, 400, 'bad_query']);

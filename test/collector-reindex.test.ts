@@ -72,7 +72,7 @@ describe('reindex', () => {
     // Damage the index: the rebuild must not depend on what is there.
     const db = new Database(path.join(dir, 'store.sqlite'));
     db.exec("DELETE FROM aggregates WHERE verdict = 'ok'; UPDATE aggregates SET count = count + 5; DELETE FROM measurements WHERE substr(id, 26, 1) < 'M';");
-    db.exec("INSERT INTO aggregates VALUES (0, 'youtube', 1, 'XX', 'ok', 1, 0)");
+    db.exec("INSERT INTO aggregates VALUES (0, 'youtube', 1, 'XX', 'ok', 1, 0, 0)");
     db.close();
 
     const configFile = path.join(dir, 'collector.yaml');

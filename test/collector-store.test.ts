@@ -1,6 +1,7 @@
 // The embedded store: probe registration outcomes, id dedup, 10-minute aggregates and series per step.
 import path from 'node:path';
 import { rm } from 'node:fs/promises';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ArchivedRecord } from '../collector/storage/archive.js';
 import { isBlocked } from '../contract/verdict.js';
@@ -23,6 +24,13 @@ function rec(at: number, verdict: Verdict, asn: number | null, cc: string | null
   return { received_at: new Date(T0).toISOString(), probe_id: 'probe-0001', asn, cc, network: null, measurement: makeMeasurement({ probeId: 'probe-0001', at, verdict }) };
 }
 
+/** A record whose verdict covers only some of the target's subjects (3 of 5 data centres). */
+function partialRec(at: number, verdict: Verdict): ArchivedRecord {
+  const r = rec(at, verdict, 9198);
+  const v = r.measurement.verdict;
+  return { ...r, measurement: { ...r.measurement, verdict: { ...v, scope: 'partial', subjects: ['dc1', 'dc2', 'dc3'], working: ['dc4', 'dc5'] } } };
+}
+
 describe('Store', () => {
   it('registers probes: created, exists for the same key, conflict for another', () => {
     expect(store.registerProbe('probe-0001', 'KEY-A', '2024-05-09T07:00:00.000Z')).toBe('created');
@@ -42,21 +50,52 @@ describe('Store', () => {
     expect(store.cursor()).toEqual({ segment: '2024-05-09', offset: 20 });
     expect(store.hasMeasurement(a.measurement.id)).toBe(true);
     expect(store.aggregates()).toEqual([
-      { bucket: T0, target: 'youtube', asn: 9198, cc: 'KZ', verdict: 'ok', count: 1, blocked: 0 },
-      { bucket: T0, target: 'youtube', asn: 9198, cc: 'KZ', verdict: 'tls.reset', count: 1, blocked: 1 },
-      { bucket: T0 + 600_000, target: 'youtube', asn: null, cc: null, verdict: 'tls.reset', count: 1, blocked: 1 },
+      { bucket: T0, target: 'youtube', asn: 9198, cc: 'KZ', verdict: 'ok', count: 1, blocked: 0, partial: 0 },
+      { bucket: T0, target: 'youtube', asn: 9198, cc: 'KZ', verdict: 'tls.reset', count: 1, blocked: 1, partial: 0 },
+      { bucket: T0 + 600_000, target: 'youtube', asn: null, cc: null, verdict: 'tls.reset', count: 1, blocked: 1, partial: 0 },
     ]);
     expect(store.series({ target: 'youtube', asn: null, from: T0, to: T0 + 3_600_000, step: 3_600_000 })).toEqual([
-      { t: T0, count: 3, blocked: 2, verdicts: { ok: 1, 'tls.reset': 2 } },
+      { t: T0, count: 3, blocked: 2, partial: 0, verdicts: { ok: 1, 'tls.reset': 2 } },
     ]);
     expect(store.series({ target: 'youtube', asn: 9198, from: T0, to: T0 + 3_600_000, step: 600_000 })).toEqual([
-      { t: T0, count: 2, blocked: 1, verdicts: { ok: 1, 'tls.reset': 1 } },
+      { t: T0, count: 2, blocked: 1, partial: 0, verdicts: { ok: 1, 'tls.reset': 1 } },
     ]);
     expect(store.series({ target: 'youtube', asn: null, from: T0 + 600_000, to: T0 + 1_200_000, step: 600_000 })).toHaveLength(1);
     expect(() => store.series({ target: 'youtube', asn: null, from: T0, to: T0 + 1, step: 300_000 })).toThrow(/multiple of 10 minutes/);
     store.resetIndex();
     expect([store.aggregates(), store.measurementCount(), store.cursor()]).toEqual([[], 0, null]);
     expect(store.probeCount()).toBe(0);
+  });
+
+  it('keeps partial blocking apart from full blocking in the aggregates and the series', () => {
+    const full = rec(T0 + 60_000, 'tcp.timeout', 9198);
+    const partA = partialRec(T0 + 120_000, 'tcp.timeout');
+    const partB = partialRec(T0 + 180_000, 'tcp.timeout');
+    const fine = rec(T0 + 240_000, 'ok', 9198);
+    // A partial scope on a verdict that is not blocking counts in neither.
+    const partialDown = partialRec(T0 + 300_000, 'down');
+    expect(store.apply([full, partA, partB, fine, partialDown], null)).toBe(5);
+    expect(store.aggregates()).toEqual([
+      { bucket: T0, target: 'youtube', asn: 9198, cc: 'KZ', verdict: 'down', count: 1, blocked: 0, partial: 0 },
+      { bucket: T0, target: 'youtube', asn: 9198, cc: 'KZ', verdict: 'ok', count: 1, blocked: 0, partial: 0 },
+      { bucket: T0, target: 'youtube', asn: 9198, cc: 'KZ', verdict: 'tcp.timeout', count: 3, blocked: 1, partial: 2 },
+    ]);
+    expect(store.series({ target: 'youtube', asn: null, from: T0, to: T0 + 3_600_000, step: 600_000 })).toEqual([
+      { t: T0, count: 5, blocked: 1, partial: 2, verdicts: { down: 1, ok: 1, 'tcp.timeout': 3 } },
+    ]);
+  });
+
+  it('adds the partial count to a store made without it (old rows count 0)', () => {
+    store.close();
+    const file = path.join(dir, 'old.sqlite');
+    const old = new Database(file);
+    old.exec(`CREATE TABLE aggregates (bucket INTEGER NOT NULL, target TEXT NOT NULL, asn INTEGER NOT NULL, cc TEXT NOT NULL, verdict TEXT NOT NULL,
+      count INTEGER NOT NULL, blocked INTEGER NOT NULL, PRIMARY KEY (target, bucket, asn, cc, verdict)) WITHOUT ROWID`);
+    old.prepare('INSERT INTO aggregates VALUES (?, ?, ?, ?, ?, ?, ?)').run(T0, 'youtube', 9198, 'KZ', 'tcp.timeout', 4, 4);
+    old.close();
+    store = Store.open(file);
+    store.apply([partialRec(T0 + 60_000, 'tcp.timeout')], null);
+    expect(store.aggregates()).toEqual([{ bucket: T0, target: 'youtube', asn: 9198, cc: 'KZ', verdict: 'tcp.timeout', count: 5, blocked: 4, partial: 1 }]);
   });
 
   it('counts a large group as record-by-record applies do (rows shared by many records, repeats, knownMeasurements)', () => {

@@ -114,23 +114,33 @@ describe('the shipped targets.yaml', () => {
     const youtube = owner('youtube.com')[0];
     expect(youtube?.http?.path).toBe('/');
     expect(youtube?.http?.status).toEqual(expect.arrayContaining([200, 301]));
+    // Over plain HTTP on port 80 Wikipedia redirects to https.
     const wikipedia = owner('www.wikipedia.org')[0];
-    expect(wikipedia?.http?.status).toEqual([200]);
+    expect(wikipedia?.http?.status).toEqual([200, 301]);
   });
 
   it('gives fully-defaulted targets whose TLS ports are ports connected to', () => {
     const keys = ['category', 'domains', 'endpoints', 'http', 'id', 'name', 'ports', 'tls_ports'];
     for (const t of targets) {
-      const extra = [...(t.category === 'canary' ? ['canary'] : []), ...(t.private_ca !== undefined ? ['private_ca'] : [])];
+      const extra = [
+        ...(t.category === 'canary' ? ['canary'] : []),
+        ...(t.private_ca !== undefined ? ['private_ca'] : []),
+        ...(t.bulk !== undefined ? ['bulk'] : []),
+      ];
       expect(Object.keys(t).sort()).toEqual([...keys, ...extra].sort());
       expect(t.ports.length).toBeGreaterThan(0);
       const used = new Set([...t.ports, ...t.endpoints.flatMap((e) => e.ports)]);
       for (const p of t.tls_ports) expect(used.has(p)).toBe(true);
       for (const e of t.endpoints) expect(e.ports.length).toBeGreaterThan(0);
     }
-    // Defaults as written down: 443 only, with TLS.
+    // Web services are measured over http on 80 and https on 443; without ports, 443 only, with TLS.
     const vk = targets.find((t) => t.id === 'vk');
-    expect(vk).toMatchObject({ ports: [443], tls_ports: [443], endpoints: [] });
+    expect(vk).toMatchObject({ ports: [80, 443], tls_ports: [443], endpoints: [] });
+    for (const t of targets.filter((x) => x.http !== null)) expect(t.ports, t.id).toEqual([80, 443]);
+    const signal = targets.find((t) => t.id === 'signal');
+    expect(signal).toMatchObject({ ports: [443], tls_ports: [443] });
+    // Bulk resources (throttling) on a target's own domain, and on an international canary.
+    expect(targets.filter((t) => t.bulk !== undefined).map((t) => t.id)).toEqual(['youtube-media', 'wikipedia']);
   });
 
   it('round-trips through formatTargets, and reads the same as JSON', async () => {

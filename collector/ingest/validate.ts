@@ -1,6 +1,8 @@
 // Checks one uploaded measurement against the data contract; a rejection names the JSON path of the first problem.
 import { isIP } from 'node:net';
 import type {
+  Baseline,
+  BulkObservation,
   CertificateInfo,
   DnsObservation,
   DnsQueryObservation,
@@ -348,12 +350,38 @@ const httpObservation = obj<HttpObservation>({
   ...failureFields,
 });
 
+const bulkObservation = obj<BulkObservation>({
+  domain: str({ max: 255 }),
+  url: str({ max: 2048 }),
+  ip,
+  port,
+  status: nullable(num({ int: true, min: 100, max: 999 })),
+  headers: dict(),
+  body_length: nullable(num({ int: true, min: 0 })),
+  body_sha256: nullable(str({ max: 128 })),
+  body_head: nullable(str()),
+  title: nullable(str({ max: 2048 })),
+  rtt_ms: nullable(ms),
+  body_ms: nullable(ms),
+  rate_bps: nullable(num({ min: 0 })),
+  ended: oneOf(['complete', 'size', 'time', 'failure'], 'bulk end'),
+  ...failureFields,
+});
+
+const baseline = obj<Baseline>({
+  canaries: arr(str({ max: 128 }), 64),
+  bulk_rate_bps: nullable(num({ min: 0 })),
+  tls_handshake_ms: nullable(ms),
+});
+
 const evidence = obj<Evidence>({
   dns: arr(dnsObservation),
   tcp: arr(tcpObservation),
   tls: arr(tlsObservation),
   http: arr(httpObservation),
-});
+  bulk: arr(bulkObservation, 64),
+  baseline,
+}, ['bulk', 'baseline']);
 
 const probeInfo = obj<ProbeInfo>({
   id: str({ pattern: /^[A-Za-z0-9_-]{8,64}$/, label: 'a probe id' }),
@@ -370,7 +398,8 @@ const decision = obj<Decision>({
   reason: str(),
   subjects: arr(str({ max: 512 }), 1000),
   scope: oneOf(SCOPES, 'scope'),
-}, ['scope']);
+  working: arr(str({ max: 512 }), 1000),
+}, ['scope', 'working']);
 
 const measurement = obj<Measurement>({
   schema: literal(MEASUREMENT_SCHEMA),

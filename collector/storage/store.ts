@@ -24,7 +24,10 @@ export interface AggregateRow {
   cc: string | null;
   verdict: Verdict;
   count: number;
+  /** Measurements of a blocking verdict over the whole target (no scope, or scope `full`). */
   blocked: number;
+  /** Measurements of a blocking verdict over part of the target (scope `partial`): never in `blocked`. */
+  partial: number;
 }
 
 export interface SeriesQuery {
@@ -41,7 +44,10 @@ export interface SeriesPoint {
   /** Start of the step, epoch ms. */
   t: number;
   count: number;
+  /** Blocking verdicts over the whole target. */
   blocked: number;
+  /** Blocking verdicts over part of it (scope `partial`), kept apart from `blocked`. */
+  partial: number;
   verdicts: Partial<Record<Verdict, number>>;
 }
 
@@ -54,6 +60,7 @@ interface AggregateDelta {
   verdict: Verdict;
   count: number;
   blocked: number;
+  partial: number;
 }
 
 // Unknown ASN and country are stored as -1 and '' so that they take part in the aggregate key.
@@ -78,6 +85,7 @@ CREATE TABLE IF NOT EXISTS aggregates (
   verdict TEXT NOT NULL,
   count INTEGER NOT NULL,
   blocked INTEGER NOT NULL,
+  partial INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (target, bucket, asn, cc, verdict)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS spool_overflows (
@@ -111,7 +119,7 @@ export class Store {
     hasMeasurement: Database.Statement<[string], { one: number }>;
     knownMeasurements: Database.Statement<[string], string>;
     insertMeasurements: Database.Statement<[string]>;
-    upsertAggregate: Database.Statement<[number, string, number, string, string, number, number]>;
+    upsertAggregate: Database.Statement<[number, string, number, string, string, number, number, number]>;
     getMeta: Database.Statement<[string], { value: string }>;
     setMeta: Database.Statement<[string, string]>;
     getOverflow: Database.Statement<[string, string], { last_dropped_at: string; dropped: number }>;
@@ -127,6 +135,9 @@ export class Store {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    // A store made before partial blocking was counted apart: add the column (its rows count 0 until a reindex).
+    const columns = this.db.prepare('SELECT name FROM pragma_table_info(?)').pluck().all('aggregates') as string[];
+    if (!columns.includes('partial')) this.db.exec('ALTER TABLE aggregates ADD COLUMN partial INTEGER NOT NULL DEFAULT 0');
     this.stmt = {
       insertProbe: this.db.prepare('INSERT INTO probes (id, public_key, registered_at, last_seen) VALUES (?, ?, ?, NULL)'),
       getProbe: this.db.prepare('SELECT id, public_key, registered_at, last_seen FROM probes WHERE id = ?'),
@@ -137,8 +148,9 @@ export class Store {
       knownMeasurements: this.db.prepare<[string], string>('SELECT id FROM measurements WHERE id IN (SELECT value FROM json_each(?))').pluck(),
       insertMeasurements: this.db.prepare('INSERT OR IGNORE INTO measurements (id) SELECT value FROM json_each(?)'),
       upsertAggregate: this.db.prepare(
-        `INSERT INTO aggregates (bucket, target, asn, cc, verdict, count, blocked) VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (target, bucket, asn, cc, verdict) DO UPDATE SET count = count + excluded.count, blocked = blocked + excluded.blocked`,
+        `INSERT INTO aggregates (bucket, target, asn, cc, verdict, count, blocked, partial) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (target, bucket, asn, cc, verdict) DO UPDATE SET
+           count = count + excluded.count, blocked = blocked + excluded.blocked, partial = partial + excluded.partial`,
       ),
       getMeta: this.db.prepare('SELECT value FROM meta WHERE key = ?'),
       setMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
@@ -176,15 +188,19 @@ export class Store {
           const target = m.target.id;
           // Unambiguous: numbers first, then each string with its length.
           const key = `${bucket}|${asn}|${verdict.length}:${verdict}${cc.length}:${cc}${target}`;
-          const blocked = isBlocked(verdict) ? 1 : 0;
+          const partial = isBlocked(verdict) && m.verdict.scope === 'partial' ? 1 : 0;
+          const blocked = isBlocked(verdict) && partial === 0 ? 1 : 0;
           const row = rows.get(key);
-          if (row === undefined) rows.set(key, { bucket, target, asn, cc, verdict, count: 1, blocked });
+          if (row === undefined) rows.set(key, { bucket, target, asn, cc, verdict, count: 1, blocked, partial });
           else {
             row.count++;
             row.blocked += blocked;
+            row.partial += partial;
           }
         }
-        for (const row of rows.values()) this.stmt.upsertAggregate.run(row.bucket, row.target, row.asn, row.cc, row.verdict, row.count, row.blocked);
+        for (const row of rows.values()) {
+          this.stmt.upsertAggregate.run(row.bucket, row.target, row.asn, row.cc, row.verdict, row.count, row.blocked, row.partial);
+        }
       }
       if (cursor !== null) this.stmt.setMeta.run('archive_cursor', JSON.stringify(cursor));
       for (const [probeId, at] of touches) this.stmt.touchProbe.run(at, probeId);
@@ -271,8 +287,8 @@ export class Store {
   /** Every aggregate row in key order. */
   aggregates(): AggregateRow[] {
     const rows = this.db
-      .prepare('SELECT bucket, target, asn, cc, verdict, count, blocked FROM aggregates ORDER BY target, bucket, asn, cc, verdict')
-      .all() as Array<{ bucket: number; target: string; asn: number; cc: string; verdict: Verdict; count: number; blocked: number }>;
+      .prepare('SELECT bucket, target, asn, cc, verdict, count, blocked, partial FROM aggregates ORDER BY target, bucket, asn, cc, verdict')
+      .all() as Array<{ bucket: number; target: string; asn: number; cc: string; verdict: Verdict; count: number; blocked: number; partial: number }>;
     return rows.map((r) => ({ ...r, asn: r.asn === NO_ASN ? null : r.asn, cc: r.cc === NO_CC ? null : r.cc }));
   }
 
@@ -281,22 +297,24 @@ export class Store {
     if (query.step <= 0 || query.step % BUCKET_MS !== 0) throw new InvalidArgumentError('step must be a multiple of 10 minutes');
     const params: Array<string | number> = [query.step, query.step, query.target, query.from, query.to];
     let sql =
-      'SELECT (bucket / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS t, verdict, SUM(count) AS count, SUM(blocked) AS blocked FROM aggregates WHERE target = ? AND bucket >= ? AND bucket < ?';
+      'SELECT (bucket / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS t, verdict, SUM(count) AS count, SUM(blocked) AS blocked, SUM(partial) AS partial' +
+      ' FROM aggregates WHERE target = ? AND bucket >= ? AND bucket < ?';
     if (query.asn !== null) {
       sql += ' AND asn = ?';
       params.push(query.asn);
     }
     sql += ' GROUP BY t, verdict ORDER BY t, verdict';
-    const rows = this.db.prepare(sql).all(...params) as Array<{ t: number; verdict: Verdict; count: number; blocked: number }>;
+    const rows = this.db.prepare(sql).all(...params) as Array<{ t: number; verdict: Verdict; count: number; blocked: number; partial: number }>;
     const points: SeriesPoint[] = [];
     for (const row of rows) {
       let point = points.at(-1);
       if (point === undefined || point.t !== row.t) {
-        point = { t: row.t, count: 0, blocked: 0, verdicts: {} };
+        point = { t: row.t, count: 0, blocked: 0, partial: 0, verdicts: {} };
         points.push(point);
       }
       point.count += row.count;
       point.blocked += row.blocked;
+      point.partial += row.partial;
       point.verdicts[row.verdict] = row.count;
     }
     return points;

@@ -1,6 +1,6 @@
 // The classifier: evidence (and optionally the control's evidence) → Decision. Pure: no sockets, no clock, no I/O.
 import type { Evidence } from '../../contract/evidence.js';
-import type { Endpoint, Target } from '../../contract/target.js';
+import { httpSchemesOf, portOf, schemeOfUrl, type Endpoint, type Target } from '../../contract/target.js';
 import type { Decision, Layer } from '../../contract/verdict.js';
 import { endpointSubject, ipKey, nameKey, unique } from './address.js';
 import { combine } from './combine.js';
@@ -11,10 +11,13 @@ import type { Context, Finding, Gap } from './finding.js';
 import { judgeHttp } from './http.js';
 import { judgeTcpPort } from './tcp.js';
 import { judgeTlsPort } from './tls.js';
+import { DEFAULT_THROTTLE, judgeThrottle, type ThrottleThresholds } from './throttle.js';
 
 export interface ClassifyOptions {
   /** The control prober's evidence for the same target (at the collector). */
   control?: Evidence;
+  /** When a bulk rate or handshake counts as throttled against the baseline in the evidence; default DEFAULT_THROTTLE. */
+  throttle?: ThrottleThresholds;
 }
 
 interface SubjectResult {
@@ -62,13 +65,16 @@ function judgeDomain(domain: string, ctx: Context): SubjectResult {
     tlsPassed.set(port, r.passed);
     if (!out.layers.includes('tls')) out.layers.push('tls');
   }
-  if (target.http !== null) {
-    const https = target.tls_ports.includes(443);
-    const port = https ? 443 : 80;
-    const pathOk = tcpPassed.get(port) !== false && (!https || tlsPassed.get(443) !== false);
-    if (pathOk) {
-      collect(judgeHttp(domain, target.http, evidence.http.filter((h) => nameKey(h.domain) === d), addresses));
-      out.layers.push('http');
+  const expect = target.http;
+  if (expect !== null) {
+    // Each scheme on its own port: a block page or a reset on plain HTTP while HTTPS works (or the reverse).
+    for (const scheme of httpSchemesOf(target)) {
+      const port = portOf(scheme);
+      const pathOk = tcpPassed.get(port) !== false && (scheme === 'http' || tlsPassed.get(443) !== false);
+      if (!pathOk) continue;
+      const obs = evidence.http.filter((h) => nameKey(h.domain) === d && h.port === port && schemeOfUrl(h.url) === scheme);
+      collect(judgeHttp(domain, scheme, expect, obs, addresses));
+      if (!out.layers.includes('http')) out.layers.push('http');
     }
   }
   return out;
@@ -116,6 +122,7 @@ export function classify(target: Target, evidence: Evidence, options: ClassifyOp
   for (const endpoint of target.endpoints) {
     record(endpoint.ports.map((p) => endpointSubject(endpoint.ip, p)), judgeEndpoint(endpoint, ctx));
   }
+  findings.push(...judgeThrottle(target, evidence, options.throttle ?? DEFAULT_THROTTLE));
   const order: Layer[] = ['dns', 'tcp', 'tls', 'http'];
   return combine(findings, gaps, { subjects: passedSubjects, layers: order.filter((l) => layers.has(l)) });
 }

@@ -18,20 +18,37 @@ export interface Passed {
  * subject could not be judged, else `ok`.
  */
 export function combine(findings: readonly Finding[], gaps: readonly Gap[], passed: Passed): Decision {
-  if (findings.length > 0) {
-    const best = Math.min(...findings.map((f) => rankOf(f.verdict)));
-    const group = findings.filter((f) => rankOf(f.verdict) === best);
+  // A finding about a whole domain or endpoint outweighs one about some addresses of a domain whose others worked.
+  const whole = findings.filter((f) => f.addresses === undefined);
+  const pool = whole.length > 0 ? whole : findings;
+  if (pool.length > 0) {
+    const best = Math.min(...pool.map((f) => rankOf(f.verdict)));
+    const group = pool.filter((f) => rankOf(f.verdict) === best);
     // Highest confidence first; stable, so target order breaks ties.
     const top = [...group].sort((a, b) => b.confidence - a.confidence)[0] as Finding;
-    const subjects = unique(group.map((f) => f.subject));
-    const others = subjects.filter((s) => s !== top.subject);
-    return {
+    const failing = unique(group.map((f) => f.subject));
+    const others = failing.filter((s) => s !== top.subject);
+    const decision: Decision = {
       verdict: top.verdict,
       layer: top.layer,
       confidence: top.confidence,
       reason: others.length > 0 ? `${top.reason}; the same for ${shortList(others)}` : top.reason,
-      subjects,
+      subjects: failing,
     };
+    if (whole.length === 0) {
+      // Only some addresses failed: the subjects are those addresses, the working ones beside them.
+      decision.subjects = unique(group.flatMap((f) => f.addresses?.failing ?? []));
+      decision.scope = 'partial';
+      decision.working = unique(group.flatMap((f) => f.addresses?.working ?? []));
+      return decision;
+    }
+    // Throttling is a degradation of what works: it has no scope of its own.
+    const working = passed.subjects.filter((s) => !failing.includes(s));
+    if (top.verdict !== 'http.throttled' && working.length > 0) {
+      decision.scope = 'partial';
+      decision.working = working;
+    }
+    return decision;
   }
   if (gaps.length > 0) {
     const first = gaps[0] as Gap;

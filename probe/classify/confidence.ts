@@ -27,6 +27,8 @@ export const CONFIDENCE = {
   /** The tested resolver gave only errors (SERVFAIL, REFUSED, empty) for a name the control resolves and that validates. */
   dnsResolverError: 0.6,
   dnsTimeout: 0.8,
+  /** The system's own resolver never answered (queried directly) while the others answered addresses that work. */
+  dnsSilentResolver: 0.75,
 
   tcpReset: 0.9,
   tcpTimeout: 0.8,
@@ -48,8 +50,18 @@ export const CONFIDENCE = {
   httpBlockpage: 0.95,
   /** An unexpected status. */
   httpStatus: 0.5,
-  /** The request failed (reset, EOF, invalid response, timeout) after a good handshake. */
+  /** The request failed (EOF, invalid response) after a good handshake. */
   httpFailure: 0.4,
+  /** Reset after the request was sent, the connection (and handshake) itself fine: a keyword filter. */
+  httpReset: 0.8,
+  /** No answer after the request, the connection (and handshake) fine. */
+  httpTimeout: 0.7,
+  /** A bulk read far slower than the canaries' in the same run. */
+  httpThrottledBulk: 0.8,
+  /** Handshakes far slower than the canaries' in the same run. */
+  httpThrottledHandshake: 0.6,
+  /** Applied to a finding on some addresses of a domain while its other addresses worked. */
+  partialFactor: 0.7,
 
   /** Applied when the failing addresses of one subject disagree on the failure. */
   mixedFactor: 0.8,

@@ -4,6 +4,7 @@ import { ipKey, nameKey, sameAddressSet, shortList, unique } from './address.js'
 import { CONFIDENCE } from './confidence.js';
 import type { Context, Finding, Gap, LayerResult } from './finding.js';
 import { handshakeValid } from './tls.js';
+import { isSystemResolver } from '../../contract/evidence.js';
 
 export interface DnsResult extends LayerResult {
   /** Addresses of the domain that no rule found tampered, in first-seen order. */
@@ -270,15 +271,60 @@ function judgeTimeout(c: DnsCase, found: DnsFound): void {
  * control address does. A DNS answer whose address validates for the domain is consistent.
  * Resolvers with an earlier finding are skipped.
  */
-function judgeInconsistent(c: DnsCase, found: DnsFound): void {
-  const { domain, ctx, tested, useDoh, doh } = c;
-  const { tainted } = found;
+/** Whether an address of the domain works: a TLS handshake valid for it (a TCP connect when no TLS was measured). */
+function addressCheck(c: DnsCase): { tlsMeasured: boolean; works(ip: string): boolean } {
+  const { domain, ctx } = c;
   const d = nameKey(domain);
   const tlsMeasured = ctx.evidence.tls.some((t) => t.domain !== null && nameKey(t.domain) === d);
-  const works = (ip: string): boolean =>
-    tlsMeasured
-      ? ctx.evidence.tls.some((t) => t.domain !== null && nameKey(t.domain) === d && ipKey(t.ip) === ip && handshakeValid(t))
-      : ctx.evidence.tcp.some((t) => t.domain !== null && nameKey(t.domain) === d && ipKey(t.ip) === ip && t.failure === null);
+  return {
+    tlsMeasured,
+    works: (ip: string): boolean =>
+      tlsMeasured
+        ? ctx.evidence.tls.some((t) => t.domain !== null && nameKey(t.domain) === d && ipKey(t.ip) === ip && handshakeValid(t))
+        : ctx.evidence.tcp.some((t) => t.domain !== null && nameKey(t.domain) === d && ipKey(t.ip) === ip && t.failure === null),
+  };
+}
+
+/**
+ * A silent resolver: every resolver of the system (resolv.conf's, asked directly) timed out on every
+ * query, getaddrinfo got no address, and another resolver answered an address that works. That is
+ * dns.timeout, not inconsistent answers (getaddrinfo reports the silence as EAI_AGAIN, read as
+ * SERVFAIL); a direct SERVFAIL or REFUSED is left to the inconsistency rule.
+ */
+function judgeSilentResolver(c: DnsCase, found: DnsFound): void {
+  const { domain, queries, tainted } = { ...c, tainted: found.tainted };
+  const direct = queries.filter((q) => isSystemResolver(q.resolver) && q.resolver !== 'system');
+  if (direct.length === 0 || !direct.every((q) => q.failure === 'generic_timeout_error')) return;
+  const viaGetaddrinfo = queries.filter((q) => q.resolver === 'system');
+  if (viaGetaddrinfo.some((q) => usableAddresses(q).length > 0)) return;
+  const { tlsMeasured, works } = addressCheck(c);
+  const others = queries.filter((q) => !isSystemResolver(q.resolver) && usableAddresses(q).length > 0);
+  const answers = unique(others.flatMap(usableAddresses).map(ipKey)).filter((a) => !tainted.has(a));
+  const good = answers.find(works);
+  if (good === undefined) return;
+  const silent = unique(direct.map((q) => q.resolver));
+  const system = viaGetaddrinfo.length > 0 ? `, and getaddrinfo failed (${unique(viaGetaddrinfo.map(failureOf)).join(', ')})` : '';
+  for (const r of [...silent, ...unique(viaGetaddrinfo.map((q) => q.resolver))]) found.flagged.add(r);
+  add(
+    found,
+    {
+      verdict: 'dns.timeout',
+      layer: 'dns',
+      confidence: CONFIDENCE.dnsSilentResolver,
+      subject: domain,
+      reason:
+        `${domain}: the system's resolver (${shortList(silent)}, asked directly) never answered (${unique(direct.map((q) => q.qtype)).join(', ')} timed out)${system} ` +
+        `while ${unique(others.map((q) => q.resolver)).join(', ')} answered ${shortList(answers)}, and ${good} completed ${tlsMeasured ? `a TLS handshake valid for ${domain}` : 'a TCP connect'}`,
+      symptom: { layer: 'dns', kind: 'timeout', domain, addresses: [] },
+    },
+    null,
+  );
+}
+
+function judgeInconsistent(c: DnsCase, found: DnsFound): void {
+  const { domain, tested, useDoh, doh } = c;
+  const { tainted } = found;
+  const { tlsMeasured, works } = addressCheck(c);
   const controlName = useDoh ? (doh[0]?.resolver ?? 'DoH') : 'the other resolvers';
   for (const resolver of unique(tested.map((q) => q.resolver))) {
     if (found.flagged.has(resolver)) continue;
@@ -355,6 +401,7 @@ export function judgeDns(domain: string, ctx: Context): DnsResult {
   judgeNxdomain(c, found);
   judgeNxdomainEverywhere(c, found);
   judgeTimeout(c, found);
+  judgeSilentResolver(c, found);
   judgeInconsistent(c, found);
   const addresses = trustedAddresses(c, found);
   return { findings: found.findings, gaps: found.gaps, addresses };

@@ -23,6 +23,11 @@ export interface Finding {
   /** The domain, or "ip:port" of a fixed endpoint. */
   subject: string;
   symptom?: Symptom;
+  /**
+   * Set when the finding is about some addresses of the subject while its other addresses worked:
+   * "domain ip:port" of each, failing and working.
+   */
+  addresses?: { failing: string[]; working: string[] };
 }
 
 /** A subject and layer whose evidence allows no verdict (unknown failure, resolver errors, nothing recorded). */

@@ -5,6 +5,7 @@ import { shortList, unique } from './address.js';
 import { CONFIDENCE, conf } from './confidence.js';
 import type { FindingVerdict } from '../../contract/verdict.js';
 import type { Finding, PortResult } from './finding.js';
+import { endpointSubject } from './address.js';
 
 const BLOCKING: ReadonlyArray<{ failure: Failure; verdict: FindingVerdict; confidence: number; verb: string }> = [
   { failure: 'connection_reset', verdict: 'tcp.reset', confidence: CONFIDENCE.tcpReset, verb: 'was reset' },
@@ -21,7 +22,10 @@ export function judgeTcpPort(subject: string, domain: string | null, port: numbe
   if (obs.length === 0) {
     return { findings: [], gaps: [{ subject, layer: 'tcp', reason: `${subject}: no TCP connect to port ${port} was recorded` }], passed: false };
   }
-  if (obs.some((o) => o.failure === null)) return { findings: [], gaps: [], passed: true };
+  if (obs.some((o) => o.failure === null)) {
+    const partial = domain === null ? undefined : someAddressesFailed(subject, domain, port, obs);
+    return { findings: partial === undefined ? [] : [partial], gaps: [], passed: true };
+  }
 
   const routed = obs.filter((o) => o.failure !== 'network_unreachable');
   if (routed.length === 0) {
@@ -59,4 +63,33 @@ export function judgeTcpPort(subject: string, domain: string | null, port: numbe
     symptom: { layer: 'tcp', domain, ip: domain === null ? (obs[0]?.ip ?? null) : null, port, failure: top.failure },
   };
   return { findings: [finding], gaps: [], passed: false };
+}
+
+const familyOf = (ip: string): 4 | 6 => (ip.includes(':') ? 6 : 4);
+
+/**
+ * Some addresses of a domain connected and others of the same family failed the same blocking way:
+ * a finding about those addresses (partial), while the domain passes on the ones that worked. A
+ * family with no working address at all is left out (a probe without working IPv6 is not censored).
+ */
+function someAddressesFailed(subject: string, domain: string, port: number, obs: readonly TcpObservation[]): Finding | undefined {
+  const ok = obs.filter((o) => o.failure === null);
+  const families = new Set(ok.map((o) => familyOf(o.ip)));
+  const failed = obs.filter((o) => o.failure !== null && families.has(familyOf(o.ip)));
+  const counted = BLOCKING.map((b) => ({ ...b, obs: failed.filter((o) => o.failure === b.failure) })).filter((b) => b.obs.length > 0);
+  const top = counted.reduce<(typeof counted)[number] | undefined>((best, b) => (best === undefined || b.obs.length > best.obs.length ? b : best), undefined);
+  if (top === undefined) return undefined;
+  const name = (o: TcpObservation) => `${domain} ${endpointSubject(o.ip, o.port)}`;
+  const ips = unique(top.obs.map((o) => o.ip));
+  const good = unique(ok.map((o) => o.ip));
+  const all = unique(obs.filter((o) => families.has(familyOf(o.ip))).map((o) => o.ip));
+  return {
+    verdict: top.verdict,
+    layer: 'tcp',
+    confidence: conf(top.confidence * CONFIDENCE.partialFactor),
+    subject,
+    reason: `${subject}: TCP connect to port ${port} ${top.verb} (${top.failure}) at ${ips.length} of ${all.length} addresses (${shortList(ips)}) while ${shortList(good)} connected`,
+    symptom: { layer: 'tcp', domain, ip: null, port, failure: top.failure },
+    addresses: { failing: unique(top.obs.map(name)), working: unique(ok.map(name)) },
+  };
 }

@@ -49,6 +49,15 @@ export interface MeasureSettings {
   /** PEM files added to Node's roots (absolute after loadProbeConfig). */
   extra_ca_files: string[];
   qtypes: DnsQueryType[];
+  /** Bulk reads: at most this many KiB per resource (0: no bulk reads) and this long (ms). */
+  bulk_max_kb: number;
+  bulk_max_ms: number;
+  /** Throttling: a bulk rate below this fraction of the canaries' best and below throttle_max_kb_per_s (kB/s)... */
+  throttle_ratio: number;
+  throttle_max_kb_per_s: number;
+  /** ...or a fastest TLS handshake slower than this (ms) while a canary's took less than throttle_canary_handshake_ms. */
+  throttle_handshake_ms: number;
+  throttle_canary_handshake_ms: number;
 }
 
 export type { CollectorSettings, ScheduleSettings, SpoolSettings, UploadSettings };
@@ -79,6 +88,12 @@ const MEASURE_KEYS = [
   'control_doh',
   'extra_ca_files',
   'qtypes',
+  'bulk_max_kb',
+  'bulk_max_ms',
+  'throttle_ratio',
+  'throttle_max_kb_per_s',
+  'throttle_handshake_ms',
+  'throttle_canary_handshake_ms',
 ] as const;
 const QTYPES: readonly DnsQueryType[] = ['A', 'AAAA'];
 
@@ -89,6 +104,11 @@ export const LIMITS = {
   dns_listen_window_ms: [0, 60_000],
   concurrency: [1, 1024],
   per_host_concurrency: [1, 1024],
+  bulk_max_kb: [0, 16_384],
+  bulk_max_ms: [100, 60_000],
+  throttle_max_kb_per_s: [1, 1_000_000],
+  throttle_handshake_ms: [1, 120_000],
+  throttle_canary_handshake_ms: [1, 120_000],
 } as const;
 
 function deepFreeze<T>(value: T): T {
@@ -116,6 +136,12 @@ export const DEFAULT_PROBE_CONFIG: Readonly<ProbeConfig> = deepFreeze({
     control_doh: null,
     extra_ca_files: [],
     qtypes: ['A', 'AAAA'],
+    bulk_max_kb: 256,
+    bulk_max_ms: 4000,
+    throttle_ratio: 0.1,
+    throttle_max_kb_per_s: 32,
+    throttle_handshake_ms: 2000,
+    throttle_canary_handshake_ms: 300,
   },
   targets_file: null,
   state_dir: null,
@@ -200,6 +226,12 @@ export function formatProbeConfig(config: ProbeConfig): string {
     `  control_doh: ${q(m.control_doh)}`,
     `  extra_ca_files: [${m.extra_ca_files.map((f) => JSON.stringify(f)).join(', ')}]`,
     `  qtypes: [${m.qtypes.join(', ')}]`,
+    `  bulk_max_kb: ${m.bulk_max_kb}`,
+    `  bulk_max_ms: ${m.bulk_max_ms}`,
+    `  throttle_ratio: ${m.throttle_ratio}`,
+    `  throttle_max_kb_per_s: ${m.throttle_max_kb_per_s}`,
+    `  throttle_handshake_ms: ${m.throttle_handshake_ms}`,
+    `  throttle_canary_handshake_ms: ${m.throttle_canary_handshake_ms}`,
     `targets_file: ${q(config.targets_file)}`,
     `state_dir: ${q(config.state_dir)}`,
     ...formatCollector(config.collector),
@@ -326,7 +358,26 @@ function readMeasure(v: YamlValue, options: ParseOptions, files: FileRef[]): Mea
     return list;
   });
 
+  const int = (key: 'bulk_max_kb' | 'bulk_max_ms' | 'throttle_max_kb_per_s' | 'throttle_handshake_ms' | 'throttle_canary_handshake_ms') => {
+    const [min, max] = LIMITS[key];
+    return m.optional(key, d[key], (x) => x.integer(min, max));
+  };
+  const bulkMaxKb = int('bulk_max_kb');
+  const bulkMaxMs = int('bulk_max_ms');
+  const throttleRatio = m.optional('throttle_ratio', d.throttle_ratio, (x) => {
+    const n = x.scalar;
+    return typeof n === 'number' && n > 0 && n < 1 ? n : x.expected('a fraction between 0 and 1 (exclusive), e.g. 0.1');
+  });
+  const throttleRate = int('throttle_max_kb_per_s');
+  const throttleHandshake = int('throttle_handshake_ms');
+  const throttleCanaryHandshake = int('throttle_canary_handshake_ms');
+
   // Relations between settings, reported at the setting that breaks them.
+  if (throttleHandshake !== undefined && throttleCanaryHandshake !== undefined && throttleCanaryHandshake >= throttleHandshake) {
+    (m.get('throttle_canary_handshake_ms') ?? m.get('throttle_handshake_ms'))?.fail(
+      `throttle_canary_handshake_ms (${throttleCanaryHandshake}) must be below throttle_handshake_ms (${throttleHandshake})`,
+    );
+  }
   if (window !== undefined && timeout !== undefined && window >= timeout) {
     (m.get('dns_listen_window_ms') ?? m.get('timeout_ms'))?.fail(
       `the DNS listening window (${window} ms) must be shorter than timeout_ms (${timeout} ms)`,
@@ -347,7 +398,13 @@ function readMeasure(v: YamlValue, options: ParseOptions, files: FileRef[]): Mea
     resolvers === undefined ||
     controlDoh === undefined ||
     caFiles === undefined ||
-    qtypes === undefined
+    qtypes === undefined ||
+    bulkMaxKb === undefined ||
+    bulkMaxMs === undefined ||
+    throttleRatio === undefined ||
+    throttleRate === undefined ||
+    throttleHandshake === undefined ||
+    throttleCanaryHandshake === undefined
   ) {
     return undefined;
   }
@@ -361,6 +418,12 @@ function readMeasure(v: YamlValue, options: ParseOptions, files: FileRef[]): Mea
     control_doh: controlDoh,
     extra_ca_files: caFiles,
     qtypes,
+    bulk_max_kb: bulkMaxKb,
+    bulk_max_ms: bulkMaxMs,
+    throttle_ratio: throttleRatio,
+    throttle_max_kb_per_s: throttleRate,
+    throttle_handshake_ms: throttleHandshake,
+    throttle_canary_handshake_ms: throttleCanaryHandshake,
   };
 }
 

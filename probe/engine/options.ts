@@ -6,6 +6,7 @@ import type { ProbeInfo } from '../../contract/measurement.js';
 import type { TrustStore } from '../trust.js';
 import type { Decision } from '../../contract/verdict.js';
 import type { Target } from '../../contract/target.js';
+import type { ThrottleThresholds } from '../classify/throttle.js';
 
 export interface EngineOptions {
   probe: ProbeInfo;
@@ -27,6 +28,10 @@ export interface EngineOptions {
   /** At most this many addresses per domain and family are connected to. */
   maxAddressesPerDomain: number;
   maxBodyBytes: number;
+  /** Bulk reads for throughput (targets' and canaries' `bulk` resources): off, or bounded in size and time. */
+  bulk: { enabled: boolean; maxBytes: number; maxMs: number };
+  /** When a bulk rate or a handshake is slow enough against the canaries' to be throttling. */
+  throttle: ThrottleThresholds;
   trust: TrustStore;
   signal?: AbortSignal;
   /** Called as work progresses (for the command line's progress display). */
@@ -65,6 +70,13 @@ export function engineOptionsFrom(config: ProbeConfig, probe: ProbeInfo, trust: 
     neutralSni: m.neutral_sni,
     maxAddressesPerDomain: ENGINE_DEFAULTS.maxAddressesPerDomain,
     maxBodyBytes: ENGINE_DEFAULTS.maxBodyBytes,
+    bulk: { enabled: m.bulk_max_kb > 0, maxBytes: m.bulk_max_kb * 1024, maxMs: m.bulk_max_ms },
+    throttle: {
+      ratio: m.throttle_ratio,
+      maxRateBps: m.throttle_max_kb_per_s * 1000,
+      handshakeMs: m.throttle_handshake_ms,
+      canaryHandshakeMs: m.throttle_canary_handshake_ms,
+    },
     trust,
     ...(signal ? { signal } : {}),
   };

@@ -2,6 +2,9 @@
 import { setMaxListeners } from 'node:events';
 import { applyCanaries } from '../classify/canary.js';
 import { classify } from '../classify/classify.js';
+import { baselineOf } from '../classify/throttle.js';
+import type { ResolverSpec } from '../measure/dns.js';
+import { systemResolverLabel } from '../../contract/evidence.js';
 import type { Deps } from '../deps.js';
 import { MEASUREMENT_SCHEMA, type Measurement } from '../../contract/measurement.js';
 import type { Target } from '../../contract/target.js';
@@ -31,6 +34,16 @@ export async function runTargets(targets: Target[], options: EngineOptions, deps
     concurrency: options.handshakeConcurrency ?? ENGINE_DEFAULTS.handshakeConcurrency,
     holdMs: ENGINE_DEFAULTS.handshakeHoldMs,
   });
+  // The system's resolvers are asked directly too (named by their place in resolv.conf, not by address).
+  const asksSystem = options.resolvers.some((r) => r.kind === 'system');
+  const nameservers = asksSystem && deps.network.systemResolvers !== undefined ? await deps.network.systemResolvers() : [];
+  const measuring: EngineOptions = {
+    ...options,
+    resolvers: [
+      ...options.resolvers,
+      ...nameservers.map((n, i): ResolverSpec => ({ kind: 'udp', address: n.address, port: n.port, label: systemResolverLabel(i) })),
+    ],
+  };
   const total = targets.length;
   let started = 0;
   let done = 0;
@@ -40,9 +53,9 @@ export async function runTargets(targets: Target[], options: EngineOptions, deps
       const startedAt = deps.clock.now();
       const t0 = deps.clock.monotonic();
       options.onProgress?.({ type: 'target-start', target, started: ++started, total });
-      const result = await measureTarget(target, options, deps, limits);
+      const result = await measureTarget(target, measuring, deps, limits);
       const runtime = deps.clock.monotonic() - t0;
-      const decision = classify(target, result.evidence);
+      const decision = classify(target, result.evidence, { throttle: options.throttle });
       done++;
       options.onProgress?.({ type: 'target-done', target, decision, done, total });
       return { target, startedAt, runtime, result, decision };
@@ -53,6 +66,18 @@ export async function runTargets(targets: Target[], options: EngineOptions, deps
   if (failed) throw failed.reason;
   const results = settled.map((s) => (s as PromiseFulfilledResult<Done>).value);
 
+  // Throttling is judged against the international canaries of the same run: their figures go into
+  // every other target's evidence (so that the measurement alone supports the verdict), and the
+  // target is judged again with them.
+  const canaries = results.filter((r) => r.target.category === 'canary').map((r) => ({ target: r.target, evidence: r.result.evidence }));
+  if (canaries.some((c) => c.target.canary === 'international')) {
+    const baseline = baselineOf(canaries);
+    for (const r of results) {
+      if (r.target.category === 'canary') continue;
+      r.result.evidence.baseline = baseline;
+      r.decision = classify(r.target, r.result.evidence, { throttle: options.throttle });
+    }
+  }
   const decisions = applyCanaries(results.map((r) => ({ target: r.target, evidence: r.result.evidence, decision: r.decision })));
 
   return results.map((r, i): Measurement => ({

@@ -1,12 +1,13 @@
 // Measures one target layer by layer (dns → tcp → tls → http), each address on its own, and returns its evidence and timing.
 import { measureDns, type ResolverSpec } from '../measure/dns.js';
-import { measureHttp } from '../measure/http.js';
+import { measureBulk, measureHttp } from '../measure/http.js';
+import { bulkOf, httpSchemesOf, portOf, type HttpScheme } from '../../contract/target.js';
 import { measureTcp } from '../measure/tcp.js';
 import { measureTls } from '../measure/tls.js';
 import { isBogon } from '../bogon.js';
 import type { Deps } from '../deps.js';
 import type { Clock } from '../../common/clock.js';
-import type { DnsObservation, Evidence, HttpObservation, TcpObservation, TlsObservation } from '../../contract/evidence.js';
+import type { BulkObservation, DnsObservation, Evidence, HttpObservation, TcpObservation, TlsObservation } from '../../contract/evidence.js';
 import type { Target } from '../../contract/target.js';
 import type { EngineOptions } from './options.js';
 import type { RunLimits } from './limits.js';
@@ -106,29 +107,37 @@ export async function measureTarget(
     return { tcp, tls };
   };
 
-  // http: one GET per domain over an address that got this far (no second resolution), once all of
-  // the domain's legs are done, so that the address chosen does not depend on which answered first.
+  // http: one GET per domain and scheme (http:// on port 80 when the target connects to 80, https://
+  // on 443 when it handshakes there), each over an address that got this far (no second resolution),
+  // once all of the domain's legs are done, so that the address chosen does not depend on which
+  // answered first.
   const expect = target.http;
-  const https = tlsPorts.has(443);
-  const httpOver = (domain: string, legs: Leg[]): Promise<HttpObservation> | null => {
-    if (!expect) return null;
-    const port = https ? 443 : 80;
-    const ip = https
+  /** The address a request for `domain` over `scheme` goes to: one whose connect (and for https, validated handshake) worked. */
+  const addressFor = (legs: Leg[], scheme: HttpScheme): string | undefined =>
+    scheme === 'https'
       ? legs.find((l) => l.tls !== null && l.tls.port === 443 && l.tls.failure === null && l.tls.trusted === true)?.tls?.ip
       : legs.find((l) => l.tcp.port === 80 && l.tcp.failure === null)?.tcp.ip;
-    if (ip === undefined) return null;
-    const url = `${https ? 'https' : 'http'}://${domain}${expect.path}`;
-    return span.http.time(() =>
+  const request = <T>(ip: string, run: () => Promise<T>): Promise<T> =>
+    span.http.time(() =>
       limits.runHandshake(ip, () => {
         checkAbort();
-        return measureHttp(
-          { url, ip, port, domain },
-          { ...step, trust: options.trust, maxBodyBytes: options.maxBodyBytes },
-          deps,
-        );
+        return run();
       }),
     );
+  const httpOver = (domain: string, legs: Leg[], scheme: HttpScheme, path: string): Promise<HttpObservation> | null => {
+    const ip = addressFor(legs, scheme);
+    if (ip === undefined) return null;
+    const http = { ...step, trust: options.trust, maxBodyBytes: options.maxBodyBytes };
+    return request(ip, () => measureHttp({ url: `${scheme}://${domain}${path}`, ip, port: portOf(scheme), domain }, http, deps));
   };
+  const bulkOver = (domain: string, legs: Leg[], scheme: HttpScheme, path: string): Promise<BulkObservation> | null => {
+    const ip = addressFor(legs, scheme);
+    if (ip === undefined) return null;
+    const bulkOptions = { ...step, trust: options.trust, maxBodyBytes: options.bulk.maxBytes, readForMs: options.bulk.maxMs };
+    return request(ip, () => measureBulk({ url: `${scheme}://${domain}${path}`, ip, port: portOf(scheme), domain }, bulkOptions, deps));
+  };
+  const pageSchemes = expect === null ? [] : httpSchemesOf(target);
+  const bulk = options.bulk.enabled ? bulkOf(target) : null;
 
   // dns: every domain, every resolver, every query type; then that domain's addresses on each port.
   const domains = Promise.all(
@@ -146,8 +155,10 @@ export async function measureTarget(
       const legs = await Promise.all(
         addressesOf(dns, options.maxAddressesPerDomain).flatMap((ip) => target.ports.map((port) => leg({ ip, port, domain: dns.domain }))),
       );
-      const http = await httpOver(dns.domain, legs);
-      return { dns, legs, http };
+      const pages = expect === null ? [] : pageSchemes.map((scheme) => httpOver(dns.domain, legs, scheme, expect.path));
+      const read = bulk !== null && bulk.domain === dns.domain ? bulkOver(dns.domain, legs, bulk.scheme, bulk.path) : null;
+      const [http, bulkRead] = await Promise.all([Promise.all(pages), read]);
+      return { dns, legs, http: http.filter((h): h is HttpObservation => h !== null), bulk: bulkRead };
     }),
   );
   // Fixed endpoints need no DNS: they are connected to at once.
@@ -160,7 +171,8 @@ export async function measureTarget(
       dns: byDomain.map((d) => d.dns),
       tcp: legs.map((l) => l.tcp),
       tls: legs.flatMap((l) => (l.tls ? [l.tls] : [])),
-      http: byDomain.flatMap((d) => (d.http ? [d.http] : [])),
+      http: byDomain.flatMap((d) => d.http),
+      ...(bulk !== null ? { bulk: byDomain.flatMap((d) => (d.bulk !== null ? [d.bulk] : [])) } : {}),
     },
     timing: { dns: span.dns.ms, tcp: span.tcp.ms, tls: span.tls.ms, http: span.http.ms },
   };

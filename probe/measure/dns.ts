@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import type { DecodedPacket } from 'dns-packet';
 import type { Agent, Dispatcher } from 'undici';
 import { isBogon } from '../bogon.js';
+import { redactAddresses } from '../redact.js';
 import type { Deps } from '../deps.js';
 import { InvalidArgumentError } from '../../common/errors.js';
 import type { DnsObservation, DnsQueryObservation, DnsQueryType, DnsResponse, FailureFields, ResolverKind } from '../../contract/evidence.js';
@@ -17,7 +18,14 @@ import { loadDoh } from './undici.js';
 // translation (which parses the source for export names): for dns-packet that costs ~6 MB of RSS.
 const dnsPacket = createRequire(import.meta.url)('dns-packet') as typeof import('dns-packet');
 
-export type ResolverSpec = { kind: 'system' } | { kind: 'udp'; address: string; port: number } | { kind: 'doh'; url: string };
+/**
+ * A resolver: the system's (getaddrinfo), a UDP resolver by address, or DoH. A UDP resolver with a
+ * `label` is named by it in the evidence instead of its address (the resolvers of resolv.conf).
+ */
+export type ResolverSpec =
+  | { kind: 'system' }
+  | { kind: 'udp'; address: string; port: number; label?: string }
+  | { kind: 'doh'; url: string };
 
 export interface DnsOptions {
   resolvers: ResolverSpec[];
@@ -44,6 +52,7 @@ export function resolverName(spec: ResolverSpec): string {
     case 'system':
       return 'system';
     case 'udp':
+      if (spec.label !== undefined) return spec.label;
       return net.isIPv6(spec.address) ? `udp:[${spec.address}]:${spec.port}` : `udp:${spec.address}:${spec.port}`;
     case 'doh':
       return `doh:${spec.url}`;
@@ -288,7 +297,7 @@ async function systemQuery(q: Query): Promise<DnsQueryObservation> {
 // ---------------------------------------------------------------------------------------------
 // plain UDP
 
-function udpQuery(q: Query, spec: { address: string; port: number }): Promise<DnsQueryObservation> {
+function udpQuery(q: Query, spec: { address: string; port: number; label?: string }): Promise<DnsQueryObservation> {
   const { deps, options, domain, qtype } = q;
   const { signal } = options;
   return new Promise<DnsQueryObservation>((resolve, reject) => {
@@ -324,8 +333,9 @@ function udpQuery(q: Query, spec: { address: string; port: number }): Promise<Dn
       if (first === null) return;
       finish({ observation: answered(q, 'udp', first.answer, first.rtt, late) });
     };
+    // A labelled resolver's address stays out of the evidence, error texts included.
     const fail = (failure: Failure, error: string) =>
-      finish({ observation: { ...blankObservation(q, 'udp'), ...failed(failure, error) } });
+      finish({ observation: { ...blankObservation(q, 'udp'), ...failed(failure, spec.label !== undefined ? redactAddresses(error) : error) } });
     const onAbort = () => finish({ abort: signal?.reason });
     signal?.addEventListener('abort', onAbort, { once: true });
 

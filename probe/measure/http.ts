@@ -19,7 +19,7 @@ import type tls from 'node:tls';
 import type { Dispatcher } from 'undici';
 import type { Deps } from '../deps.js';
 import { InvalidArgumentError } from '../../common/errors.js';
-import type { HttpObservation } from '../../contract/evidence.js';
+import type { BulkEnd, BulkObservation, HttpObservation } from '../../contract/evidence.js';
 import type { Failure, Operation } from '../../contract/failure.js';
 import { classifyError, errorTree, rawError } from './failure.js';
 import type { TrustStore } from '../trust.js';
@@ -47,6 +47,11 @@ export interface HttpOptions {
   userAgent?: string;
   /** Aborting rejects with `signal.reason` after the connection is destroyed. */
   signal?: AbortSignal;
+}
+
+export interface BulkOptions extends HttpOptions {
+  /** The body is read for at most this long (ms), then reading stops without a failure (ended: "time"). */
+  readForMs: number;
 }
 
 /** Response headers recorded (lower-case); anything else is dropped. */
@@ -175,6 +180,30 @@ async function readBody(body: Readable, maxBytes: number, into: Body): Promise<v
 const ADDRESS_TAIL = /[0-9A-Fa-f:.]*$/;
 
 export async function measureHttp(target: HttpTarget, options: HttpOptions, deps: Deps): Promise<HttpObservation> {
+  return (await exchange(target, options, undefined, deps)).obs;
+}
+
+/**
+ * A bulk read for throughput: the same GET, its body read for at most `readForMs` and
+ * `maxBodyBytes`, with the time the body took and its rate. A read stopped by either bound is not a
+ * failure; a body that stalls is one that the time bound ends with a low rate.
+ */
+export async function measureBulk(target: HttpTarget, options: BulkOptions, deps: Deps): Promise<BulkObservation> {
+  checkTimeout(options.readForMs);
+  const { obs, bodyMs, ended } = await exchange(target, options, options.readForMs, deps);
+  const bytes = obs.body_length ?? 0;
+  const rate = bodyMs !== null && bodyMs > 0 && bytes > 0 ? Math.round((bytes * 1000) / bodyMs) : null;
+  return { ...obs, body_ms: bodyMs === null ? null : Math.round(bodyMs * 10) / 10, rate_bps: rate, ended };
+}
+
+interface Exchange {
+  obs: HttpObservation;
+  /** From the response headers to the end of the body read; null when no response came. */
+  bodyMs: number | null;
+  ended: BulkEnd;
+}
+
+async function exchange(target: HttpTarget, options: HttpOptions, readForMs: number | undefined, deps: Deps): Promise<Exchange> {
   const { url, ip, port, domain } = target;
   checkTimeout(options.timeoutMs);
   if (!Number.isSafeInteger(options.maxBodyBytes) || options.maxBodyBytes < 0) {
@@ -207,8 +236,12 @@ export async function measureHttp(target: HttpTarget, options: HttpOptions, deps
     operation: null,
     error: null,
   };
-  const failed = (operation: Operation, failure: Failure, err: unknown): HttpObservation =>
-    Object.assign(obs, { failure, operation, error: rawError(err) });
+  let bodyMs: number | null = null;
+  const failed = (operation: Operation, failure: Failure, err: unknown): Exchange => ({
+    obs: Object.assign(obs, { failure, operation, error: rawError(err) }),
+    bodyMs,
+    ended: 'failure',
+  });
 
   const started = deps.clock.monotonic();
   const connect = startDeadline('connect', options.timeoutMs, options.signal);
@@ -294,7 +327,8 @@ export async function measureHttp(target: HttpTarget, options: HttpOptions, deps
     obs.status = response.statusCode;
     obs.headers = pickHeaders(response.headers);
 
-    const reading = startDeadline('http_body', options.timeoutMs, options.signal);
+    const bodyStarted = deps.clock.monotonic();
+    const reading = startDeadline('http_body', readForMs ?? options.timeoutMs, options.signal);
     const onAbort = () => response.body.destroy(reading.signal.reason as Error);
     reading.signal.addEventListener('abort', onAbort, { once: true });
     const body: Body = { length: 0, sha256: '', text: Buffer.alloc(0) };
@@ -308,13 +342,17 @@ export async function measureHttp(target: HttpTarget, options: HttpOptions, deps
       reading.dispose();
     }
     if (reading.cancelled()) throw options.signal?.reason;
+    bodyMs = deps.clock.monotonic() - bodyStarted;
+    // A bulk read that reached its time bound ends there: that is the measurement, not a failure.
+    const timeBound = readForMs !== undefined && reading.signal.aborted && bodyError !== null;
+    if (timeBound) bodyError = null;
     const text = body.text.toString('utf8');
     obs.body_length = body.length;
     obs.body_sha256 = body.sha256;
     obs.body_head = text.slice(0, BODY_HEAD_CHARS);
     obs.title = titleOf(text);
     if (bodyError !== null) return failed('http_body', classifyHttpError('http_body', bodyError), bodyError);
-    return obs;
+    return { obs, bodyMs, ended: timeBound ? 'time' : body.length >= options.maxBodyBytes ? 'size' : 'complete' };
   } finally {
     teardown();
   }

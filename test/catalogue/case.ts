@@ -14,6 +14,9 @@ export interface DecisionExpectation {
   subjects?: string[];
   /** Each must match the decision's reason. */
   reason?: RegExp[];
+  /** The scope (absent: full, and the decision must have no `working`). */
+  scope?: 'partial';
+  working?: string[];
 }
 
 /** Evidence made with the builders of classify-builders.ts. */
@@ -61,10 +64,15 @@ export interface LoopbackTier {
   about: string;
   target: ScenarioTarget;
   censor: LoopbackCensor;
+  /** The probe's step timeout for this case (ms) when the suite's short one is too short (a handshake slowed past 2 s). */
+  timeoutMs?: number;
   expect?: {
     layer?: Layer | null;
     /** Lower bound on the decision's confidence. */
     minConfidence?: number;
+    scope?: 'partial';
+    /** Each must match the decision's reason. */
+    reason?: RegExp[];
     /** Observations that must be in the evidence, each with these fields. */
     observations?: ObservationExpectation[];
   };

@@ -1,6 +1,6 @@
 // DNS censorship cases: what the ISP's resolver or an on-path injector does, and the verdict the probe must reach.
 import { expect } from 'vitest';
-import { DOH, SYSTEM, UDP, UDP2, addressesOf, answer, cert, dnsFailure, emptyEvidence, healthy, late, tcp, tls, tlsBlocked, tlsUntrusted, withDns } from '../classify-builders.js';
+import { DOH, SYSTEM, SYSTEM_DIRECT, UDP, UDP2, addressesOf, answer, cert, dnsFailure, emptyEvidence, healthy, late, tcp, tls, tlsBlocked, tlsUntrusted, withDns } from '../classify-builders.js';
 import { BOGON_ADDRESS, HONEST_RESOLVER_DELAY_MS, INJECTED_ADDRESS, labTarget } from '../lab/topology.js';
 import { REAL } from '../loopback/scenario.js';
 import type { CatalogueCase } from './case.js';
@@ -372,6 +372,80 @@ export const dnsCases: CatalogueCase[] = [
       about: 'the system resolver timed out but DoH answered and everything validates (not dns.timeout)',
       target: facebook,
       evidence: withDns(healthy(facebook), FB, dnsFailure(FB, SYSTEM, 'generic_timeout_error'), answer(FB, DOH, [FB4]), answer(FB, DOH, [FB6])),
+    },
+  },
+
+  {
+    name: 'resolver-drops-name',
+    verdict: 'dns.timeout',
+    evidence: {
+      about: "the system's resolver, asked directly, never answers (getaddrinfo says EAI_AGAIN) while DoH answers an address that validates",
+      target: facebook,
+      evidence: withDns(
+        healthy(facebook),
+        FB,
+        dnsFailure(FB, SYSTEM, 'dns_servfail_error'),
+        dnsFailure(FB, SYSTEM_DIRECT, 'generic_timeout_error'),
+        dnsFailure(FB, SYSTEM_DIRECT, 'generic_timeout_error', { qtype: 'AAAA' }),
+        answer(FB, DOH, [FB4]),
+        answer(FB, DOH, [FB6]),
+      ),
+      expect: {
+        layer: 'dns',
+        confidence: 0.75,
+        reason: [/the system's resolver \(system#1, asked directly\) never answered \(A, AAAA timed out\), and getaddrinfo failed \(dns_servfail_error\)/],
+      },
+    },
+    loopback: {
+      about: 'the ISP resolver drops the query for one name; the honest resolver and DoH answer',
+      target: { id: 'whatsapp-web', domains: ['web.whatsapp.com'] },
+      censor: { ispDns: { 'web.whatsapp.com': { kind: 'drop' } } },
+      expect: {
+        layer: 'dns',
+        observations: [
+          { layer: 'dns', domain: 'web.whatsapp.com', resolver: 'system', qtype: 'A', has: { failure: 'generic_timeout_error' } },
+          { layer: 'dns', domain: 'web.whatsapp.com', resolver: 'system-direct', qtype: 'A', has: { failure: 'generic_timeout_error', rcode: null } },
+          { layer: 'dns', domain: 'web.whatsapp.com', resolver: 'udp', qtype: 'A', has: { failure: null } },
+        ],
+      },
+    },
+    lab: {
+      summary: 'the ISP resolver silently drops every query for web.whatsapp.com',
+      mechanism: 'iptables -A INPUT -d <ISP resolver> --dport 53 -m string --hex-string "|03|web|08|whatsapp|03|com|00|" -j DROP (udp and tcp)',
+      apply: (c) => c.dropDnsName('web.whatsapp.com'),
+      blocked: { 'whatsapp-web': { verdict: 'dns.timeout', layer: 'dns' } },
+      check(r) {
+        const m = measured(r, 'whatsapp-web');
+        const queries = m.evidence.dns.flatMap((d) => d.queries);
+        // Asked directly, the resolver of resolv.conf is silent; getaddrinfo reports that as EAI_AGAIN.
+        const direct = queries.filter((q) => q.resolver === 'system#1');
+        expect(direct.length).toBeGreaterThan(0);
+        for (const q of direct) expect([q.kind, q.failure, q.rcode]).toEqual(['udp', 'generic_timeout_error', null]);
+        expect(queries.find((q) => q.resolver === 'system')?.failure).toBe('dns_servfail_error');
+        expect(queries.find((q) => q.resolver === LAB_HONEST_RESOLVER)?.addresses).toEqual([labTarget('whatsapp-web').ip]);
+        expect(m.verdict.reason).toMatch(/system#1, asked directly\) never answered/);
+        // The resolver of resolv.conf is named by its place, never by its address.
+        expect(JSON.stringify(m.evidence.dns)).not.toContain('10.77.1.1');
+        // Other names still resolve through it.
+        expect(measured(r, 'youtube').evidence.dns[0]?.queries.find((q) => q.resolver === 'system#1')?.failure).toBeNull();
+      },
+    },
+  },
+  {
+    name: 'system-resolver-servfail',
+    verdict: 'dns.inconsistent',
+    evidence: {
+      about: "asked directly, the system's resolver answers SERVFAIL (not silence): a resolver error, not dns.timeout",
+      target: facebook,
+      evidence: withDns(
+        healthy(facebook),
+        FB,
+        dnsFailure(FB, SYSTEM, 'dns_servfail_error'),
+        dnsFailure(FB, SYSTEM_DIRECT, 'dns_servfail_error'),
+        answer(FB, DOH, [FB4]),
+        answer(FB, DOH, [FB6]),
+      ),
+      expect: { confidence: 0.6, reason: [/via system: dns_servfail_error while/] },
     },
   },
 

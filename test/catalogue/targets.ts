@@ -14,6 +14,8 @@ export const telegram = target({
   ],
 });
 export const news = target({ id: 'rferl', category: 'news', domains: ['www.rferl.org'], ports: [80], tls_ports: [], http: { path: '/', status: [200, 301, 302] } });
+/** A web service measured over http on 80 and https on 443, as the shipped list does. */
+export const web = target({ id: 'instagram', domains: ['www.instagram.com'], ports: [80, 443] });
 export const noTls = target({ id: 'plain', category: 'news', domains: ['news.example.org'], ports: [80], tls_ports: [], http: null });
 
 export const FB = 'www.facebook.com';

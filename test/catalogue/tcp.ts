@@ -1,12 +1,17 @@
 // TCP censorship cases: resets, blackholes and refusals towards a service's addresses and fixed endpoints.
 import { expect } from 'vitest';
-import { change, healthy } from '../classify-builders.js';
-import { labTarget } from '../lab/topology.js';
+import { change, healthy, target } from '../classify-builders.js';
+import { dcAddresses, labTarget } from '../lab/topology.js';
 import type { CatalogueCase } from './case.js';
 import { measured } from './lab-run.js';
-import { FB6, facebook, fbTcp, telegram } from './targets.js';
+import { FB, FB6, facebook, fbTcp, telegram } from './targets.js';
 
 const ip = (id: string) => labTarget(id).ip;
+
+/** Telegram's five data centres, of which three are dropped in the partial case. */
+const DCS = ['149.154.175.50', '149.154.167.51', '149.154.175.100', '149.154.167.91', '149.154.171.5'];
+const DROPPED_DCS = DCS.slice(0, 3);
+const telegramDcs = target({ id: 'telegram-dc', category: 'messenger', endpoints: DCS.map((ip) => ({ ip, ports: [443] })), tls_ports: [], http: null });
 
 /** Telegram with one data centre's endpoint timing out. */
 const telegramDcTimesOut = () => change(healthy(telegram), 'tcp', (t) => t.ip === '149.154.175.50', (t) => ({ ...t, failure: 'generic_timeout_error' }));
@@ -21,11 +26,6 @@ export const tcpCases: CatalogueCase[] = [
       target: facebook,
       evidence: change(healthy(facebook), 'tcp', (t) => t.ip === FB6, (t) => ({ ...t, failure: 'connection_reset', rtt_ms: null })),
     },
-  },
-  {
-    name: 'whatsapp-partial',
-    verdict: 'ok',
-    evidence: { fixture: 'whatsapp-partial' },
   },
   {
     name: 'whatsapp-chat-ports',
@@ -79,6 +79,12 @@ export const tcpCases: CatalogueCase[] = [
         }
       },
     },
+  },
+
+  {
+    name: 'whatsapp-partial',
+    verdict: 'tcp.reset',
+    evidence: { fixture: 'whatsapp-partial' },
   },
 
   // tcp.refused
@@ -158,8 +164,8 @@ export const tcpCases: CatalogueCase[] = [
     },
     lab: {
       summary: "Telegram's web and data-centre addresses: packets silently dropped",
-      mechanism: `iptables -A FORWARD -d ${ip('telegram')} -j DROP (and the data centre ${ip('telegram-dc')})`,
-      apply: (c) => c.blackhole([ip('telegram'), ip('telegram-dc')]),
+      mechanism: `iptables -A FORWARD -d ${ip('telegram')} -j DROP (and each of the five data centres ${dcAddresses().join(', ')})`,
+      apply: (c) => c.blackhole([ip('telegram'), ...dcAddresses()]),
       blocked: {
         telegram: { verdict: 'tcp.timeout', layer: 'tcp' },
         'telegram-dc': { verdict: 'tcp.timeout', layer: 'tcp' },
@@ -170,6 +176,59 @@ export const tcpCases: CatalogueCase[] = [
           expect(tcp.length).toBeGreaterThan(0);
           for (const t of tcp) expect(t.failure, `${id} ${t.ip}:${t.port}`).toBe('generic_timeout_error');
         }
+        // Everything is dropped: full blocking, no scope of partial.
+        expect(measured(r, 'telegram-dc').verdict.scope).toBeUndefined();
+      },
+    },
+  },
+  {
+    name: 'telegram-dc-partial',
+    verdict: 'tcp.timeout',
+    evidence: {
+      about: '3 of 5 data centres blackholed, 2 connect: partial, with both lists',
+      target: telegramDcs,
+      evidence: change(healthy(telegramDcs), 'tcp', (t) => DROPPED_DCS.includes(t.ip), (t) => ({ ...t, failure: 'generic_timeout_error', rtt_ms: null })),
+      expect: {
+        layer: 'tcp',
+        subjects: DROPPED_DCS.map((d) => `${d}:443`),
+        scope: 'partial',
+        working: DCS.filter((d) => !DROPPED_DCS.includes(d)).map((d) => `${d}:443`),
+      },
+    },
+    lab: {
+      summary: "3 of Telegram's 5 data centres dropped; 2 still answer",
+      mechanism: `iptables -A FORWARD -d <DC> -j DROP for ${dcAddresses().slice(0, 3).join(', ')}`,
+      apply: (c) => c.blackhole(dcAddresses().slice(0, 3)),
+      blocked: { 'telegram-dc': { verdict: 'tcp.timeout', layer: 'tcp' } },
+      check(r) {
+        const m = measured(r, 'telegram-dc');
+        const dropped = dcAddresses().slice(0, 3);
+        for (const t of m.evidence.tcp) expect(t.failure, `${t.ip}:${t.port}`).toBe(dropped.includes(t.ip) ? 'generic_timeout_error' : null);
+        // Machine-readable: partial, the failing and the working data centres (per port) listed.
+        expect(m.verdict.scope).toBe('partial');
+        expect([...m.verdict.subjects].sort()).toEqual(dropped.flatMap((d) => [`${d}:443`, `${d}:80`]).sort());
+        expect([...(m.verdict.working ?? [])].sort()).toEqual(dcAddresses().slice(3).flatMap((d) => [`${d}:443`, `${d}:80`]).sort());
+        // Telegram's web site is a target of its own and untouched.
+        expect(measured(r, 'telegram').verdict.verdict).toBe('ok');
+      },
+    },
+  },
+  {
+    name: 'some-addresses-reset',
+    verdict: 'tcp.reset',
+    evidence: {
+      about: 'one of two IPv4 addresses of a domain reset, the other connects: partial over addresses',
+      target: facebook,
+      evidence: (() => {
+        const e = healthy(facebook, { [FB]: ['31.13.72.36', '157.240.9.35'] });
+        return change(e, 'tcp', (t) => t.ip === '157.240.9.35', (t) => ({ ...t, failure: 'connection_reset', rtt_ms: null }));
+      })(),
+      expect: {
+        confidence: 0.63,
+        subjects: [`${FB} 157.240.9.35:443`],
+        scope: 'partial',
+        working: [`${FB} 31.13.72.36:443`],
+        reason: [/at 1 of 2 addresses \(157\.240\.9\.35\) while 31\.13\.72\.36 connected/],
       },
     },
   },

@@ -20,6 +20,23 @@ export async function startResetListener(): Promise<ResetListener> {
   return { ...listener, resets: () => resets };
 }
 
+/**
+ * Accepts every connection and resets it when the first data (the request) arrives, as a keyword
+ * filter does after seeing the Host header: the connect succeeds, the request gets a real RST.
+ */
+export async function startRequestResetter(): Promise<ResetListener> {
+  let resets = 0;
+  const server = net.createServer((socket) => {
+    socket.on('error', () => undefined);
+    socket.once('data', () => {
+      resets += 1;
+      socket.resetAndDestroy();
+    });
+  });
+  const listener = await listenLoopback(server);
+  return { ...listener, resets: () => resets };
+}
+
 /** A port on 127.0.0.1 nobody listens on (bound, read, released): connecting is refused by the kernel. */
 export async function refusedPort(): Promise<number> {
   const server = net.createServer();

@@ -85,6 +85,43 @@ export class Censor {
   }
 
   /**
+   * A keyword filter on plain HTTP: a TCP segment to port 80 that carries `name` (the request's Host
+   * header) is answered with a reset. The connection itself, and TLS to the same name, are untouched.
+   */
+  async resetHttpKeyword(name: string): Promise<void> {
+    await this.iptables(
+      'filter', '-A', 'FORWARD', '-p', 'tcp', '--dport', '80',
+      '-m', 'string', '--algo', 'bm', '--icase', '--string', name, '-j', 'REJECT', '--reject-with', 'tcp-reset',
+    );
+  }
+
+  /**
+   * A keyword filter that swallows plain HTTP: a TCP segment to port 80 that carries `name` (the
+   * request's Host header) is dropped, and so is every retransmission of it. The handshake carries
+   * no keyword and completes; the request never arrives and nothing answers.
+   */
+  async dropHttpKeyword(name: string): Promise<void> {
+    await this.iptables(
+      'filter', '-A', 'FORWARD', '-p', 'tcp', '--dport', '80',
+      '-m', 'string', '--algo', 'bm', '--icase', '--string', name, '-j', 'DROP',
+    );
+  }
+
+  /**
+   * The ISP resolver silently drops every query for `name` (over UDP and TCP): the name as it is
+   * written in a DNS question (length-prefixed labels) matched by iptables before dnsmasq sees it.
+   */
+  async dropDnsName(name: string): Promise<void> {
+    const wire = `|${name.split('.').map((l) => `${l.length.toString(16).padStart(2, '0')}|${l}|`).join('')}00|`;
+    for (const proto of ['udp', 'tcp']) {
+      await this.iptables(
+        'filter', '-A', 'INPUT', '-p', proto, '-d', ISP_RESOLVER, '--dport', '53',
+        '-m', 'string', '--algo', 'bm', '--icase', '--hex-string', wire, '-j', 'DROP',
+      );
+    }
+  }
+
+  /**
    * On-path DNS injection: every DNS query the censor forwards or sends is copied (TEE) to the
    * injector on the tap box, which answers poisoned names at once from the resolver's own address;
    * the query still reaches its resolver, whose genuine answer comes later.

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { spkiSha256 } from '../../probe/upload/pin.js';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Measurement } from '../../contract/measurement.js';
 import { Censor, listening } from './censor.js';
@@ -183,6 +183,10 @@ export class Lab {
     for (const t of LAB_TARGETS) {
       await mkdir(this.#file(join('www', t.id)), { recursive: true });
       await writeFile(this.#file(join('www', t.id, 'index.html')), pageHtml(t));
+      if (t.bulk !== undefined) {
+        await mkdir(this.#file(join('www', t.id, dirname(t.bulk.path))), { recursive: true });
+        await writeFile(this.#file(join('www', t.id, t.bulk.path)), randomBytes(t.bulk.bytes));
+      }
     }
     await mkdir(this.#file(join('www', 'default')), { recursive: true });
     await writeFile(this.#file(join('www', 'default', 'index.html')), '<!DOCTYPE html><html><head><title>default</title></head><body></body></html>\n');

@@ -85,9 +85,14 @@ export interface LabTarget {
   ports: number[];
   tls_ports: number[];
   http: { path: string; status: number[] } | null;
-  /** Size of the page nginx serves for "/" (bytes); large where throttling must show. */
+  /** Size of the page nginx serves for "/" (bytes). */
   pageBytes: number;
+  /** A bulk resource (path on the first domain, https) of this size, read for throughput. */
+  bulk?: { path: string; bytes: number };
 }
+
+/** The bulk resources' size: more than a throttled link delivers in the probe's bulk time bound. */
+export const LAB_BULK_BYTES = 1024 * 1024;
 
 /** The lab's targets: real names (and the real list's ids), lab addresses. */
 export const LAB_TARGETS: readonly LabTarget[] = [
@@ -97,7 +102,7 @@ export const LAB_TARGETS: readonly LabTarget[] = [
     category: 'video',
     domains: ['www.youtube.com', 'youtube.com', 'm.youtube.com'],
     ip: '192.88.99.10',
-    ports: [443],
+    ports: [80, 443],
     tls_ports: [443],
     http: { path: '/', status: [200, 301, 302] },
     pageBytes: 4096,
@@ -108,7 +113,7 @@ export const LAB_TARGETS: readonly LabTarget[] = [
     category: 'social',
     domains: ['facebook.com', 'www.facebook.com'],
     ip: '192.88.99.11',
-    ports: [443],
+    ports: [80, 443],
     tls_ports: [443],
     http: { path: '/', status: [200, 301, 302] },
     pageBytes: 4096,
@@ -119,7 +124,7 @@ export const LAB_TARGETS: readonly LabTarget[] = [
     category: 'social',
     domains: ['www.instagram.com', 'instagram.com'],
     ip: '192.88.99.12',
-    ports: [443],
+    ports: [80, 443],
     tls_ports: [443],
     http: { path: '/', status: [200, 301, 302] },
     pageBytes: 4096,
@@ -130,11 +135,12 @@ export const LAB_TARGETS: readonly LabTarget[] = [
     category: 'social',
     domains: ['twitter.com', 'x.com'],
     ip: '192.88.99.13',
-    ports: [443],
+    ports: [80, 443],
     tls_ports: [443],
     http: { path: '/', status: [200, 301, 302] },
-    // Big enough that a throttled link cannot deliver it within one step's timeout.
-    pageBytes: 256 * 1024,
+    // Small: the front page (and its handshake) fits in what the throttle lets through at full speed.
+    pageBytes: 2048,
+    bulk: { path: '/static/bulk.bin', bytes: LAB_BULK_BYTES },
   },
   {
     id: 'telegram',
@@ -142,7 +148,7 @@ export const LAB_TARGETS: readonly LabTarget[] = [
     category: 'messenger',
     domains: ['web.telegram.org', 'telegram.org'],
     ip: '192.88.99.14',
-    ports: [443],
+    ports: [80, 443],
     tls_ports: [443],
     http: { path: '/', status: [200, 301, 302] },
     pageBytes: 4096,
@@ -153,14 +159,26 @@ export const LAB_TARGETS: readonly LabTarget[] = [
     category: 'messenger',
     domains: [],
     ip: '192.88.99.40',
-    endpoints: [{ ip: '192.88.99.40', ports: [443, 80] }],
+    // Five data centres, as Telegram has.
+    endpoints: [40, 41, 42, 43, 44].map((n) => ({ ip: `192.88.99.${n}`, ports: [443, 80] })),
     ports: [443, 80],
     tls_ports: [],
     http: null,
     pageBytes: 0,
   },
   {
-    // Plain HTTP in the lab: block pages are served on unencrypted requests.
+    id: 'whatsapp-web',
+    name: 'WhatsApp (web)',
+    category: 'messenger',
+    domains: ['web.whatsapp.com'],
+    ip: '192.88.99.15',
+    ports: [80, 443],
+    tls_ports: [443],
+    http: { path: '/', status: [200, 301, 302] },
+    pageBytes: 4096,
+  },
+  {
+    // Plain HTTP only in the lab: block pages are served on unencrypted requests.
     id: 'azattyq',
     name: 'Azattyq (RFE/RL)',
     category: 'news',
@@ -178,7 +196,7 @@ export const LAB_TARGETS: readonly LabTarget[] = [
     canary: 'domestic',
     domains: ['egov.kz'],
     ip: '192.88.99.30',
-    ports: [443],
+    ports: [80, 443],
     tls_ports: [443],
     http: { path: '/', status: [200, 301, 302] },
     pageBytes: 2048,
@@ -190,7 +208,7 @@ export const LAB_TARGETS: readonly LabTarget[] = [
     canary: 'international',
     domains: ['www.wikipedia.org'],
     ip: '192.88.99.31',
-    ports: [443],
+    ports: [80, 443],
     tls_ports: [443],
     http: { path: '/', status: [200] },
     pageBytes: 2048,
@@ -203,14 +221,21 @@ export const LAB_TARGETS: readonly LabTarget[] = [
     canary: 'international',
     domains: ['www.example.com'],
     ip: '192.88.99.32',
-    ports: [443],
+    ports: [80, 443],
     tls_ports: [443],
     http: { path: '/', status: [200] },
     pageBytes: 1024,
+    // The canary's bulk resource: the rate a bulk read reaches on this line in the same run.
+    bulk: { path: '/static/bulk.bin', bytes: LAB_BULK_BYTES },
   },
 ];
 
 export const NEUTRAL_SNI = 'www.example.com';
+
+/** The addresses of Telegram's lab data centres. */
+export function dcAddresses(): string[] {
+  return (labTarget('telegram-dc').endpoints ?? []).map((e) => e.ip);
+}
 
 export function labTarget(id: string): LabTarget {
   const t = LAB_TARGETS.find((x) => x.id === id);

@@ -26,6 +26,12 @@ export interface Censor {
   tls?: Record<string, TlsCensor>;
   /** Keyed by domain: applies to its HTTP (port 80) or HTTPS answer. */
   http?: Record<string, HttpCensor>;
+  /** Keyed by domain: applies to plain HTTP on port 80 only (HTTPS untouched): a block page, a reset of the request, or silence after it. */
+  plainHttp?: Record<string, 'blockpage' | 'reset-request' | 'silent'>;
+  /** Keyed by domain: its bulk resource (over https) trickles at this many bytes per second; the page and handshakes are fine. */
+  throttle?: Record<string, number>;
+  /** Keyed by domain: the server's first flight of every TLS handshake held back this long (ms) on the path. */
+  slowHandshake?: Record<string, number>;
   /** Nothing answers at all, canaries included. */
   shutdown?: boolean;
 }
@@ -37,14 +43,18 @@ export interface ScenarioTarget {
   ports?: number[];
   tls_ports?: number[];
   http?: HttpExpectation | null;
+  /** A bulk resource: `https://<one of domains>/static/bulk.bin` is served by every honest server. */
+  bulk?: string;
 }
 
 /** One observation that must be present: a selector and the fields it must have. */
 export type ObservationExpectation =
-  | { layer: 'dns'; domain: string; resolver?: 'system' | 'udp' | 'doh'; qtype?: 'A' | 'AAAA'; has: Record<string, unknown> }
+  /** resolver: getaddrinfo (system), the system's resolver asked directly (system-direct), a configured UDP resolver, DoH. */
+  | { layer: 'dns'; domain: string; resolver?: 'system' | 'system-direct' | 'udp' | 'doh'; qtype?: 'A' | 'AAAA'; has: Record<string, unknown> }
   | { layer: 'tcp'; domain?: string | null; ip?: string; port?: number; has: Record<string, unknown> }
   | { layer: 'tls'; domain?: string; ip?: string; port?: number; has: Record<string, unknown> }
-  | { layer: 'http'; domain?: string; has: Record<string, unknown> };
+  | { layer: 'http'; domain?: string; port?: number; has: Record<string, unknown> }
+  | { layer: 'bulk'; domain?: string; has: Record<string, unknown> };
 
 export interface ScenarioCase {
   name: string;

@@ -13,14 +13,19 @@ import { blockPageHtml, startBlockPageServer, startGarbageServer, startHttpServe
 import { listenLoopback, type Listener } from '../fakes/listener.js';
 import { endpointKey, loopbackNetwork } from '../fakes/loopback-network.js';
 import { makeLabPki, type CertKey, type LabPki } from '../fakes/pki.js';
-import { refusedPort, startBlackhole, startResetListener } from '../fakes/tcp-censor.js';
+import { refusedPort, startBlackhole, startRequestResetter, startResetListener } from '../fakes/tcp-censor.js';
+import { startHandshakeDelayer, trickle } from '../fakes/throttle.js';
 import { respond, startHelloStaller, startSniResetter, startTlsServer } from '../fakes/tls-server.js';
 import { REAL, type Censor, type ScenarioCase, type ScenarioTarget, type TlsCensor } from './scenario.js';
 
-/** The canaries every scenario run carries, as a real run does. */
+/** The path of the bulk resource every honest server has, and its size (more than the probe reads). */
+export const BULK_PATH = '/static/bulk.bin';
+export const BULK_BYTES = 512 * 1024;
+
+/** The canaries every scenario run carries, as a real run does (the international one with a bulk resource). */
 export const CANARIES: Target[] = [
   canary('canary-domestic', 'domestic', 'egov.kz'),
-  canary('canary-international', 'international', 'www.wikipedia.org'),
+  { ...canary('canary-international', 'international', 'www.wikipedia.org'), bulk: `https://www.wikipedia.org${BULK_PATH}` },
 ];
 
 function canary(id: string, where: 'domestic' | 'international', domain: string): Target {
@@ -48,6 +53,7 @@ export function toTarget(t: ScenarioTarget): Target {
     ports,
     tls_ports: t.tls_ports ?? (ports.includes(443) ? [443] : []),
     http: t.http === undefined ? { path: '/', status: [200] } : t.http,
+    ...(t.bulk !== undefined ? { bulk: t.bulk } : {}),
   };
 }
 
@@ -60,6 +66,11 @@ export function addressOf(domain: string, universe: string[]): string {
 
 const titled = (status: number): http.RequestListener => (req, res) => {
   const host = (req.headers.host ?? '').replace(/:\d+$/, '');
+  if (req.url === BULK_PATH) {
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    res.end(Buffer.alloc(BULK_BYTES, 0x62));
+    return;
+  }
   res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', server: 'lab' });
   res.end(`<!doctype html><html><head><title>${host}</title></head><body>the real ${host}</body></html>`);
 };
@@ -197,7 +208,9 @@ export async function buildWorld(lab: Lab, c: ScenarioCase, settings: WorldSetti
     }
   }
 
-  const network = loopbackNetwork(map, fakeSystemLookup(ispDns, { timeoutMs: settings.timeoutMs }), { unmapped: 'EHOSTUNREACH' });
+  const loopback = loopbackNetwork(map, fakeSystemLookup(ispDns, { timeoutMs: settings.timeoutMs }), { unmapped: 'EHOSTUNREACH' });
+  // The ISP's resolver is the one resolv.conf names: the probe asks it directly too.
+  const network = { ...loopback, systemResolvers: () => Promise.resolve([{ address: ispDns.address, port: ispDns.port }]) };
   const resolvers: ResolverSpec[] = [{ kind: 'system' }, { kind: 'udp', address: honestDns.address, port: honestDns.port }];
   const probe = { id: 'scenario-probe', asn: null, cc: 'KZ', network: null, software: { name: 'ashyq-probe' as const, version: 'test' } };
   const options: EngineOptions = {
@@ -206,6 +219,8 @@ export async function buildWorld(lab: Lab, c: ScenarioCase, settings: WorldSetti
     controlDoh: doh.url,
     timeoutMs: settings.timeoutMs,
     listenWindowMs: settings.listenWindowMs,
+    // A throttled read is stopped by its time bound: kept short on loopback.
+    bulk: { enabled: true, maxBytes: 256 * 1024, maxMs: 1000 },
   };
   return {
     targets,
@@ -220,12 +235,26 @@ export async function buildWorld(lab: Lab, c: ScenarioCase, settings: WorldSetti
 async function tlsPort(lab: Lab, censor: Censor, domain: string, closers: Array<() => Promise<void>>): Promise<number> {
   const how = censor.tls?.[domain];
   const status = censor.http?.[domain];
+  const rate = censor.throttle?.[domain];
+  const delay = censor.slowHandshake?.[domain];
   let upstream = lab.honestTls.port;
   if (status === 'blockpage' || typeof status === 'object') {
     const onRequest = status === 'blockpage' ? respond({ status: 200, body: blockPageHtml() }) : titled(status.status);
     const server = await startTlsServer({ cert: lab.pki.leaf.cert, key: lab.pki.leaf.key, chain: lab.pki.leaf.chain, onRequest });
     closers.push(() => server.close());
     upstream = server.port;
+  } else if (rate !== undefined) {
+    const page = titled(200);
+    const slow = trickle(BULK_BYTES, rate);
+    const onRequest: http.RequestListener = (req, res) => (req.url === BULK_PATH ? slow(req, res) : page(req, res));
+    const server = await startTlsServer({ cert: lab.pki.leaf.cert, key: lab.pki.leaf.key, chain: lab.pki.leaf.chain, onRequest });
+    closers.push(() => server.close());
+    upstream = server.port;
+  }
+  if (delay !== undefined) {
+    const delayer = await startHandshakeDelayer(upstream, delay);
+    closers.push(() => delayer.close());
+    upstream = delayer.port;
   }
   switch (how) {
     case undefined:
@@ -245,6 +274,14 @@ async function tlsPort(lab: Lab, censor: Censor, domain: string, closers: Array<
 }
 
 async function httpPort(lab: Lab, censor: Censor, domain: string, closers: Array<() => Promise<void>>): Promise<number> {
+  const plain = censor.plainHttp?.[domain];
+  if (plain === 'blockpage') return lab.blockpage.port;
+  if (plain === 'silent') return lab.plainTcp.port;
+  if (plain === 'reset-request') {
+    const resetter = await startRequestResetter();
+    closers.push(() => resetter.close());
+    return resetter.port;
+  }
   const how = censor.http?.[domain];
   if (how === 'blockpage') return lab.blockpage.port;
   if (how === 'garbage') return lab.garbage.port;

@@ -35,7 +35,7 @@ export function seriesRoutes(app: FastifyInstance, deps: { store: Store; targets
       from: new Date(from).toISOString(),
       to: new Date(to).toISOString(),
       step_s: step / 1000,
-      points: points.map((p) => ({ t: new Date(p.t).toISOString(), count: p.count, blocked: p.blocked, verdicts: p.verdicts })),
+      points: points.map((p) => ({ t: new Date(p.t).toISOString(), count: p.count, blocked: p.blocked, partial: p.partial, verdicts: p.verdicts })),
     });
   });
 }
