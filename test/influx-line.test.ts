@@ -90,8 +90,29 @@ describe('toLines', () => {
     const m = record.measurement;
     expect(lines[0]).toBe(
       `reachability,target=facebook,category=social,asn=9198,cc=KZ,layer=tls,verdict=tls.reset ` +
-        `blocked=1i,rtt=21.25,runtime=801,count=1i,probe="probe-abc" ${pointTimestamp(START + 1000, m.id)}`,
+        `blocked=1i,rtt=21.25,runtime=801,count=1i,probe="probe-abc",version="0.1.0",lag=4.199 ${pointTimestamp(START + 1000, m.id)}`,
     );
+  });
+
+  it('writes the timings per layer, the upload lag, partial blocking and the intercepting issuer as fields', () => {
+    const record = makeRecord(3, { startMs: START, probeId: 'probe-abc', asn: 9198, cc: 'KZ' });
+    const m = record.measurement;
+    m.probe.software.version = '0.2.1';
+    m.verdict = { verdict: 'tls.interception', layer: 'tls', confidence: 0.99, reason: 'Qaznet chain', subjects: ['www.x.com'], scope: 'partial' };
+    const q = { domain: 'www.x.com', qtype: 'A' as const, kind: 'udp' as const, rcode: 'NOERROR', addresses: ['192.0.2.1'], ttl: 60, late: [], bogons: [], operation: null, error: null };
+    m.evidence.dns = [{ domain: 'www.x.com', queries: [{ ...q, resolver: 'system', rtt_ms: 9, failure: null }, { ...q, resolver: 'udp:8.8.8.8:53', rtt_ms: 4.5, failure: null }, { ...q, resolver: 'udp:1.1.1.1:53', rtt_ms: 1, failure: 'dns_servfail_error' }] }];
+    const cert = (subject: string, issuer: string) => ({ subject, issuer, fingerprint256: 'AA', spki_sha256: null, serial: '1', valid_from: '', valid_to: '', san: [] });
+    const hs = { sni: 'www.x.com', version: 'TLSv1.3', cipher: 'x', alpn: null, hostname_ok: true, validation_error: 'SELF_SIGNED_CERT_IN_CHAIN', failure: null, operation: null, error: null };
+    m.evidence.tls = [{ ...hs, domain: 'www.x.com', ip: '192.0.2.1', port: 443, neutral: null, trusted: false, rtt_ms: 33, chain: [cert('CN=www.x.com', 'CN=Security Certificate'), cert('CN=Security Certificate', 'CN=Qaznet Trust Network')] }];
+    record.received_at = new Date(Date.parse(m.started_at) + m.runtime_ms + 90_000).toISOString();
+    const [text] = toLines(record);
+    expect(text).toContain(',version="0.2.1",dns_rtt=4.5,tls_rtt=33,lag=90,partial=1i,issuer="CN=Qaznet Trust Network" ');
+    // A full-scope interception keeps its issuer but is not partial; an ok measurement carries neither.
+    m.verdict = { ...m.verdict, scope: 'full' };
+    expect(toLines(record)[0]).toContain(',issuer="CN=Qaznet Trust Network" ');
+    expect(toLines(record)[0]).not.toContain('partial=');
+    m.verdict = { verdict: 'ok', layer: null, confidence: 1, reason: 'ok', subjects: [], scope: 'partial' };
+    expect(toLines(record)[0]).not.toMatch(/partial=|issuer=/);
   });
 
   it('uses "unknown" for a missing ASN or country and "none" for a verdict without layer, and leaves rtt out without a connect', () => {

@@ -120,7 +120,11 @@ export function line(measurement: string, tags: Array<[string, string]>, fields:
  * Fields: blocked (1i for every verdict except ok, down, offline, inconclusive; else 0i), rtt (float
  * ms: the fastest successful TCP connect of the measurement, left out when none succeeded), runtime
  * (float ms: the whole measurement's run time), count=1i (sum it for totals), probe (string: the
- * probe id, a field so that it adds no series). Time: `started_at` in ns with the tiebreak of
+ * probe id, a field so that it adds no series), version (string: the probe's software version),
+ * dns_rtt / tls_rtt / http_rtt (float ms: the fastest successful query, handshake, request; left out
+ * when none succeeded), lag (float s: from the end of the measurement to its arrival at the
+ * collector), partial=1i (only on a blocked verdict of scope partial), issuer (string, only on
+ * tls.interception: the issuer at the top of the chain that did not validate). Time: `started_at` in ns with the tiebreak of
  * {@link pointTimestamp} from the measurement id. Throws InvalidArgumentError for a record without a
  * readable start time.
  */
@@ -149,14 +153,53 @@ function reachabilityTags(target: string, category: string, asn: number | null, 
   );
 }
 
-/** The rest of a `reachability` line after `blocked`: rtt, runtime, count, probe and the timestamp. */
+/** The fastest successful step of a layer (ms), or null when none succeeded. */
+function fastest(steps: ReadonlyArray<{ failure: string | null; rtt_ms: number | null }>): number | null {
+  let best: number | null = null;
+  for (const s of steps) {
+    if (s.failure === null && s.rtt_ms !== null && Number.isFinite(s.rtt_ms) && (best === null || s.rtt_ms < best)) best = s.rtt_ms;
+  }
+  return best;
+}
+
+/** The issuer at the top of the first chain that did not validate (the intercepting CA), or null. */
+export function interceptionIssuer(measurement: Measurement): string | null {
+  for (const tls of measurement.evidence.tls) {
+    if (tls.trusted === false && tls.chain.length > 0) return tls.chain[tls.chain.length - 1]!.issuer;
+  }
+  return null;
+}
+
+/** `,name=value` of a float field, or nothing for a missing or unwritable value. */
+function optionalFloat(name: string, value: number | null): string {
+  if (value === null) return '';
+  const text = floatField(value);
+  return text === null ? '' : `,${name}=${text}`;
+}
+
+/**
+ * The rest of a `reachability` line after `blocked`: rtt, runtime, count, probe, version, the
+ * timings per layer, the upload lag, partial, issuer, and the timestamp.
+ */
 function reachabilityRest(record: ArchivedRecord): string {
   const m = record.measurement;
-  const rtt = connectRtt(m);
-  const rttText = rtt === null ? null : floatField(rtt);
-  const runtimeText = floatField(m.runtime_ms);
-  const fields = (rttText === null ? '' : ',rtt=' + rttText) + (runtimeText === null ? '' : ',runtime=' + runtimeText);
-  return fields + ',count=1i,probe=' + quoteString(record.probe_id || m.probe.id) + ' ' + pointTimestamp(timeMs(m.started_at, 'started_at'), m.id);
+  const started = timeMs(m.started_at, 'started_at');
+  let fields = optionalFloat('rtt', connectRtt(m)) + optionalFloat('runtime', m.runtime_ms);
+  fields += ',count=1i,probe=' + quoteString(record.probe_id || m.probe.id) + ',version=' + quoteString(m.probe.software.version);
+  let dnsBest: number | null = null;
+  for (const d of m.evidence.dns) {
+    const q = fastest(d.queries);
+    if (q !== null && (dnsBest === null || q < dnsBest)) dnsBest = q;
+  }
+  fields += optionalFloat('dns_rtt', dnsBest) + optionalFloat('tls_rtt', fastest(m.evidence.tls)) + optionalFloat('http_rtt', fastest(m.evidence.http));
+  const received = Date.parse(record.received_at);
+  if (!Number.isNaN(received)) fields += optionalFloat('lag', Math.max(0, received - started - (Number.isFinite(m.runtime_ms) ? m.runtime_ms : 0)) / 1000);
+  if (m.verdict.scope === 'partial' && isBlocked(m.verdict.verdict)) fields += ',partial=1i';
+  if (m.verdict.verdict === 'tls.interception') {
+    const issuer = interceptionIssuer(m);
+    if (issuer !== null) fields += ',issuer=' + quoteString(issuer);
+  }
+  return fields + ' ' + pointTimestamp(started, m.id);
 }
 
 /** Most tag sets a {@link ReachabilityLines} remembers before it starts over. */
