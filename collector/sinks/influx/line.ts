@@ -116,7 +116,10 @@ export function line(measurement: string, tags: Array<[string, string]>, fields:
  * The `reachability` point of one archived measurement.
  *
  * Tags (low cardinality only): target, category, asn and cc (the archived record's attribution, made
- * once at ingest: the connection's lookup, else the probe's claim; "unknown" when neither has it), layer (the verdict's layer or "none"), verdict.
+ * once at ingest: the connection's lookup, else the probe's claim; "unknown" when neither has it), layer (the verdict's layer or "none"), verdict
+ * (the verdict the collector stores, which series, events and reports use), probe_verdict (the probe's own verdict). The collector
+ * keeps one verdict per measurement today, the probe's, so both tags carry it; once the collector re-classifies with its control
+ * evidence, `verdict` becomes the collector's and the two differ where they disagree (a few more series, only there).
  * Fields: blocked (1i for every verdict except ok, down, offline, inconclusive; else 0i), rtt (float
  * ms: the fastest successful TCP connect of the measurement, left out when none succeeded), runtime
  * (float ms: the whole measurement's run time), count=1i (sum it for totals), probe (string: the
@@ -124,17 +127,28 @@ export function line(measurement: string, tags: Array<[string, string]>, fields:
  * dns_rtt / tls_rtt / http_rtt (float ms: the fastest successful query, handshake, request; left out
  * when none succeeded), lag (float s: from the end of the measurement to its arrival at the
  * collector), partial=1i (only on a blocked verdict of scope partial), issuer (string, only on
- * tls.interception: the issuer at the top of the chain that did not validate). Time: `started_at` in ns with the tiebreak of
+ * tls.interception: the issuer at the top of the chain that did not validate), bulk_rate and canary_rate (float bytes/s, when the
+ * measurement carries throttling evidence: the best rate of its own bulk reads and the canaries' best rate in the same run; see
+ * {@link throttleRates}). Time: `started_at` in ns with the tiebreak of
  * {@link pointTimestamp} from the measurement id. Throws InvalidArgumentError for a record without a
  * readable start time.
  */
 export function toLines(record: ArchivedRecord): string[] {
   const m = record.measurement;
-  return [reachabilityTags(m.target.id, m.target.category, record.asn, record.cc, m.verdict.layer, m.verdict.verdict) + reachabilityRest(record)];
+  const verdict = m.verdict.verdict;
+  return [reachabilityTags(m.target.id, m.target.category, record.asn, record.cc, m.verdict.layer, verdict, verdict) + reachabilityRest(record)];
 }
 
 /** The `reachability` line up to (and including) the first field, `blocked`. */
-function reachabilityTags(target: string, category: string, asn: number | null, cc: string | null, layer: string | null, verdict: Verdict): string {
+function reachabilityTags(
+  target: string,
+  category: string,
+  asn: number | null,
+  cc: string | null,
+  layer: string | null,
+  verdict: Verdict,
+  probeVerdict: Verdict,
+): string {
   return (
     REACHABILITY +
     ',target=' +
@@ -149,6 +163,8 @@ function reachabilityTags(target: string, category: string, asn: number | null, 
     escapeTag(layer ?? 'none') +
     ',verdict=' +
     escapeTag(verdict) +
+    ',probe_verdict=' +
+    escapeTag(probeVerdict) +
     (isBlocked(verdict) ? ' blocked=1i' : ' blocked=0i')
   );
 }
@@ -168,6 +184,32 @@ export function interceptionIssuer(measurement: Measurement): string | null {
     if (tls.trusted === false && tls.chain.length > 0) return tls.chain[tls.chain.length - 1]!.issuer;
   }
   return null;
+}
+
+/** A finite number ≥ 0, else null. */
+function rate(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : null;
+}
+
+/**
+ * The throttling figures of a measurement (bytes/s): `bulk`, the best rate of its own bulk reads
+ * (`evidence.bulk[].rate_bps`), and `canary`, the canaries' best rate in the same run
+ * (`evidence.baseline.bulk_rate_bps`); each null when absent. Read defensively: the evidence comes
+ * from probes of several versions (older ones have neither), and a value that is not a finite
+ * number ≥ 0 is left out rather than failing the point.
+ */
+export function throttleRates(measurement: Measurement): { bulk: number | null; canary: number | null } {
+  const evidence = measurement.evidence as { bulk?: unknown; baseline?: unknown };
+  let bulk: number | null = null;
+  if (Array.isArray(evidence.bulk)) {
+    for (const read of evidence.bulk as unknown[]) {
+      const r = typeof read === 'object' && read !== null ? rate((read as { rate_bps?: unknown }).rate_bps) : null;
+      if (r !== null && (bulk === null || r > bulk)) bulk = r;
+    }
+  }
+  const baseline = evidence.baseline;
+  const canary = typeof baseline === 'object' && baseline !== null ? rate((baseline as { bulk_rate_bps?: unknown }).bulk_rate_bps) : null;
+  return { bulk, canary };
 }
 
 /** `,name=value` of a float field, or nothing for a missing or unwritable value. */
@@ -199,6 +241,11 @@ function reachabilityRest(record: ArchivedRecord): string {
     const issuer = interceptionIssuer(m);
     if (issuer !== null) fields += ',issuer=' + quoteString(issuer);
   }
+  const throttling = m.evidence as { bulk?: unknown; baseline?: unknown };
+  if (throttling.bulk !== undefined || throttling.baseline !== undefined) {
+    const rates = throttleRates(m);
+    fields += optionalFloat('bulk_rate', rates.bulk) + optionalFloat('canary_rate', rates.canary);
+  }
   return fields + ' ' + pointTimestamp(started, m.id);
 }
 
@@ -223,7 +270,7 @@ export class ReachabilityLines {
     const key = m.target.id + '\u0000' + m.target.category + '\u0000' + (asn === null ? '' : asn) + '\u0000' + (cc ?? '\u0001') + '\u0000' + (layer ?? '\u0001') + '\u0000' + verdict;
     let tags = this.tagSets.get(key);
     if (tags === undefined) {
-      tags = reachabilityTags(m.target.id, m.target.category, asn, cc, layer, verdict);
+      tags = reachabilityTags(m.target.id, m.target.category, asn, cc, layer, verdict, verdict);
       if (this.tagSets.size >= MAX_CACHED_TAG_SETS) this.tagSets.clear();
       this.tagSets.set(key, tags);
     }
@@ -256,11 +303,13 @@ export interface BlockingEventPoint {
   /** The event's kind (blocking, partial, throttling, shutdown) and scope, as fields when given. */
   kind?: string;
   scope?: string;
+  /** The incident the event belongs to, as a field when given. */
+  incident?: string | null;
 }
 
 /**
  * The `blocking_event` point: tags target, asn, cc, method; fields state ("start"/"end"/"revised"),
- * probes, confidence, text, the event id, and kind and scope when given (fields, so that they add no
+ * probes, confidence, text, the event id, and kind, scope and incident when given (fields, so that they add no
  * series and a revision can change them). Time: `at` in ns with a tiebreak from id and edge, so a
  * start and an end at the same instant stay two points, and a point written again as "revised"
  * (same tags, same edge, same time) overwrites the one it replaces.
@@ -284,6 +333,7 @@ export function eventLine(event: BlockingEventPoint): string {
       ['event', quoteString(event.id)],
       ['kind', event.kind === undefined ? null : quoteString(event.kind)],
       ['scope', event.scope === undefined ? null : quoteString(event.scope)],
+      ['incident', event.incident === undefined || event.incident === null ? null : quoteString(event.incident)],
     ],
     pointTimestamp(timeMs(event.at, 'event time'), `${event.id}/${edge}`),
   );
