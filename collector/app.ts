@@ -25,6 +25,7 @@ import { RevisionOutbox, type OutboxLog, type RevisionOutboxOptions } from './ev
 import { Webhook } from './events/webhook.js';
 import type { Revision } from './events/types.js';
 import { EventPoints } from './sinks/influx/event-points.js';
+import { SpoolOverflowPoints } from './sinks/influx/overflow-points.js';
 import { InfluxWriter, type LineWriter } from './sinks/influx/writer.js';
 import { Archive, type Recovery } from './storage/archive.js';
 import { EventStore } from './storage/event-store.js';
@@ -58,6 +59,8 @@ export interface CollectorDeps {
   fetch?: typeof fetch;
   /** Replaces the InfluxDB writer of the event points (default: one to config.influx). */
   eventWriter?: LineWriter;
+  /** Replaces the InfluxDB writer of the spool-overflow points (default: one to config.influx). */
+  overflowWriter?: LineWriter;
   /** Timing of the outboxes of the webhook and the event points (tests). */
   outbox?: Pick<RevisionOutboxOptions, 'timers' | 'random' | 'pollMs' | 'initialRetryDelayMs' | 'maxRetryDelayMs'>;
 }
@@ -80,6 +83,8 @@ export interface Collector {
   eventStore: EventStore;
   /** Deliverers of the event revisions: to the webhook (config.events.webhook) and as InfluxDB points (config.influx), when configured. */
   webhook: RevisionOutbox | null;
+  /** The spool-overflow points' writer to InfluxDB, or null without one. */
+  overflowPoints: SpoolOverflowPoints | null;
   eventPoints: RevisionOutbox | null;
   /** Torn archive tails cut at start, and what catching the store up with the archive did. */
   recovered: Recovery[];
@@ -232,6 +237,16 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
       return null;
     }
   };
+  const influx = config.influx;
+  const overflowPoints =
+    influx === null && deps.overflowWriter === undefined
+      ? null
+      : new SpoolOverflowPoints({
+          writer: deps.overflowWriter ?? new InfluxWriter({ url: influx!.url, token: influx!.token, org: influx!.org, bucket: influx!.bucket, timeoutMs: 10_000, connections: 1 }),
+          clock,
+          logger: { info: (m) => app.log.info(`influx spool overflows: ${m}`), warn: (m) => app.log.warn(`influx spool overflows: ${m}`), error: (m) => app.log.error(`influx spool overflows: ${m}`) },
+        });
+  overflowPoints?.start();
   const ingest = new Ingest({
     limits: config.limits,
     clock,
@@ -242,6 +257,7 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
     pipeline,
     ...(deps.asnLookup ? { lookup: deps.asnLookup } : {}),
     log: { warn: (o, m) => app.log.warn(o, m), error: (o, m) => app.log.error(o, m) },
+    ...(overflowPoints !== null ? { onSpoolOverflow: (o: Parameters<SpoolOverflowPoints['note']>[0]) => overflowPoints.note(o) } : {}),
   });
 
   // The surge is set by `ashyq-collector surge` (another process) through surge.json; looked at per request.
@@ -289,6 +305,7 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
       delivery.close();
       await pipeline.stop();
       await shares?.stop();
+      await overflowPoints?.stop();
       await archive.close();
       eventStore.close();
       store.close();
@@ -299,5 +316,5 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
   if (archive.recovered.length > 0) {
     app.log.warn({ recovered: archive.recovered }, 'archive: cut torn tails left by a crash (never acknowledged)');
   }
-  return { app, close, archive, store, metrics, targets, surges, followers: others, events, eventStore, webhook, eventPoints: delivery.eventPoints, recovered: archive.recovered, caughtUp: index.caughtUp };
+  return { app, close, archive, store, metrics, targets, surges, followers: others, events, eventStore, webhook, eventPoints: delivery.eventPoints, overflowPoints, recovered: archive.recovered, caughtUp: index.caughtUp };
 }

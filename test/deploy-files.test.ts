@@ -22,9 +22,13 @@ describe('deploy/', () => {
     expect(compose.services['influxdb']?.image).toMatch(/^influxdb:2/);
   });
 
-  it('provisions a dashboard whose queries are InfluxQL over the reachability series', () => {
-    const dash = JSON.parse(read('grafana/dashboards/reachability.json')) as { panels: Array<{ targets: Array<{ query: string }> }> };
-    for (const p of dash.panels) for (const t of p.targets) expect(t.query).toMatch(/^SELECT .* FROM "reachability" WHERE/);
+  it('provisions dashboards whose queries are InfluxQL over the collector\'s measurements', () => {
+    for (const name of ['overview', 'service', 'fleet']) {
+      const dash = JSON.parse(read(`grafana/dashboards/${name}.json`)) as { panels: Array<{ targets: Array<{ query: string }> }> };
+      for (const p of dash.panels) {
+        for (const t of p.targets) expect(t.query).toMatch(/^SELECT .* FROM "(reachability|blocking_event|spool_overflow|control_run)" WHERE/);
+      }
+    }
   });
 
   it('is a compose file Docker Compose accepts, with every variable it uses set in the example env file', () => {

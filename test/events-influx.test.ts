@@ -194,11 +194,16 @@ describe.skipIf(lookup.skip)('event points → v2→v1 adapter → real InfluxDB
     log.revise('retracted', { ...gone, status: 'retracted', merged_into: 'ev-kept' });
     await deliver(log.revisions, { each: true });
 
-    const dash = JSON.parse(readFileSync(new URL('../deploy/grafana/dashboards/reachability.json', import.meta.url), 'utf8')) as {
+    const dash = JSON.parse(readFileSync(new URL('../deploy/grafana/dashboards/overview.json', import.meta.url), 'utf8')) as {
       annotations: { list: Array<{ query: string; textColumn: string }> };
     };
     const annotation = dash.annotations.list.find((a) => a.query.includes('blocking_event'))!;
-    const query = annotation.query.replaceAll('$timeFilter', `time >= ${D0 - 2 * HOUR}ms and time <= ${D0 + 2 * HOUR}ms`);
+    // Grafana's expansion: the time range, and the variables (one service, both networks, the country).
+    const query = annotation.query
+      .replaceAll('$timeFilter', `time >= ${D0 - 2 * HOUR}ms and time <= ${D0 + 2 * HOUR}ms`)
+      .replaceAll('$target', 'dash-events')
+      .replaceAll('$asn', '(9198|21299)')
+      .replaceAll('$cc', 'KZ');
     const got = rows(await q(query));
     expect(got.map((r) => [r.time, r[annotation.textColumn]])).toEqual([[pointTimestamp(D0 - HOUR, 'ev-kept/start'), 'blocking of dash-events on AS9198 by tls, 3 probes']]);
     // Without the filter the revised points would show.

@@ -1,5 +1,4 @@
 // The InfluxDB sink against a real InfluxDB 1.x behind the v2→v1 adapter, read back with InfluxQL as the dashboards do.
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -116,105 +115,6 @@ describe.skipIf(lookup.skip)('InfluxSink → v2→v1 adapter → real InfluxDB 1
         category: r.measurement.target.category,
       });
     }
-  });
-
-  it("answers the shipped Grafana dashboard: its variables and every panel's query, macros expanded as Grafana does", async () => {
-    // Ten minutes of measurements, one a second: two 5-minute steps.
-    const records = makeRecords(600, { startMs: START, targetPrefix: 'dash-' });
-    await writeAll(records);
-
-    interface Dashboard {
-      annotations: { list: Array<{ query: string; textColumn: string }> };
-      panels: Array<{ title: string; targets: Array<{ query: string }> }>;
-      templating: { list: Array<{ name: string; query: string }> };
-    }
-    const dash = JSON.parse(readFileSync(new URL('../deploy/grafana/dashboards/reachability.json', import.meta.url), 'utf8')) as Dashboard;
-    const variable = async (name: string) => {
-      const v = dash.templating.list.find((x) => x.name === name);
-      if (v === undefined) throw new Error(`no variable ${name}`);
-      return rows(await q(v.query)).map((r) => String(r.value));
-    };
-    expect(await variable('target')).toEqual(expect.arrayContaining(['dash-youtube', 'dash-facebook', 'dash-telegram']));
-    expect(await variable('asn')).toEqual(expect.arrayContaining(['9198', '21299', 'unknown']));
-
-    // Grafana's expansion for InfluxQL: $timeFilter, $__interval, and a multi-value variable inside a
-    // regex as an alternation of its escaped values.
-    const STEP = 300_000;
-    const from = START;
-    const to = START + 600_000 - 1;
-    const escape = (v: string) => v.replace(/[\\^$*+?.()|[\]{}\/]/g, '\\$&');
-    const chosen = { target: ['dash-youtube', 'dash-facebook'], asn: ['9198', 'unknown'] };
-    const expand = (query: string) =>
-      query
-        .replaceAll('$timeFilter', `time >= ${from}ms and time <= ${to}ms`)
-        .replaceAll('$__interval', '5m')
-        .replaceAll('$target', `(${chosen.target.map(escape).join('|')})`)
-        .replaceAll('$asn', `(${chosen.asn.map(escape).join('|')})`);
-    const panel = async (title: string) => {
-      const p = dash.panels.find((x) => x.title === title);
-      if (p === undefined || p.targets.length !== 1) throw new Error(`panel ${title}: expected one query`);
-      const out = new Map<string, number>();
-      for (const r of rows(await q(expand(p.targets[0]!.query)))) {
-        const { time, ...rest } = r;
-        const value = Object.entries(rest).find(([k]) => k !== 'target' && k !== 'verdict');
-        out.set(`${String(r.target ?? r.verdict)} ${BigInt(String(time)) / 1_000_000n}`, Number(value?.[1]));
-      }
-      return out;
-    };
-
-    // What the records say, per step and target (or verdict), for the chosen targets and ASNs.
-    const chosenRecords = records.filter(
-      (r) => chosen.target.includes(r.measurement.target.id) && chosen.asn.includes(r.asn === null ? 'unknown' : String(r.asn)),
-    );
-    const sums = <K extends string>(key: (r: (typeof records)[number]) => K | null, value: (r: (typeof records)[number]) => [number, number]) => {
-      const m = new Map<string, [number, number]>();
-      for (const r of chosenRecords) {
-        const k = key(r);
-        if (k === null) continue;
-        const id = `${k} ${Math.floor(Date.parse(r.measurement.started_at) / STEP) * STEP}`;
-        const [a, b] = value(r);
-        const e = m.get(id) ?? [0, 0];
-        m.set(id, [e[0] + a, e[1] + b]);
-      }
-      return m;
-    };
-    const ratio = (m: Map<string, [number, number]>) => new Map([...m].map(([k, [a, b]]) => [k, a / b]));
-
-    const share = sums(
-      (r) => (r.measurement.verdict.verdict === 'offline' ? null : r.measurement.target.id),
-      (r) => [blockedOf(r.measurement.verdict.verdict), 1],
-    );
-    const gotShare = await panel('Blocked share by target');
-    expect([...gotShare.keys()].sort()).toEqual([...share.keys()].sort());
-    for (const [k, v] of ratio(share)) expect(gotShare.get(k), k).toBeCloseTo(v, 9);
-
-    const counts = sums((r) => r.measurement.verdict.verdict, () => [1, 1]);
-    expect(await panel('Measurements by verdict')).toEqual(new Map([...counts].map(([k, [n]]) => [k, n])));
-
-    const rtt = sums(
-      (r) => (r.measurement.evidence.tcp[0]?.rtt_ms == null ? null : r.measurement.target.id),
-      (r) => [r.measurement.evidence.tcp[0]!.rtt_ms!, 1],
-    );
-    const gotRtt = await panel('TCP connect RTT (ms)');
-    expect([...gotRtt.keys()].sort()).toEqual([...rtt.keys()].sort());
-    for (const [k, v] of ratio(rtt)) expect(gotRtt.get(k), k).toBeCloseTo(v, 9);
-
-    // The annotations: event starts and ends in the window, without the points a revision replaced.
-    const annotation = dash.annotations.list.find((a) => a.query.includes('blocking_event'));
-    expect(annotation).toBeDefined();
-    const writer = new InfluxWriter({ url: adapter.url, token: TOKEN, org: 'ashyq', bucket: DB, timeoutMs: 5000 });
-    const ev = { id: 'ev-dash', target: 'dash-youtube', asn: 29355, cc: 'KZ', method: 'tls', probes: 3, confidence: 0.9 };
-    const iso = (ms: number) => new Date(ms).toISOString();
-    expect(
-      await writer.write([
-        eventLine({ ...ev, state: 'revised', edge: 'start', at: iso(from + 120_000), text: 'moved away' }),
-        eventLine({ ...ev, state: 'start', at: iso(from + 60_000), text: 'started' }),
-        eventLine({ ...ev, state: 'end', at: iso(from + 400_000), text: 'ended' }),
-      ]),
-    ).toEqual({ ok: true });
-    writer.close();
-    const notes = rows(await q(expand(annotation!.query)));
-    expect(notes.map((r) => r[annotation!.textColumn])).toEqual(['started', 'ended']);
   });
 
   it('keeps two measurements of one series started in the same millisecond by two probes apart, and replays idempotently', async () => {

@@ -2,6 +2,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { targetList } from '../collector/targets/list.js';
 import { COLLECTOR_TARGET } from '../contract/wire.js';
+import type { LineWriter } from '../collector/sinks/influx/writer.js';
+import type { ArchivedRecord } from '../collector/storage/archive.js';
 import { metricValue } from './fakes/upload-collector.js';
 import { makeMeasurement, request, startCollector, T0, testTargets, type RunningCollector } from './fixtures/collector/helpers.js';
 
@@ -47,6 +49,34 @@ describe('spool-overflow reports', () => {
     expect(metricValue(metrics, 'ashyq_probe_spool_dropped_total')).toBe(9);
     expect(metricValue(metrics, 'ashyq_probe_spool_overflow_reports_total')).toBe(2);
     expect(metrics).toContain('# TYPE ashyq_probe_spool_dropped_total counter');
+  });
+
+  it('hands each report with new drops, as the store keeps it, to InfluxDB as a spool_overflow point with the network of its batch', async () => {
+    const written: string[] = [];
+    const writer: LineWriter = { write: async (lines) => (written.push(...lines), { ok: true }) };
+    const c = await start({ deps: { overflowWriter: writer } });
+    const probe = await c.register();
+    const first = '2024-05-09T06:00:00.000Z';
+    const m = makeMeasurement({ probeId: probe.id, at: T0 });
+    await c.post(probe, [m], { batch: { probe_id: probe.id, measurements: [m], spool_overflow: report(3, first, '2024-05-09T06:10:00.000Z') } });
+    c.clock.advance(1000);
+    await c.post(probe, [], { batch: { probe_id: probe.id, measurements: [], spool_overflow: report(2, first, '2024-05-09T06:05:00.000Z') } }); // nothing new
+    c.clock.advance(1000);
+    await c.post(probe, [], { batch: { probe_id: probe.id, measurements: [], spool_overflow: report(5, first, '2024-05-09T06:20:00.000Z') } });
+    await c.collector.overflowPoints!.flush();
+    // One point for the overflow, its largest count; the batch without measurements has no network.
+    expect(written).toHaveLength(1);
+    expect(written[0]).toMatch(/^spool_overflow,asn=unknown,cc=unknown dropped=5i,probe="[^"]+",last_dropped_at="2024-05-09T06:20:00.000Z" \d+$/);
+    expect(written[0]).toContain(`probe="${probe.id}"`);
+    written.length = 0;
+    c.clock.advance(1000);
+    const n = makeMeasurement({ probeId: probe.id, at: T0 + 1000 });
+    await c.post(probe, [n], { batch: { probe_id: probe.id, measurements: [n], spool_overflow: report(1, '2024-05-09T07:00:00.000Z', '2024-05-09T07:00:00.000Z') } });
+    await c.collector.overflowPoints!.flush();
+    let record: ArchivedRecord | undefined;
+    for await (const { record: r } of c.collector.archive.read()) if (r.measurement.id === n.id) record = r;
+    expect(record?.asn).toEqual(expect.any(Number));
+    expect(written).toEqual([expect.stringMatching(new RegExp(`^spool_overflow,asn=${record!.asn},cc=${record!.cc ?? 'unknown'} dropped=1i,`))]);
   });
 
   it('keeps the totals across a restart', async () => {

@@ -61,6 +61,8 @@ export interface IngestDeps {
   /** The followers of the archive: the store's index first (a batch is answered once indexed), then the others. */
   pipeline: Pipeline;
   log?: IngestLog;
+  /** Told of a spool-overflow report with new drops, as the store now keeps it, with the network of its batch. */
+  onSpoolOverflow?: (overflow: { probe_id: string; asn: number | null; cc: string | null; report: SpoolOverflowReport }) => void;
 }
 
 const STATUS: Record<BatchErrorCode, number> = {
@@ -328,6 +330,9 @@ export class Ingest {
           { dropped: b.overflow.dropped, first_dropped_at: b.overflow.first_dropped_at, last_dropped_at: b.overflow.last_dropped_at },
           'a probe reports measurements its full spool dropped',
         );
+        const kept = store.spoolOverflow(b.probeId, b.overflow.first_dropped_at);
+        const network = b.candidates[0]?.record;
+        if (kept !== null) this.deps.onSpoolOverflow?.({ probe_id: b.probeId, asn: network?.asn ?? null, cc: network?.cc ?? null, report: kept });
       }
     }
   }

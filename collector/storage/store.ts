@@ -270,6 +270,12 @@ export class Store {
     return this.overflowTx(probeId, report, receivedAt);
   }
 
+  /** The report kept for one overflow of a probe's spool (largest count, latest drop), or null. */
+  spoolOverflow(probeId: string, firstDroppedAt: string): SpoolOverflowReport | null {
+    const row = this.stmt.getOverflow.get(probeId, firstDroppedAt);
+    return row === undefined ? null : { dropped: row.dropped, first_dropped_at: firstDroppedAt, last_dropped_at: row.last_dropped_at };
+  }
+
   /** Reports kept and measurements dropped by full probe spools, over all probes. */
   spoolOverflowTotals(): { reports: number; dropped: number } {
     const row = this.stmt.overflowTotals.get();

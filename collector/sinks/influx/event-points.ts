@@ -120,6 +120,7 @@ export function revisionPoints(r: Revision): Array<{ identity: string; line: str
       text: annotationText(e, p.edge),
       kind: e.kind,
       scope: e.scope,
+      incident: e.incident,
     }),
   });
   return [...gone.map((p) => point(p, 'revised')), ...now.map((p) => point(p, p.edge))];

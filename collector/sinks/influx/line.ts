@@ -116,21 +116,39 @@ export function line(measurement: string, tags: Array<[string, string]>, fields:
  * The `reachability` point of one archived measurement.
  *
  * Tags (low cardinality only): target, category, asn and cc (the archived record's attribution, made
- * once at ingest: the connection's lookup, else the probe's claim; "unknown" when neither has it), layer (the verdict's layer or "none"), verdict.
+ * once at ingest: the connection's lookup, else the probe's claim; "unknown" when neither has it), layer (the verdict's layer or "none"), verdict
+ * (the verdict the collector stores, which series, events and reports use), probe_verdict (the probe's own verdict). The collector
+ * keeps one verdict per measurement today, the probe's, so both tags carry it; once the collector re-classifies with its control
+ * evidence, `verdict` becomes the collector's and the two differ where they disagree (a few more series, only there).
  * Fields: blocked (1i for every verdict except ok, down, offline, inconclusive; else 0i), rtt (float
  * ms: the fastest successful TCP connect of the measurement, left out when none succeeded), runtime
  * (float ms: the whole measurement's run time), count=1i (sum it for totals), probe (string: the
- * probe id, a field so that it adds no series). Time: `started_at` in ns with the tiebreak of
+ * probe id, a field so that it adds no series), version (string: the probe's software version),
+ * dns_rtt / tls_rtt / http_rtt (float ms: the fastest successful query, handshake, request; left out
+ * when none succeeded), lag (float s: from the end of the measurement to its arrival at the
+ * collector), partial=1i (only on a blocked verdict of scope partial), issuer (string, only on
+ * tls.interception: the issuer at the top of the chain that did not validate), bulk_rate and canary_rate (float bytes/s, when the
+ * measurement carries throttling evidence: the best rate of its own bulk reads and the canaries' best rate in the same run; see
+ * {@link throttleRates}). Time: `started_at` in ns with the tiebreak of
  * {@link pointTimestamp} from the measurement id. Throws InvalidArgumentError for a record without a
  * readable start time.
  */
 export function toLines(record: ArchivedRecord): string[] {
   const m = record.measurement;
-  return [reachabilityTags(m.target.id, m.target.category, record.asn, record.cc, m.verdict.layer, m.verdict.verdict) + reachabilityRest(record)];
+  const verdict = m.verdict.verdict;
+  return [reachabilityTags(m.target.id, m.target.category, record.asn, record.cc, m.verdict.layer, verdict, verdict) + reachabilityRest(record)];
 }
 
 /** The `reachability` line up to (and including) the first field, `blocked`. */
-function reachabilityTags(target: string, category: string, asn: number | null, cc: string | null, layer: string | null, verdict: Verdict): string {
+function reachabilityTags(
+  target: string,
+  category: string,
+  asn: number | null,
+  cc: string | null,
+  layer: string | null,
+  verdict: Verdict,
+  probeVerdict: Verdict,
+): string {
   return (
     REACHABILITY +
     ',target=' +
@@ -145,18 +163,90 @@ function reachabilityTags(target: string, category: string, asn: number | null, 
     escapeTag(layer ?? 'none') +
     ',verdict=' +
     escapeTag(verdict) +
+    ',probe_verdict=' +
+    escapeTag(probeVerdict) +
     (isBlocked(verdict) ? ' blocked=1i' : ' blocked=0i')
   );
 }
 
-/** The rest of a `reachability` line after `blocked`: rtt, runtime, count, probe and the timestamp. */
+/** The fastest successful step of a layer (ms), or null when none succeeded. */
+function fastest(steps: ReadonlyArray<{ failure: string | null; rtt_ms: number | null }>): number | null {
+  let best: number | null = null;
+  for (const s of steps) {
+    if (s.failure === null && s.rtt_ms !== null && Number.isFinite(s.rtt_ms) && (best === null || s.rtt_ms < best)) best = s.rtt_ms;
+  }
+  return best;
+}
+
+/** The issuer at the top of the first chain that did not validate (the intercepting CA), or null. */
+export function interceptionIssuer(measurement: Measurement): string | null {
+  for (const tls of measurement.evidence.tls) {
+    if (tls.trusted === false && tls.chain.length > 0) return tls.chain[tls.chain.length - 1]!.issuer;
+  }
+  return null;
+}
+
+/** A finite number ≥ 0, else null. */
+function rate(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : null;
+}
+
+/**
+ * The throttling figures of a measurement (bytes/s): `bulk`, the best rate of its own bulk reads
+ * (`evidence.bulk[].rate_bps`), and `canary`, the canaries' best rate in the same run
+ * (`evidence.baseline.bulk_rate_bps`); each null when absent. Read defensively: the evidence comes
+ * from probes of several versions (older ones have neither), and a value that is not a finite
+ * number ≥ 0 is left out rather than failing the point.
+ */
+export function throttleRates(measurement: Measurement): { bulk: number | null; canary: number | null } {
+  const evidence = measurement.evidence as { bulk?: unknown; baseline?: unknown };
+  let bulk: number | null = null;
+  if (Array.isArray(evidence.bulk)) {
+    for (const read of evidence.bulk as unknown[]) {
+      const r = typeof read === 'object' && read !== null ? rate((read as { rate_bps?: unknown }).rate_bps) : null;
+      if (r !== null && (bulk === null || r > bulk)) bulk = r;
+    }
+  }
+  const baseline = evidence.baseline;
+  const canary = typeof baseline === 'object' && baseline !== null ? rate((baseline as { bulk_rate_bps?: unknown }).bulk_rate_bps) : null;
+  return { bulk, canary };
+}
+
+/** `,name=value` of a float field, or nothing for a missing or unwritable value. */
+function optionalFloat(name: string, value: number | null): string {
+  if (value === null) return '';
+  const text = floatField(value);
+  return text === null ? '' : `,${name}=${text}`;
+}
+
+/**
+ * The rest of a `reachability` line after `blocked`: rtt, runtime, count, probe, version, the
+ * timings per layer, the upload lag, partial, issuer, and the timestamp.
+ */
 function reachabilityRest(record: ArchivedRecord): string {
   const m = record.measurement;
-  const rtt = connectRtt(m);
-  const rttText = rtt === null ? null : floatField(rtt);
-  const runtimeText = floatField(m.runtime_ms);
-  const fields = (rttText === null ? '' : ',rtt=' + rttText) + (runtimeText === null ? '' : ',runtime=' + runtimeText);
-  return fields + ',count=1i,probe=' + quoteString(record.probe_id || m.probe.id) + ' ' + pointTimestamp(timeMs(m.started_at, 'started_at'), m.id);
+  const started = timeMs(m.started_at, 'started_at');
+  let fields = optionalFloat('rtt', connectRtt(m)) + optionalFloat('runtime', m.runtime_ms);
+  fields += ',count=1i,probe=' + quoteString(record.probe_id || m.probe.id) + ',version=' + quoteString(m.probe.software.version);
+  let dnsBest: number | null = null;
+  for (const d of m.evidence.dns) {
+    const q = fastest(d.queries);
+    if (q !== null && (dnsBest === null || q < dnsBest)) dnsBest = q;
+  }
+  fields += optionalFloat('dns_rtt', dnsBest) + optionalFloat('tls_rtt', fastest(m.evidence.tls)) + optionalFloat('http_rtt', fastest(m.evidence.http));
+  const received = Date.parse(record.received_at);
+  if (!Number.isNaN(received)) fields += optionalFloat('lag', Math.max(0, received - started - (Number.isFinite(m.runtime_ms) ? m.runtime_ms : 0)) / 1000);
+  if (m.verdict.scope === 'partial' && isBlocked(m.verdict.verdict)) fields += ',partial=1i';
+  if (m.verdict.verdict === 'tls.interception') {
+    const issuer = interceptionIssuer(m);
+    if (issuer !== null) fields += ',issuer=' + quoteString(issuer);
+  }
+  const throttling = m.evidence as { bulk?: unknown; baseline?: unknown };
+  if (throttling.bulk !== undefined || throttling.baseline !== undefined) {
+    const rates = throttleRates(m);
+    fields += optionalFloat('bulk_rate', rates.bulk) + optionalFloat('canary_rate', rates.canary);
+  }
+  return fields + ' ' + pointTimestamp(started, m.id);
 }
 
 /** Most tag sets a {@link ReachabilityLines} remembers before it starts over. */
@@ -180,7 +270,7 @@ export class ReachabilityLines {
     const key = m.target.id + '\u0000' + m.target.category + '\u0000' + (asn === null ? '' : asn) + '\u0000' + (cc ?? '\u0001') + '\u0000' + (layer ?? '\u0001') + '\u0000' + verdict;
     let tags = this.tagSets.get(key);
     if (tags === undefined) {
-      tags = reachabilityTags(m.target.id, m.target.category, asn, cc, layer, verdict);
+      tags = reachabilityTags(m.target.id, m.target.category, asn, cc, layer, verdict, verdict);
       if (this.tagSets.size >= MAX_CACHED_TAG_SETS) this.tagSets.clear();
       this.tagSets.set(key, tags);
     }
@@ -213,11 +303,13 @@ export interface BlockingEventPoint {
   /** The event's kind (blocking, partial, throttling, shutdown) and scope, as fields when given. */
   kind?: string;
   scope?: string;
+  /** The incident the event belongs to, as a field when given. */
+  incident?: string | null;
 }
 
 /**
  * The `blocking_event` point: tags target, asn, cc, method; fields state ("start"/"end"/"revised"),
- * probes, confidence, text, the event id, and kind and scope when given (fields, so that they add no
+ * probes, confidence, text, the event id, and kind, scope and incident when given (fields, so that they add no
  * series and a revision can change them). Time: `at` in ns with a tiebreak from id and edge, so a
  * start and an end at the same instant stay two points, and a point written again as "revised"
  * (same tags, same edge, same time) overwrites the one it replaces.
@@ -241,6 +333,7 @@ export function eventLine(event: BlockingEventPoint): string {
       ['event', quoteString(event.id)],
       ['kind', event.kind === undefined ? null : quoteString(event.kind)],
       ['scope', event.scope === undefined ? null : quoteString(event.scope)],
+      ['incident', event.incident === undefined || event.incident === null ? null : quoteString(event.incident)],
     ],
     pointTimestamp(timeMs(event.at, 'event time'), `${event.id}/${edge}`),
   );
