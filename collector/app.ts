@@ -8,6 +8,10 @@ import { registrationRoutes } from './api/routes/probes.js';
 import { healthRoutes } from './api/routes/health.js';
 import { MEASUREMENTS_ROUTE, uploadRoutes } from './api/routes/measurements.js';
 import { seriesRoutes } from './api/routes/series.js';
+import { measurementListRoutes } from './api/routes/measurement-list.js';
+import { measurementRecordRoutes } from './api/routes/measurement-record.js';
+import { networkRoutes } from './api/routes/networks.js';
+import { pageRoutes } from './api/routes/page.js';
 import { targetRoutes } from './api/routes/targets.js';
 import { createServer, type ServerLog } from './api/server.js';
 import type { CollectorConfig } from './config.js';
@@ -274,6 +278,10 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
   seriesRoutes(app, { store, targets, clock });
   healthRoutes(app, { store, metrics, surges, eventSurges, followers: extra });
   eventRoutes(app, { events: eventStore });
+  measurementListRoutes(app, { index: measurements.index });
+  measurementRecordRoutes(app, { index: measurements.index, archive });
+  networkRoutes(app, { index: measurements.index, clock });
+  pageRoutes(app, { reportsDir: config.reports_dir ?? null });
 
   // Close (and compress) a finished day even when no upload arrives after midnight.
   const dayTimer = setInterval(() => {
