@@ -67,6 +67,8 @@ export interface CollectorConfig {
   ip_db: { asn: string[]; country: string[] } | null;
   /** The blocking-event detector. */
   events: EventsConfig;
+  /** Where monthly reports are written (a folder YYYY-MM/ with report.html each), served read-only; absent or null = none. */
+  reports_dir?: string | null;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -203,7 +205,7 @@ class Reader {
   }
 }
 
-const TOP_KEYS = ['data_dir', 'listen', 'tls', 'trust_proxy', 'enrollment_tokens', 'targets_file', 'limits', 'influx', 'ip_db', 'events'] as const;
+const TOP_KEYS = ['data_dir', 'listen', 'tls', 'trust_proxy', 'enrollment_tokens', 'targets_file', 'limits', 'influx', 'ip_db', 'events', 'reports_dir'] as const;
 const EVENT_KEYS = ['interval_minutes', 'min_probes', 'min_probe_history_hours', 'webhook', 'surge_every_minutes'] as const;
 const LIMIT_KEYS = ['max_body_bytes', 'max_json_bytes', 'max_batch_items', 'max_age_s', 'max_future_s', 'signature_skew_s', 'rate_per_probe'] as const;
 
@@ -355,6 +357,12 @@ export function parseCollectorConfig(text: string, file: string, baseDir: string
               if (secret !== undefined && secret.length < 16) reader.error(w.get('secret'), 'events.webhook.secret', 'a secret must have at least 16 characters');
               if (url !== undefined && secret !== undefined) events.webhook = { url, secret };
             }
+            break;
+          }
+          case 'reports_dir': {
+            if (isScalar(node) && node.value === null) break;
+            const v = reader.string(node, key);
+            if (v !== undefined) config.reports_dir = resolvePath(v);
             break;
           }
           case 'ip_db': {

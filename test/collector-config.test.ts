@@ -73,7 +73,7 @@ describe('collector config', () => {
       `${file}:5: listen.port: expected an integer from 0 to 65535`,
       `${file}:6: trust_proxy: expected true or false`,
       `${file}:9: limits.max_items: unknown key (allowed: max_body_bytes, max_json_bytes, max_batch_items, max_age_s, max_future_s, signature_skew_s, rate_per_probe)`,
-      `${file}:10: colour: unknown key (allowed: data_dir, listen, tls, trust_proxy, enrollment_tokens, targets_file, limits, influx, ip_db, events)`,
+      `${file}:10: colour: unknown key (allowed: data_dir, listen, tls, trust_proxy, enrollment_tokens, targets_file, limits, influx, ip_db, events, reports_dir)`,
     ]);
   });
 

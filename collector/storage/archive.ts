@@ -9,6 +9,7 @@ import { fsyncDir } from '../../common/durable.js';
 import { InvalidArgumentError } from '../../common/errors.js';
 import type { Measurement } from '../../contract/measurement.js';
 import { ArchiveCorruptError } from '../errors.js';
+import { readRecordAt } from './archive-record.js';
 
 /** segment = 'YYYY-MM-DD', offset = byte offset in the uncompressed text. */
 export interface ArchiveCursor {
@@ -37,6 +38,8 @@ export interface Recovery {
 export interface AppendedSpan {
   from: ArchiveCursor;
   to: ArchiveCursor;
+  /** Where each record's line starts, in the order of the records (absent when the span was not made by an append). */
+  starts?: ArchiveCursor[];
 }
 
 export interface ArchiveOptions {
@@ -166,17 +169,18 @@ export class Archive {
     if (this.closed) return Promise.reject(new InvalidArgumentError('archive is closed'));
     return this.queue.run(async () => {
       let from: ArchiveCursor | null = null;
+      const starts: ArchiveCursor[] = [];
       let i = 0;
       while (i < records.length) {
         const day = this.dayFor(records[i]!);
         let j = i + 1;
         while (j < records.length && this.dayFor(records[j]!) === day) j++;
-        const start = await this.writeLines(day, records.slice(i, j), measurements?.slice(i, j));
+        const start = await this.writeLines(day, records.slice(i, j), measurements?.slice(i, j), starts);
         from ??= start;
         i = j;
       }
       const to = this.position();
-      return { from: from ?? to, to };
+      return { from: from ?? to, to, starts };
     });
   }
 
@@ -238,12 +242,22 @@ export class Archive {
   }
 
   /** Write and fsync; returns the position of the first line. `current.size` only ever counts fsynced bytes. */
-  private writeLines(day: string, records: readonly ArchivedRecord[], measurements?: ReadonlyArray<Uint8Array | string | null>): Promise<ArchiveCursor> {
-    return this.writeData(day, encodeLines(records, measurements));
+  private writeLines(
+    day: string,
+    records: readonly ArchivedRecord[],
+    measurements: ReadonlyArray<Uint8Array | string | null> | undefined,
+    starts: ArchiveCursor[],
+  ): Promise<ArchiveCursor> {
+    return this.writeData(day, encodeLines(records, measurements), starts);
   }
 
   /** Write and fsync whole lines; returns the position of the first. */
-  private async writeData(day: string, data: Uint8Array): Promise<ArchiveCursor> {
+  /** The record whose line starts at `at` (a position a follower noted), or null when the archive has no such segment. */
+  readAt(at: ArchiveCursor): Promise<ArchivedRecord | null> {
+    return readRecordAt(this.dir, at);
+  }
+
+  private async writeData(day: string, data: Uint8Array, starts?: ArchiveCursor[]): Promise<ArchiveCursor> {
     if (this.current === null || this.current.day !== day) await this.rollTo(day);
     const current = this.current!;
     const start = { segment: current.day, offset: current.size };
@@ -259,6 +273,7 @@ export class Archive {
       await current.handle.truncate(current.size).catch(() => undefined);
       throw err;
     }
+    if (starts !== undefined) for (let at = 0; at < data.length; at = data.indexOf(NEWLINE, at) + 1) starts.push({ segment: current.day, offset: current.size + at });
     current.size += data.length;
     return start;
   }

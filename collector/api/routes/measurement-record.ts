@@ -1,0 +1,24 @@
+// GET /api/v1/measurements/:id: one whole measurement read back from the archive (evidence per layer, both verdicts, the reason).
+import type { FastifyInstance } from 'fastify';
+import { API_PREFIX } from '../../../contract/wire.js';
+import type { Archive } from '../../storage/archive.js';
+import type { MeasurementIndex } from '../../storage/measurement-index.js';
+import { errorBody } from '../server.js';
+import { recordView } from './measurement-view.js';
+
+const ID = /^[0-9A-Za-z]{1,64}$/;
+
+export function measurementRecordRoutes(app: FastifyInstance, deps: { index: MeasurementIndex; archive: Archive }): void {
+  app.get(`${API_PREFIX}/measurements/:id`, async (request, reply) => {
+    const { id } = request.params as { id: string };
+    if (!ID.test(id)) return reply.code(400).send(errorBody('bad_query', 'id: expected a measurement id (a ULID)'));
+    const row = deps.index.get(id.toUpperCase());
+    if (row === null) return reply.code(404).send(errorBody('not_found', 'no measurement with this id'));
+    const record = await deps.archive.readAt({ segment: row.segment, offset: row.offset });
+    if (record === null || record.measurement.id !== row.id) {
+      request.log.error({ id: row.id, segment: row.segment, offset: row.offset }, 'measurement index points at no such record (run reindex)');
+      return reply.code(500).send(errorBody('index_mismatch', 'the index points at no such record in the archive'));
+    }
+    return reply.send({ measurement: recordView(row, record) });
+  });
+}
