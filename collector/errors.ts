@@ -26,3 +26,12 @@ export class UsageError extends AshyqError {
     super('ASHYQ_ERR_USAGE', message);
   }
 }
+
+/** A report that could not be written (e.g. the PDF printer failed): names the output and the problem. */
+export class ReportError extends AshyqError {
+  readonly output: string;
+  constructor(output: string, problem: string) {
+    super('ASHYQ_ERR_REPORT', `report ${output}: ${problem}`);
+    this.output = output;
+  }
+}
