@@ -19,6 +19,8 @@ import type { CatchUpSummary } from './pipeline/catch-up.js';
 import type { Follower } from './pipeline/follower.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { StoreIndex } from './pipeline/store-index.js';
+import { MeasurementIndexFollower } from './pipeline/measurement-index-follower.js';
+import { MeasurementIndex } from './storage/measurement-index.js';
 import { EventFollower } from './events/follower.js';
 import { SharePoints } from './sinks/influx/share-points.js';
 import { RevisionOutbox, type OutboxLog, type RevisionOutboxOptions } from './events/outbox.js';
@@ -75,6 +77,8 @@ export interface Collector {
   surges: SurgeWatcher;
   /** The followers after the store's index, in order (the event detector first). */
   followers: readonly Follower[];
+  /** The measurement index (one row per measurement, where its record is in the archive). */
+  measurements: MeasurementIndex;
   /** The event detector following the archive, and where it keeps events. */
   events: EventFollower;
   eventStore: EventStore;
@@ -116,8 +120,10 @@ export function collectorFollowers(
   clock: Clock,
   extra: readonly Follower[],
   onRevisions?: (revisions: readonly Revision[]) => void,
-): { index: StoreIndex; events: EventFollower; followers: Follower[]; shares: SharePoints | null } {
+): { index: StoreIndex; events: EventFollower; measurements: MeasurementIndexFollower; followers: Follower[]; shares: SharePoints | null } {
   const index = new StoreIndex(storage.archive, storage.store);
+  // In the store's database, on a connection of its own; closed by whoever closes the store.
+  const measurements = new MeasurementIndexFollower(storage.archive, MeasurementIndex.open(path.join(config.data_dir, 'store.sqlite')));
   let shares: SharePoints | null = null;
   const events = new EventFollower({
     archive: storage.archive,
@@ -137,7 +143,7 @@ export function collectorFollowers(
       logger: { info: log, warn: log, error: log },
     });
   }
-  return { index, events, followers: [events, ...extra], shares };
+  return { index, events, measurements, followers: [events, measurements, ...extra], shares };
 }
 
 /** The outboxes of the event revisions the config asks for: the webhook's and the InfluxDB event points'. */
@@ -186,7 +192,7 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
     for (const o of outboxes) o.notify();
     deps.onRevisions?.(revisions);
   };
-  const { index, events, followers: others, shares } = collectorFollowers(config, { archive, store, eventStore }, clock, extra, onRevisions);
+  const { index, events, measurements, followers: others, shares } = collectorFollowers(config, { archive, store, eventStore }, clock, extra, onRevisions);
   const tls = config.tls ? { cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) } : null;
 
   const app = createServer({
@@ -286,6 +292,7 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
       await shares?.stop();
       await archive.close();
       eventStore.close();
+      measurements.index.close();
       store.close();
     })();
     return closing;
@@ -294,5 +301,5 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
   if (archive.recovered.length > 0) {
     app.log.warn({ recovered: archive.recovered }, 'archive: cut torn tails left by a crash (never acknowledged)');
   }
-  return { app, close, archive, store, metrics, targets, surges, followers: others, events, eventStore, webhook, eventPoints: delivery.eventPoints, recovered: archive.recovered, caughtUp: index.caughtUp };
+  return { app, close, archive, store, measurements: measurements.index, metrics, targets, surges, followers: others, events, eventStore, webhook, eventPoints: delivery.eventPoints, recovered: archive.recovered, caughtUp: index.caughtUp };
 }

@@ -187,7 +187,8 @@ describe('Archive', () => {
     const archive = await Archive.open(dir, clock);
     const durable = [record(T0), record(T0 + 1)];
     const first = await archive.append(durable);
-    expect(first).toEqual({ from: { segment: '2024-05-09', offset: 0 }, to: archive.position() });
+    const second = { segment: '2024-05-09', offset: JSON.stringify(durable[0]).length + 1 };
+    expect(first).toEqual({ from: { segment: '2024-05-09', offset: 0 }, to: archive.position(), starts: [{ segment: '2024-05-09', offset: 0 }, second] });
 
     // Hold every fsync until released: the next append is written to the file but not durable.
     const probe = await open(path.join(dir, '2024-05-09.jsonl'), 'r');

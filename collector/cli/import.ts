@@ -38,7 +38,7 @@ export async function runImport(config: CollectorConfig, files: readonly string[
   const storage = await openStorage(config, clock);
   const influxLog = (m: string) => stderr.write(`ashyq-collector: influx: ${m}\n`);
   const extra = influxFollowers(config, storage.archive, { info: influxLog, warn: influxLog, error: influxLog });
-  const { index, followers, shares } = collectorFollowers(config, storage, clock, extra);
+  const { index, measurements, followers, shares } = collectorFollowers(config, storage, clock, extra);
   const pipeline = new Pipeline(index, followers, { warn: (o, m) => stderr.write(`ashyq-collector: ${m} ${JSON.stringify(o)}\n`) });
   const startedAt = clock.monotonic();
   let lastDrawn = 0;
@@ -77,6 +77,7 @@ export async function runImport(config: CollectorConfig, files: readonly string[
     await pipeline.stop();
     await storage.archive.close();
     storage.eventStore.close();
+    measurements.index.close();
     storage.store.close();
   }
   const seconds = (clock.monotonic() - startedAt) / 1000;

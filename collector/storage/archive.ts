@@ -9,6 +9,7 @@ import { fsyncDir } from '../../common/durable.js';
 import { InvalidArgumentError } from '../../common/errors.js';
 import type { Measurement } from '../../contract/measurement.js';
 import { ArchiveCorruptError } from '../errors.js';
+import { readRecordAt } from './archive-record.js';
 
 /** segment = 'YYYY-MM-DD', offset = byte offset in the uncompressed text. */
 export interface ArchiveCursor {
@@ -37,6 +38,8 @@ export interface Recovery {
 export interface AppendedSpan {
   from: ArchiveCursor;
   to: ArchiveCursor;
+  /** Where each record's line starts, in the order of the records (absent when the span was not made by an append). */
+  starts?: ArchiveCursor[];
 }
 
 export interface ArchiveOptions {
@@ -166,17 +169,18 @@ export class Archive {
     if (this.closed) return Promise.reject(new InvalidArgumentError('archive is closed'));
     return this.queue.run(async () => {
       let from: ArchiveCursor | null = null;
+      const starts: ArchiveCursor[] = [];
       let i = 0;
       while (i < records.length) {
         const day = this.dayFor(records[i]!);
         let j = i + 1;
         while (j < records.length && this.dayFor(records[j]!) === day) j++;
-        const start = await this.writeLines(day, records.slice(i, j), measurements?.slice(i, j));
+        const start = await this.writeLines(day, records.slice(i, j), measurements?.slice(i, j), starts);
         from ??= start;
         i = j;
       }
       const to = this.position();
-      return { from: from ?? to, to };
+      return { from: from ?? to, to, starts };
     });
   }
 
@@ -210,11 +214,17 @@ export class Archive {
   }
 
   /** Write and fsync; returns the position of the first line. `current.size` only ever counts fsynced bytes. */
-  private async writeLines(day: string, records: readonly ArchivedRecord[], measurements?: ReadonlyArray<Uint8Array | string | null>): Promise<ArchiveCursor> {
+  private async writeLines(
+    day: string,
+    records: readonly ArchivedRecord[],
+    measurements: ReadonlyArray<Uint8Array | string | null> | undefined,
+    starts: ArchiveCursor[],
+  ): Promise<ArchiveCursor> {
     if (this.current === null || this.current.day !== day) await this.rollTo(day);
     const current = this.current!;
     const start = { segment: current.day, offset: current.size };
     const data = encodeLines(records, measurements);
+    const first = starts.length;
     try {
       let written = 0;
       while (written < data.length) {
@@ -225,8 +235,10 @@ export class Archive {
     } catch (err) {
       // Leave no partial record behind: what was not synced was not acknowledged.
       await current.handle.truncate(current.size).catch(() => undefined);
+      starts.length = first;
       throw err;
     }
+    for (let at = 0; at < data.length; at = data.indexOf(NEWLINE, at) + 1) starts.push({ segment: current.day, offset: current.size + at });
     current.size += data.length;
     return start;
   }
@@ -292,6 +304,11 @@ export class Archive {
       const start = from !== undefined && segment.day === from.segment ? from.offset : 0;
       yield* readSegment(segment, start, (handle) => this.durableEnd(segment.day, handle));
     }
+  }
+
+  /** The record whose line starts at `at` (a position a follower noted), or null when the archive has no such segment. */
+  readAt(at: ArchiveCursor): Promise<ArchivedRecord | null> {
+    return readRecordAt(this.dir, at);
   }
 
   /** The durable length of a plain segment whose file is open as `handle` (see read()). */

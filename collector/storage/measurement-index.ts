@@ -1,0 +1,319 @@
+// The measurement index in the store's database: one row per measurement (time, target, network, probe, both verdicts, timings, throttling and interception evidence) and where its record is in the archive.
+import Database from 'better-sqlite3';
+import type { Decision } from '../../contract/verdict.js';
+import type { ArchiveCursor, ArchivedRecord } from './archive.js';
+
+/** One row of `measurement_index` (the column names are relied on by the monthly report). */
+export interface IndexRow {
+  id: string;
+  /** Measurement start, epoch ms. */
+  t: number;
+  target: string;
+  /** -1 when unknown. */
+  asn: number;
+  /** '' when unknown. */
+  cc: string;
+  probe: string;
+  /** The verdict the collector keeps (its own re-classification when it made one, else the probe's). */
+  verdict: string;
+  probe_verdict: string;
+  layer: string | null;
+  scope: 'full' | 'partial' | null;
+  dns_ms: number | null;
+  tcp_ms: number | null;
+  tls_ms: number | null;
+  http_ms: number | null;
+  /** Best bulk read rate of the target in kB/s, and the canaries' in the same run, when the measurement has them. */
+  bulk_kBps: number | null;
+  canary_kBps: number | null;
+  /** Issuer of the intercepting certificate when the verdict is tls.interception. */
+  issuer: string | null;
+  segment: string;
+  offset: number;
+}
+
+export interface IndexQuery {
+  /** Inclusive start and exclusive end of `t`, epoch ms. */
+  from?: number;
+  to?: number;
+  target?: string;
+  /** -1 = unknown. */
+  asn?: number;
+  cc?: string;
+  verdict?: string;
+  probe?: string;
+  /** Rows strictly older than this (t, id) position: the page after it. */
+  before?: { t: number; id: string };
+  limit: number;
+}
+
+export interface NetworkRow {
+  asn: number;
+  cc: string;
+  /** The network's name as last recorded, or null. */
+  name: string | null;
+  probes: number;
+  measurements: number;
+  /** Latest measurement start, epoch ms. */
+  last_seen: number;
+}
+
+const NO_ASN = -1;
+const NO_CC = '';
+const CURSOR_KEY = 'measurement_index_cursor';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS measurement_index (
+  id TEXT PRIMARY KEY,
+  t INTEGER NOT NULL,
+  target TEXT NOT NULL,
+  asn INTEGER NOT NULL,
+  cc TEXT NOT NULL,
+  probe TEXT NOT NULL,
+  verdict TEXT NOT NULL,
+  probe_verdict TEXT NOT NULL,
+  layer TEXT,
+  scope TEXT,
+  dns_ms REAL,
+  tcp_ms REAL,
+  tls_ms REAL,
+  http_ms REAL,
+  bulk_kBps REAL,
+  canary_kBps REAL,
+  issuer TEXT,
+  segment TEXT NOT NULL,
+  offset INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS measurement_index_t ON measurement_index (t);
+CREATE INDEX IF NOT EXISTS measurement_index_target_t ON measurement_index (target, t);
+CREATE INDEX IF NOT EXISTS measurement_index_asn_t ON measurement_index (asn, t);
+CREATE INDEX IF NOT EXISTS measurement_index_probe_t ON measurement_index (probe, t);
+CREATE TABLE IF NOT EXISTS measurement_networks (
+  asn INTEGER NOT NULL,
+  cc TEXT NOT NULL,
+  name TEXT,
+  t INTEGER NOT NULL,
+  PRIMARY KEY (asn, cc)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+`;
+
+const COLUMNS = [
+  'id',
+  't',
+  'target',
+  'asn',
+  'cc',
+  'probe',
+  'verdict',
+  'probe_verdict',
+  'layer',
+  'scope',
+  'dns_ms',
+  'tcp_ms',
+  'tls_ms',
+  'http_ms',
+  'bulk_kBps',
+  'canary_kBps',
+  'issuer',
+  'segment',
+  'offset',
+] as const;
+
+function finite(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+/** The decision the collector keeps: its own when the record carries one (a re-classification), else the probe's. */
+export function collectorDecision(r: ArchivedRecord): Decision {
+  const own = (r as { verdict?: unknown }).verdict;
+  if (typeof own === 'object' && own !== null && typeof (own as Decision).verdict === 'string') return own as Decision;
+  return r.measurement.verdict;
+}
+
+/** A layer's time when the measurement has evidence of that layer, else null. */
+function layerMs(r: ArchivedRecord, layer: 'dns' | 'tcp' | 'tls' | 'http'): number | null {
+  const list = (r.measurement.evidence as unknown as Record<string, unknown> | undefined)?.[layer];
+  if (!Array.isArray(list) || list.length === 0) return null;
+  return finite((r.measurement.timing as Record<string, unknown> | undefined)?.[layer]);
+}
+
+/** Best bulk rate of the target, and the canaries' baseline rate, in kB/s (read defensively: older records have neither). */
+function throughput(r: ArchivedRecord): { bulk: number | null; canary: number | null } {
+  const evidence = r.measurement.evidence as unknown as { bulk?: unknown; baseline?: unknown } | undefined;
+  let bulk: number | null = null;
+  if (Array.isArray(evidence?.bulk)) {
+    for (const b of evidence.bulk as unknown[]) {
+      const rate = finite((b as { rate_bps?: unknown } | null)?.rate_bps);
+      if (rate !== null && (bulk === null || rate / 1000 > bulk)) bulk = rate / 1000;
+    }
+  }
+  const base = finite((evidence?.baseline as { bulk_rate_bps?: unknown } | null | undefined)?.bulk_rate_bps);
+  return { bulk, canary: base === null ? null : base / 1000 };
+}
+
+/** The issuer at the top of the first untrusted chain, when the verdict is interception. */
+function interceptionIssuer(r: ArchivedRecord, verdict: string): string | null {
+  if (verdict !== 'tls.interception') return null;
+  const tls = r.measurement.evidence?.tls ?? [];
+  const subjects = new Set(collectorDecision(r).subjects ?? []);
+  const untrusted = tls.filter((o) => o.trusted === false && o.chain.length > 0);
+  const chosen = untrusted.find((o) => (o.domain !== null && subjects.has(o.domain)) || subjects.has(o.ip)) ?? untrusted[0];
+  return chosen === undefined ? null : (chosen.chain.at(-1)!.issuer ?? null);
+}
+
+/** The index row of a record whose line starts at `at`. */
+export function indexRow(r: ArchivedRecord, at: ArchiveCursor): IndexRow {
+  const m = r.measurement;
+  const decision = collectorDecision(r);
+  const { bulk, canary } = throughput(r);
+  const scope = decision.scope ?? (decision.layer !== null && decision.layer !== undefined ? 'full' : null);
+  return {
+    id: m.id,
+    t: Date.parse(m.started_at),
+    target: m.target.id,
+    asn: r.asn ?? NO_ASN,
+    cc: r.cc ?? NO_CC,
+    probe: r.probe_id,
+    verdict: decision.verdict,
+    probe_verdict: m.verdict.verdict,
+    layer: decision.layer ?? null,
+    scope,
+    dns_ms: layerMs(r, 'dns'),
+    tcp_ms: layerMs(r, 'tcp'),
+    tls_ms: layerMs(r, 'tls'),
+    http_ms: layerMs(r, 'http'),
+    bulk_kBps: bulk,
+    canary_kBps: canary,
+    issuer: interceptionIssuer(r, decision.verdict),
+    segment: at.segment,
+    offset: at.offset,
+  };
+}
+
+/**
+ * The measurement index: its own connection to the store's SQLite file (WAL), its own cursor in the
+ * store's meta table. Idempotent by id: a record seen again (a replay, a reindex) leaves the row as
+ * it was.
+ */
+export class MeasurementIndex {
+  private readonly db: Database.Database;
+  private readonly insert: Database.Statement<unknown[]>;
+  private readonly network: Database.Statement<unknown[]>;
+  private readonly getMeta: Database.Statement<[string], { value: string }>;
+  private readonly setMeta: Database.Statement<[string, string]>;
+  private readonly byId: Database.Statement<[string], IndexRow>;
+  private readonly applyTx: (rows: readonly IndexRow[], names: ReadonlyArray<readonly [number, string, string | null, number]>, cursor: ArchiveCursor | null) => void;
+
+  private constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    this.insert = this.db.prepare(`INSERT OR IGNORE INTO measurement_index (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`);
+    // The name kept is the one of the latest measurement (a network renamed in the ASN database moves on).
+    this.network = this.db.prepare(
+      `INSERT INTO measurement_networks (asn, cc, name, t) VALUES (?, ?, ?, ?)
+       ON CONFLICT (asn, cc) DO UPDATE SET name = COALESCE(excluded.name, name), t = excluded.t WHERE excluded.t >= t`,
+    );
+    this.getMeta = this.db.prepare('SELECT value FROM meta WHERE key = ?');
+    this.setMeta = this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
+    this.byId = this.db.prepare(`SELECT ${COLUMNS.join(', ')} FROM measurement_index WHERE id = ?`);
+    this.applyTx = this.db.transaction((rows, names, cursor) => {
+      for (const row of rows) this.insert.run(...COLUMNS.map((c) => row[c]));
+      for (const n of names) this.network.run(...n);
+      if (cursor !== null) this.setMeta.run(CURSOR_KEY, JSON.stringify(cursor));
+    });
+  }
+
+  static open(file: string): MeasurementIndex {
+    return new MeasurementIndex(file);
+  }
+
+  /** Index records (each with where its line starts) and save `cursor` with them, in one transaction. */
+  apply(records: ReadonlyArray<{ record: ArchivedRecord; at: ArchiveCursor }>, cursor: ArchiveCursor | null): void {
+    const rows: IndexRow[] = [];
+    const names = new Map<string, [number, string, string | null, number]>();
+    for (const { record, at } of records) {
+      const row = indexRow(record, at);
+      if (Number.isNaN(row.t)) continue; // validated at ingest: never happens for an archived record
+      rows.push(row);
+      const key = `${row.asn}|${row.cc}`;
+      const seen = names.get(key);
+      if (seen === undefined || row.t >= seen[3]) names.set(key, [row.asn, row.cc, record.network ?? seen?.[2] ?? null, row.t]);
+    }
+    this.applyTx(rows, [...names.values()], cursor);
+  }
+
+  cursor(): ArchiveCursor | null {
+    const row = this.getMeta.get(CURSOR_KEY);
+    return row ? (JSON.parse(row.value) as ArchiveCursor) : null;
+  }
+
+  /** Forget every row and the cursor (the start of a reindex). */
+  reset(): void {
+    this.db.transaction(() => {
+      this.db.exec('DELETE FROM measurement_index; DELETE FROM measurement_networks;');
+      this.db.prepare('DELETE FROM meta WHERE key = ?').run(CURSOR_KEY);
+    })();
+  }
+
+  get(id: string): IndexRow | null {
+    return this.byId.get(id) ?? null;
+  }
+
+  count(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM measurement_index').get() as { n: number }).n;
+  }
+
+  /** Rows matching `q`, newest first (t, then id, descending). */
+  query(q: IndexQuery): IndexRow[] {
+    const where: string[] = [];
+    const params: Array<string | number> = [];
+    if (q.from !== undefined) {
+      where.push('t >= ?');
+      params.push(q.from);
+    }
+    if (q.to !== undefined) {
+      where.push('t < ?');
+      params.push(q.to);
+    }
+    for (const [column, value] of [
+      ['target', q.target],
+      ['asn', q.asn],
+      ['cc', q.cc],
+      ['verdict', q.verdict],
+      ['probe', q.probe],
+    ] as const) {
+      if (value === undefined) continue;
+      where.push(`${column} = ?`);
+      params.push(value);
+    }
+    if (q.before !== undefined) {
+      where.push('(t < ? OR (t = ? AND id < ?))');
+      params.push(q.before.t, q.before.t, q.before.id);
+    }
+    const sql = `SELECT ${COLUMNS.join(', ')} FROM measurement_index${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY t DESC, id DESC LIMIT ?`;
+    params.push(q.limit);
+    return this.db.prepare(sql).all(...params) as IndexRow[];
+  }
+
+  /** Networks with measurements starting in [from, to): distinct probes, measurements, latest start, name. */
+  networks(from: number, to: number): NetworkRow[] {
+    return this.db
+      .prepare(
+        `SELECT i.asn AS asn, i.cc AS cc, n.name AS name, COUNT(DISTINCT i.probe) AS probes, COUNT(*) AS measurements, MAX(i.t) AS last_seen
+         FROM measurement_index i LEFT JOIN measurement_networks n ON n.asn = i.asn AND n.cc = i.cc
+         WHERE i.t >= ? AND i.t < ? GROUP BY i.asn, i.cc ORDER BY probes DESC, measurements DESC, i.asn`,
+      )
+      .all(from, to) as NetworkRow[];
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
