@@ -38,3 +38,12 @@ export class ImportReadError extends AshyqError {
     this.cause_code = code;
   }
 }
+
+/** A report that could not be written (e.g. the PDF printer failed): names the output and the problem. */
+export class ReportError extends AshyqError {
+  readonly output: string;
+  constructor(output: string, problem: string) {
+    super('ASHYQ_ERR_REPORT', `report ${output}: ${problem}`);
+    this.output = output;
+  }
+}

@@ -1,4 +1,4 @@
-// The ashyq-collector command line: options, help, and dispatch to one file per command (serve, reindex, events, import, simulate, surge).
+// The ashyq-collector command line: options, help, and dispatch to one file per command (serve, reindex, events, import, simulate, surge, report).
 import { mkdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { systemClock, type Clock } from '../../common/clock.js';
@@ -14,8 +14,9 @@ import { runEvents } from './events.js';
 import { runImport } from './import.js';
 import { runSimulate } from './simulate.js';
 import { runSurge, type SurgeArgs } from './surge.js';
+import { runReport } from './report.js';
 
-const COMMANDS = ['serve', 'reindex', 'events', 'import', 'simulate', 'surge'];
+const COMMANDS = ['serve', 'reindex', 'events', 'import', 'simulate', 'surge', 'report'];
 
 const HELP = `Usage: ashyq-collector <command> [--config FILE] [options]
 
@@ -37,6 +38,10 @@ Commands:
                                   TIME in ISO 8601 with a zone; at most 7 days ahead; MINUTES 1-1440
                surge --stop       end it
                surge              show the current surge
+  report     the monthly freedom report (the server may be running): report.html (self-contained),
+             report.md, one CSV per table, charts/*.svg, and report.pdf when Chromium is found
+             ($ASHYQ_CHROMIUM, or chromium / chromium-browser on the PATH):
+               report --month YYYY-MM --out DIR [--country KZ] [--lang en|ru] [--base-url URL]
 
 Options:
   --config FILE   YAML configuration (default: the embedded one: data in ./var/collector,
@@ -57,7 +62,7 @@ export interface CliOptions {
   signal?: AbortSignal;
   /** Extra dependencies for `serve` (e.g. followers of the archive). */
   deps?: Partial<CollectorDeps>;
-  /** The clock of `surge`, `events` and `import` (default: the system clock). */
+  /** The clock of `surge`, `events`, `import` and `report` (default: the system clock). */
   clock?: Clock;
 }
 
@@ -75,7 +80,11 @@ const OPTIONS = {
   method: { type: 'string', commands: ['events'] },
   open: { type: 'boolean', commands: ['events'] },
   json: { type: 'boolean', commands: ['events', 'import'] },
-  out: { type: 'string', commands: ['simulate'] },
+  out: { type: 'string', commands: ['simulate', 'report'] },
+  month: { type: 'string', commands: ['report'] },
+  country: { type: 'string', commands: ['report'] },
+  lang: { type: 'string', commands: ['report'] },
+  'base-url': { type: 'string', commands: ['report'] },
   days: { type: 'string', commands: ['simulate'] },
   probes: { type: 'string', commands: ['simulate'] },
   seed: { type: 'string', commands: ['simulate'] },
@@ -162,6 +171,7 @@ export async function main(argv: string[], options: CliOptions = {}): Promise<nu
     if (args.command === 'events') return runEvents(config, args.values, stdout);
     if (args.command === 'import') return await withDataDir(config, () => runImport(config, args.files, args.values.json === true, clock, stdout, stderr));
     if (args.command === 'simulate') return await runSimulate(args.values, stdout);
+    if (args.command === 'report') return await runReport(config, args.values, clock, options.env ?? process.env, stdout, stderr);
     throw new UsageError(`unknown command ${args.command}`);
   } catch (err) {
     if (err instanceof InputError) {
