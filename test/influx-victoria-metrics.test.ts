@@ -29,6 +29,7 @@ function labelsOf(record: ArchivedRecord, field: string): Record<string, string>
     cc: record.cc ?? 'unknown',
     layer: m.verdict.layer ?? 'none',
     verdict: m.verdict.verdict,
+    probe_verdict: m.verdict.verdict,
   };
 }
 
