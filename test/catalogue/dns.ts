@@ -421,7 +421,8 @@ export const dnsCases: CatalogueCase[] = [
         const direct = queries.filter((q) => q.resolver === 'system#1');
         expect(direct.length).toBeGreaterThan(0);
         for (const q of direct) expect([q.kind, q.failure, q.rcode]).toEqual(['udp', 'generic_timeout_error', null]);
-        expect(queries.find((q) => q.resolver === 'system')?.failure).toBe('dns_servfail_error');
+        // getaddrinfo gives up with EAI_AGAIN (read as SERVFAIL), or the step's deadline comes first.
+        expect(['dns_servfail_error', 'generic_timeout_error']).toContain(queries.find((q) => q.resolver === 'system')?.failure);
         expect(queries.find((q) => q.resolver === LAB_HONEST_RESOLVER)?.addresses).toEqual([labTarget('whatsapp-web').ip]);
         expect(m.verdict.reason).toMatch(/system#1, asked directly\) never answered/);
         // The resolver of resolv.conf is named by its place, never by its address.
