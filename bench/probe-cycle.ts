@@ -1,4 +1,6 @@
 // Benchmark: one measuring run over N targets against loopback fakes, a share blackholed and a share reset.
+// As in the shipped list, every target is measured on 80 (http://) and 443 (https://), and the international
+// canary and two clean targets have a bulk resource read for throughput (bounded by bulk_max_kb and bulk_max_ms).
 // Prints wall time, peak RSS and CPU time of the probe process (the fakes run in this process, apart).
 // The probe process applies the probe's own V8 settings, as bin/ashyq-probe.cjs does (--no-v8-flags: V8's defaults),
 // and loads the engine alone (--cli: also the command line's modules, which bin/ashyq-probe.cjs loads).
@@ -13,6 +15,8 @@ import { startFakeDns, type FakeZone } from '../test/fakes/dns-server.js';
 import { makeLabPki } from '../test/fakes/pki.js';
 import { startBlackhole, startResetListener } from '../test/fakes/tcp-censor.js';
 import { startTlsServer } from '../test/fakes/tls-server.js';
+import { startHttpServer } from '../test/fakes/http-server.js';
+import type http from 'node:http';
 
 const { values } = parseArgs({
   options: {
@@ -38,9 +42,18 @@ const ipOf = (i: number) => `45.61.${Math.floor(i / 250)}.${(i % 250) + 1}`;
 const canaryDomains = ['egov.kz', 'www.wikipedia.org'];
 const domains = [...Array.from({ length: n }, (_, i) => domainOf(i)), ...canaryDomains];
 
+/** The bulk resource's path and size: larger than the probe reads (its size bound ends the read). */
+const BULK_PATH = '/static/bulk.bin';
+const BULK = Buffer.alloc(1024 * 1024, 0x62);
+const page: http.RequestListener = (req, res) => {
+  res.writeHead(200, { 'content-type': req.url === BULK_PATH ? 'application/octet-stream' : 'text/html' });
+  res.end(req.url === BULK_PATH ? BULK : '<title>ok</title>');
+};
+
 const pki = await makeLabPki(domains);
-const [honest, hole, resetter] = await Promise.all([
-  startTlsServer({ cert: pki.leaf.cert, key: pki.leaf.key, chain: pki.leaf.chain, onRequest: { status: 200, body: '<title>ok</title>' } }),
+const [honest, honestHttp, hole, resetter] = await Promise.all([
+  startTlsServer({ cert: pki.leaf.cert, key: pki.leaf.key, chain: pki.leaf.chain, onRequest: page }),
+  startHttpServer(page),
   startBlackhole(),
   startResetListener(),
 ]);
@@ -56,8 +69,12 @@ const recvBufferSize = 4 * 1024 * 1024;
 const [systemDns, publicDns] = await Promise.all([startFakeDns(zone, { recvBufferSize }), startFakeDns(zone, { recvBufferSize })]);
 
 const map: Record<string, number> = {};
+// Bulk resources: the international canary's and two clean targets' (the shipped list has two in all).
+const withBulk = new Set([n + 1, n - 1, n - 2].filter((i) => i >= blackholed + reset));
 const targets: Target[] = domains.map((domain, i) => {
-  map[`${ipOf(i)}:443`] = i < blackholed ? hole.port : i < blackholed + reset ? resetter.port : honest.port;
+  const censor = i < blackholed ? hole.port : i < blackholed + reset ? resetter.port : undefined;
+  map[`${ipOf(i)}:443`] = censor ?? honest.port;
+  map[`${ipOf(i)}:80`] = censor ?? honestHttp.port;
   const isCanary = i >= n;
   return {
     id: isCanary ? `canary-${i - n}` : `bench-${i}`,
@@ -66,9 +83,10 @@ const targets: Target[] = domains.map((domain, i) => {
     ...(isCanary ? { canary: i === n ? 'domestic' : 'international' } : {}),
     domains: [domain],
     endpoints: [],
-    ports: [443],
+    ports: [80, 443],
     tls_ports: [443],
     http: { path: '/', status: [200] },
+    ...(withBulk.has(i) ? { bulk: `https://${domain}${BULK_PATH}` } : {}),
   } as Target;
 });
 
@@ -101,7 +119,7 @@ const r = JSON.parse(out) as {
   verdicts: Record<string, number>;
 };
 
-console.log(`probe-cycle: ${n} targets (+2 canaries), ${blackholed} blackholed, ${reset} reset, ${n - blackholed - reset} clean`);
+console.log(`probe-cycle: ${n} targets (+2 canaries), ${blackholed} blackholed, ${reset} reset, ${n - blackholed - reset} clean; ports 80 and 443; ${withBulk.size} bulk reads`);
 console.log(`  step timeout      ${r.timeoutMs} ms, concurrency ${r.concurrency}`);
 console.log(`  V8 flags          ${r.v8Flags.length > 0 ? `${r.v8Flags.join(' ')} (as bin/ashyq-probe.cjs)` : "none (V8's defaults)"}`);
 console.log(`  modules loaded    ${r.withCli ? 'engine and command line (as bin/ashyq-probe.cjs)' : 'engine only (--cli adds the command line)'}`);
