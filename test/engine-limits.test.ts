@@ -155,4 +155,42 @@ describe('RunLimits', () => {
     await expect(limits.runHandshake('192.0.2.1', () => Promise.reject(fault))).rejects.toBe(fault);
     await expect(limits.runHandshake('192.0.2.1', async () => 'after')).resolves.toBe('after');
   });
+  it('gives the global slot of a connect still pending after holdMs to the next step (fake timers)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const limits = new RunLimits(1, 10, undefined, { holdMs: 1000, maxOpen: 4 });
+    const started: string[] = [];
+    const blackholed = gate(started, 'blackholed');
+    const next = gate(started, 'next');
+    const results = [limits.runConnect('192.0.2.1', blackholed.task), limits.runConnect('192.0.2.2', next.task)];
+    await settle();
+    expect(started).toEqual(['blackholed']);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(started).toEqual(['blackholed']);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(started).toEqual(['blackholed', 'next']);
+    next.release();
+    blackholed.release();
+    await expect(Promise.all(results)).resolves.toEqual(['blackholed', 'next']);
+  });
+
+  it('keeps at most maxOpen connects open, those past holdMs included (fake timers)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const limits = new RunLimits(1, 10, undefined, { holdMs: 1000, maxOpen: 2 });
+    const started: string[] = [];
+    const gates = ['a', 'b', 'c'].map((name) => gate(started, name));
+    const results = gates.map((g, i) => limits.runConnect(`192.0.2.${i}`, g.task));
+    await vi.advanceTimersByTimeAsync(5000);
+    // a and b both passed holdMs; c waits for one of them to close, not for a global slot.
+    expect(started).toEqual(['a', 'b']);
+    const cheap = gate(started, 'cheap');
+    const step = limits.run(null, cheap.task);
+    await settle();
+    expect(started).toEqual(['a', 'b', 'cheap']);
+    cheap.release();
+    gates[0]!.release();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(started).toEqual(['a', 'b', 'cheap', 'c']);
+    for (const g of gates) g.release();
+    await expect(Promise.all([...results, step])).resolves.toEqual(['a', 'b', 'c', 'cheap']);
+  });
 });

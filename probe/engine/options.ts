@@ -52,6 +52,10 @@ export const ENGINE_DEFAULTS = {
    */
   handshakeConcurrency: 32,
   handshakeHoldMs: 500,
+  /** A connect pending this long (a blackholed address) gives its global slot to the next step. */
+  connectHoldMs: 1000,
+  /** Connects open at once, per slot of the global limit (bounds a run's sockets). */
+  openConnectsPerSlot: 4,
 };
 
 /** Engine options from a validated probe config, a probe identity and a trust store. */

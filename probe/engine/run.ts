@@ -33,7 +33,7 @@ export async function runTargets(targets: Target[], options: EngineOptions, deps
   const limits = new RunLimits(options.concurrency, options.perHostConcurrency, {
     concurrency: options.handshakeConcurrency ?? ENGINE_DEFAULTS.handshakeConcurrency,
     holdMs: ENGINE_DEFAULTS.handshakeHoldMs,
-  });
+  }, { holdMs: ENGINE_DEFAULTS.connectHoldMs, maxOpen: options.concurrency * ENGINE_DEFAULTS.openConnectsPerSlot });
   // The system's resolvers are asked directly too (named by their place in resolv.conf, not by address).
   const asksSystem = options.resolvers.some((r) => r.kind === 'system');
   const nameservers = asksSystem && deps.network.systemResolvers !== undefined ? await deps.network.systemResolvers() : [];

@@ -87,7 +87,7 @@ export async function measureTarget(
   // tcp on one address and port, then tls with the target SNI if the connect worked on a TLS port.
   const leg = async (c: { ip: string; port: number; domain: string | null }): Promise<Leg> => {
     const tcp = await span.tcp.time(() =>
-      limits.run(c.ip, () => {
+      limits.runConnect(c.ip, () => {
         checkAbort();
         return measureTcp(c, step, deps);
       }),
