@@ -270,7 +270,8 @@ async function importPhase(probes: number, days: number): Promise<void> {
     if (profileMs > 0) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-interval=${Math.round(profileMs * 1000)}`);
     const child = spawn(process.execPath, [...nodeArgs, cli, 'import', '--config', config, '--json', ...files], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ASHYQ_USAGE_FILE: usageFile },
+      // The threshold bin/ashyq-collector.js would start `import` again with: set here, the command runs in this one process, which is measured.
+      env: { ...process.env, MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? String(1024 * 1024), ASHYQ_USAGE_FILE: usageFile },
     });
     let stdout = '';
     let stderr = '';

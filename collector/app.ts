@@ -233,6 +233,7 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
   const webhook = delivery.webhook;
   metrics.watchEvents({
     openEvents: () => eventStore.openCount(),
+    work: () => events.work,
     webhook:
       webhook === null
         ? null

@@ -14,6 +14,8 @@ function escapeLabel(value: string): string {
 export interface EventMetricsSource {
   /** Events open now. */
   openEvents(): number;
+  /** The detector's work since start (main-thread seconds) and the observations it counted. */
+  work?(): { busySeconds: number; observations: number };
   /** The webhook's outbox, or null without a webhook. */
   webhook: { backlog(): number; failures(): { error: number; refused: number } } | null;
 }
@@ -146,6 +148,13 @@ export class Metrics {
     lines.push('# HELP ashyq_event_revisions_total Revisions of blocking events saved since start, by type.');
     lines.push('# TYPE ashyq_event_revisions_total counter');
     for (const type of ['opened', 'changed', 'closed', 'reopened', 'retracted']) lines.push(`ashyq_event_revisions_total{type="${type}"} ${this.revisions.get(type) ?? 0}`);
+    const work = source?.work?.() ?? { busySeconds: 0, observations: 0 };
+    lines.push('# HELP ashyq_event_detector_seconds_total Main-thread time the event detector spent counting measurements, deriving and saving events since start.');
+    lines.push('# TYPE ashyq_event_detector_seconds_total counter');
+    lines.push(`ashyq_event_detector_seconds_total ${work.busySeconds.toFixed(6)}`);
+    lines.push('# HELP ashyq_event_detector_observations_total Measurements the event detector counted since start.');
+    lines.push('# TYPE ashyq_event_detector_observations_total counter');
+    lines.push(`ashyq_event_detector_observations_total ${work.observations}`);
     const webhook = source?.webhook ?? null;
     lines.push('# HELP ashyq_webhook_backlog Event revisions not yet delivered to the webhook (0 without one).');
     lines.push('# TYPE ashyq_webhook_backlog gauge');

@@ -112,6 +112,10 @@ describe('event delivery in the collector', () => {
     expect(metrics).toMatch(new RegExp(`^ashyq_event_revisions_total\\{type="opened"\\} ${opened}$`, 'm'));
     expect(metrics).toMatch(new RegExp(`^ashyq_event_revisions_total\\{type="changed"\\} ${changed}$`, 'm'));
     expect(metrics).toMatch(/^ashyq_webhook_backlog 0$/m);
+    // The detector's work: every uploaded measurement counted, and some main-thread time spent on them.
+    const uploaded = c.collector.store.measurementCount();
+    expect(metrics).toMatch(new RegExp(`^ashyq_event_detector_observations_total ${uploaded}$`, 'm'));
+    expect(Number(/^ashyq_event_detector_seconds_total (\S+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
     expect(metrics).toMatch(/^ashyq_webhook_failures_total\{reason="error"\} 0$/m);
     expect(metrics).toMatch(/^ashyq_webhook_failures_total\{reason="refused"\} 0$/m);
     await c.stop();

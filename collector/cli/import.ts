@@ -1,4 +1,5 @@
 // `ashyq-collector import FILE…`: archive segments through the same path as live uploads, with progress on stderr and a summary.
+import { stat } from 'node:fs/promises';
 import { systemClock, type Clock } from '../../common/clock.js';
 import { collectorFollowers, openStorage } from '../app.js';
 import type { CollectorConfig } from '../config.js';
@@ -34,6 +35,12 @@ export function describeImport(s: ImportSummary, seconds: number): string {
 
 export async function runImport(config: CollectorConfig, files: readonly string[], json: boolean, clock: Clock, stdout: Output, stderr: Output & { isTTY?: boolean }): Promise<number> {
   if (files.length === 0) throw new InputError('import: name at least one archive segment (FILE.jsonl or FILE.jsonl.gz)');
+  // Every file is looked at before anything is imported: a mistyped name stops the import, not half of it.
+  for (const file of files) {
+    const found = await stat(file).catch((err: NodeJS.ErrnoException) => err);
+    if (found instanceof Error) throw new InputError(`import ${file}: ${found.code === 'ENOENT' ? 'no such file' : `cannot be read (${found.code ?? found.message})`}`);
+    if (!found.isFile()) throw new InputError(`import ${file}: not a file`);
+  }
   const targets = await loadTargetList(config.targets_file);
   const storage = await openStorage(config, clock);
   const influxLog = (m: string) => stderr.write(`ashyq-collector: influx: ${m}\n`);

@@ -8,13 +8,7 @@ import type { CollectorDeps } from '../app.js';
 import { loadCollectorConfig, type CollectorConfig } from '../config.js';
 import { UsageError } from '../errors.js';
 import { InputError, type Output } from './output.js';
-import { runReindex } from './reindex.js';
-import { serve } from './serve.js';
-import { runEvents } from './events.js';
-import { runImport } from './import.js';
-import { runSimulate } from './simulate.js';
-import { runSurge, type SurgeArgs } from './surge.js';
-import { runReport } from './report.js';
+import type { SurgeArgs } from './surge.js';
 
 const COMMANDS = ['serve', 'reindex', 'events', 'import', 'simulate', 'surge', 'report'];
 
@@ -163,15 +157,26 @@ export async function main(argv: string[], options: CliOptions = {}): Promise<nu
     if (args.command === undefined) throw new UsageError('a command is required');
     if (!COMMANDS.includes(args.command)) throw new UsageError(`unknown command ${args.command}`);
     const config = await loadCollectorConfig(args.config, options.env ?? process.env);
-    if (args.command === 'serve') return await withDataDir(config, () => serve(config, options, stdout, stderr));
-    if (args.command === 'reindex') return await withDataDir(config, () => runReindex(config, stdout));
+    // Each command's modules are loaded when it runs: an import or the server never holds the report's
+    // charting and browser libraries (tens of MB of code).
+    if (args.command === 'serve') {
+      const { serve } = await import('./serve.js');
+      return await withDataDir(config, () => serve(config, options, stdout, stderr));
+    }
+    if (args.command === 'reindex') {
+      const { runReindex } = await import('./reindex.js');
+      return await withDataDir(config, () => runReindex(config, stdout));
+    }
     const clock = options.clock ?? systemClock;
     const surge: SurgeArgs = { targets: args.values.targets, every: args.values.every, for: args.values.for, until: args.values.until, stop: args.values.stop === true };
-    if (args.command === 'surge') return await runSurge(config, surge, clock, stdout);
-    if (args.command === 'events') return runEvents(config, args.values, stdout);
-    if (args.command === 'import') return await withDataDir(config, () => runImport(config, args.files, args.values.json === true, clock, stdout, stderr));
-    if (args.command === 'simulate') return await runSimulate(args.values, stdout);
-    if (args.command === 'report') return await runReport(config, args.values, clock, options.env ?? process.env, stdout, stderr);
+    if (args.command === 'surge') return await (await import('./surge.js')).runSurge(config, surge, clock, stdout);
+    if (args.command === 'events') return (await import('./events.js')).runEvents(config, args.values, stdout);
+    if (args.command === 'import') {
+      const { runImport } = await import('./import.js');
+      return await withDataDir(config, () => runImport(config, args.files, args.values.json === true, clock, stdout, stderr));
+    }
+    if (args.command === 'simulate') return await (await import('./simulate.js')).runSimulate(args.values, stdout);
+    if (args.command === 'report') return await (await import('./report.js')).runReport(config, args.values, clock, options.env ?? process.env, stdout, stderr);
     throw new UsageError(`unknown command ${args.command}`);
   } catch (err) {
     if (err instanceof InputError) {

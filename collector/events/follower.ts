@@ -60,11 +60,29 @@ export class EventFollower implements Follower {
   /** When events were last derived (monotonic ms), and the timer that derives the ones counted since. */
   private lastDetect = -Infinity;
   private detectTimer: NodeJS.Timeout | null = null;
+  /** Time spent counting, deriving and saving (ns of the main thread, whose work is synchronous), and observations counted. */
+  private busyNs = 0n;
+  private counted = 0;
 
   constructor(private readonly o: EventFollowerOptions) {
     this.detector = new EventDetector(o.detector, { clock: o.clock });
     this.log = o.log ?? { info: () => undefined, error: (m) => console.error(`events: ${m}`) };
     this.detectEveryMs = o.detectEveryMs ?? 1000;
+  }
+
+  /** The detector's work since start: seconds of the main thread spent in it, and the observations it counted. */
+  get work(): { busySeconds: number; observations: number } {
+    return { busySeconds: Number(this.busyNs) / 1e9, observations: this.counted };
+  }
+
+  /** `task`, with the time it takes counted as the detector's work. */
+  private timed<T>(task: () => T): T {
+    const start = process.hrtime.bigint();
+    try {
+      return task();
+    } finally {
+      this.busyNs += process.hrtime.bigint() - start;
+    }
   }
 
   /** The live detector (events, incidents, chronic blocks as they stand). */
@@ -94,7 +112,7 @@ export class EventFollower implements Follower {
       return false;
     }
     try {
-      this.apply(records, span.to, false);
+      this.timed(() => this.apply(records, span.to, false));
       return true;
     } catch (err) {
       this.log.error(`observing archived measurements failed (reading them from the archive again): ${(err as Error).message}`);
@@ -130,7 +148,7 @@ export class EventFollower implements Follower {
   settle(): void {
     if (this.behind || !this.detector.pending) return;
     try {
-      this.detectPending();
+      this.timed(() => this.detectPending());
     } catch (err) {
       this.log.error(`deriving events failed (reading the archive again): ${(err as Error).message}`);
       this.fallBehind();
@@ -146,6 +164,7 @@ export class EventFollower implements Follower {
     const observations: Observation[] = [];
     for (const r of records) if (excluded === undefined || !excluded(r.probe_id)) observations.push(observationFromRecord(r));
     if (observations.length > 0) this.detector.count(observations);
+    this.counted += observations.length;
     this.position = cursor;
     if (observations.length > 0) this.o.onObserved?.(observations);
     if (now || this.o.clock.monotonic() - this.lastDetect >= this.detectEveryMs) this.detectPending();
@@ -172,11 +191,13 @@ export class EventFollower implements Follower {
   private tick(): void {
     if (this.behind) return;
     try {
-      this.clearDetectTimer();
-      this.lastDetect = this.o.clock.monotonic();
-      const revisions = this.detector.advance(this.o.clock.now());
-      this.save(revisions, this.position, true);
-      this.snapshot();
+      this.timed(() => {
+        this.clearDetectTimer();
+        this.lastDetect = this.o.clock.monotonic();
+        const revisions = this.detector.advance(this.o.clock.now());
+        this.save(revisions, this.position, true);
+        this.snapshot();
+      });
     } catch (err) {
       this.log.error(`saving the event detector's state failed: ${(err as Error).message}`);
     }
