@@ -230,14 +230,15 @@ export function verifyBatch(
   if (!BASE64_SIGNATURE.test(signature)) {
     return { ok: false, reason: 'bad_signature', message: `${HEADER_SIGNATURE} must be a base64 Ed25519 signature (64 bytes)` };
   }
+  // Base64 ignores the unused bits of the last character: only the canonical spelling is taken, so
+  // that a captured signature cannot be sent again under another one (the replay cache keys on it).
+  const bytes = Buffer.from(signature, 'base64');
+  if (bytes.toString('base64') !== signature) {
+    return { ok: false, reason: 'bad_signature', message: `${HEADER_SIGNATURE} is not in canonical base64 (the unused bits of its last character must be zero)` };
+  }
   let good = false;
   try {
-    good = verify(
-      null,
-      Buffer.from(signingString(probeId, timestamp, gzippedBody), 'utf8'),
-      asPublicKey(publicKey),
-      Buffer.from(signature, 'base64'),
-    );
+    good = verify(null, Buffer.from(signingString(probeId, timestamp, gzippedBody), 'utf8'), asPublicKey(publicKey), bytes);
   } catch {
     good = false;
   }

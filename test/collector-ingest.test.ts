@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { BatchAnswer, ErrorAnswer } from '../contract/wire.js';
+import { signBatch, type BatchAnswer, type ErrorAnswer } from '../contract/wire.js';
 import {
   makeMeasurement,
   newKeyPair,
@@ -132,6 +132,24 @@ describe('measurement batches', () => {
     const again = await c.post(probe, [], { body });
     expect(again.status).toBe(409);
     expect(errorCode(again)).toBe('replay');
+    expect(c.collector.store.measurementCount()).toBe(1);
+  });
+
+  it('refuses another base64 spelling of a received signature (the unused bits of its last character) as a bad signature', async () => {
+    const body = gzipSync(JSON.stringify({ probe_id: probe.id, measurements: [makeMeasurement({ probeId: probe.id, at: T0 })] }));
+    const headers: Record<string, string> = { ...signBatch(probe.privateKey, probe.id, body, c.clock.now()) };
+    const signature = headers['x-ashyq-signature']!;
+    const first = await c.post(probe, [], { body, headers });
+    expect(first.status).toBe(200);
+    // The 86th character carries 4 bits of the signature and 2 unused ones: 3 other spellings decode to the same bytes.
+    const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    const last = ALPHABET.indexOf(signature[85]!);
+    const spellings = [1, 2, 3].map((low) => `${signature.slice(0, 85)}${ALPHABET[(last & ~3) | ((last + low) & 3)]!}==`);
+    for (const spelling of spellings) {
+      expect(Buffer.from(spelling, 'base64').equals(Buffer.from(signature, 'base64'))).toBe(true);
+      const again = await c.post(probe, [], { body, headers: { ...headers, 'x-ashyq-signature': spelling } });
+      expect([again.status, errorCode(again)]).toEqual([401, 'bad_signature']);
+    }
     expect(c.collector.store.measurementCount()).toBe(1);
   });
 
