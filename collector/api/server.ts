@@ -1,8 +1,26 @@
 // The collector's HTTP server (fastify): request logging without addresses, TLS, and one error and not-found mapping for every route.
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ErrorAnswer } from '../../contract/wire.js';
 
 export const REGISTRATION_BODY_LIMIT = 16 * 1024;
+
+/**
+ * Bounds on connections, so that silent or idle sockets cannot use up the collector's file
+ * descriptors: a connection over a bound is closed as soon as it is accepted.
+ */
+export const CONNECTION_LIMITS = {
+  /** Open connections in all. */
+  total: 4096,
+  /** Open connections from one source address (not applied behind a proxy: every connection is then the proxy's). */
+  perAddress: 64,
+  /** A connection that sends nothing for this long is closed (a request sends its headers at once). */
+  idleMs: 15_000,
+  /** Headers of a request must have arrived within this long. */
+  headersMs: 10_000,
+  /** A keep-alive connection waits this long for the next request. */
+  keepAliveMs: 5_000,
+};
 
 export interface ServerLog {
   /** Where pino writes JSON lines (default: stdout). */
@@ -45,6 +63,32 @@ function answerFor(err: FastifyError): { status: number; code: string } {
   }
 }
 
+/**
+ * Close connections over the bounds at once, and give every connection a deadline for its headers.
+ * Addresses are counted in memory only, never written.
+ */
+function boundConnections(app: FastifyInstance, behindProxy: boolean): void {
+  const server = app.server;
+  server.maxConnections = CONNECTION_LIMITS.total;
+  server.headersTimeout = CONNECTION_LIMITS.headersMs;
+  const open = new Map<string, number>();
+  server.prependListener('connection', (socket: Socket) => {
+    if (behindProxy) return;
+    const address = socket.remoteAddress ?? '';
+    const count = (open.get(address) ?? 0) + 1;
+    if (count > CONNECTION_LIMITS.perAddress) {
+      socket.destroy();
+      return;
+    }
+    open.set(address, count);
+    socket.once('close', () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left <= 0) open.delete(address);
+      else open.set(address, left);
+    });
+  });
+}
+
 /** A fastify instance with the collector's logging, limits and error answers; routes are registered by the caller. */
 export function createServer(options: ServerOptions): FastifyInstance {
   const logger =
@@ -65,8 +109,11 @@ export function createServer(options: ServerOptions): FastifyInstance {
     requestIdHeader: false,
     // A client that trickles a request is cut off (slow-loris); uploads are small.
     requestTimeout: 120_000,
+    connectionTimeout: CONNECTION_LIMITS.idleMs,
+    keepAliveTimeout: CONNECTION_LIMITS.keepAliveMs,
     ...(options.tls ? { https: options.tls } : {}),
   }) as unknown as FastifyInstance;
+  boundConnections(app, options.trustProxy);
 
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const { status, code } = answerFor(err);
