@@ -14,12 +14,15 @@ export class ConfigError extends AshyqError {
   readonly file: string;
   readonly line: number | undefined;
   readonly key: string | undefined;
+  /** What is wrong, without the place. */
+  readonly problem: string;
   constructor(file: string, line: number | undefined, key: string | undefined, problem: string) {
     const where = `${file}${line !== undefined ? `:${line}` : ''}`;
     super('ASHYQ_ERR_CONFIG', `${where}: ${key !== undefined ? `${key}: ` : ''}${problem}`);
     this.file = file;
     this.line = line;
     this.key = key;
+    this.problem = problem;
   }
 }
 

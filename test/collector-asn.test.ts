@@ -23,8 +23,11 @@ describe('IP database', () => {
     expect(csvFields('1.0.0.0,1.0.0.255,13335,"Cloudflare, Inc."')).toEqual(['1.0.0.0', '1.0.0.255', '13335', 'Cloudflare, Inc.']);
   });
 
-  it('looks up IPv4, IPv4-mapped and IPv6 addresses in range files', async () => {
-    const { lookup, ranges } = await loadIpDatabase(SAMPLE);
+  it.each([
+    ['parsed in a thread of its own', {}],
+    ['parsed on the calling thread', { inThread: false }],
+  ])('looks up IPv4, IPv4-mapped and IPv6 addresses in range files (%s)', async (_, options) => {
+    const { lookup, ranges } = await loadIpDatabase(SAMPLE, options);
     expect(ranges).toBe(10);
     expect(lookup('2.133.10.20')).toEqual({ asn: 9198, cc: 'KZ', network: 'JSC Kazakhtelecom' });
     expect(lookup('::ffff:5.34.1.1')).toEqual({ asn: 21299, cc: 'KZ', network: 'Kar-Tel LLC "Beeline"' });
@@ -38,8 +41,13 @@ describe('IP database', () => {
     expect(lookup('not an address')).toBeNull();
   });
 
-  it('names a missing file as a config fault', async () => {
-    await expect(loadIpDatabase({ asn: [path.join(FIXTURES, 'nope.csv')], country: [] })).rejects.toThrow(ConfigError);
+  it('names a missing file as a config fault, from the loading thread too', async () => {
+    const missing = path.join(FIXTURES, 'nope.csv');
+    for (const options of [{}, { inThread: false }]) {
+      const err = await loadIpDatabase({ asn: [missing], country: [] }, options).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).message).toMatch(new RegExp(`^${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ip_db: cannot read: ENOENT`));
+    }
   });
 
   it('ships a usable database in the npm packages @ip-location-db/asn and @ip-location-db/asn-country', async () => {
