@@ -170,6 +170,16 @@ describe('CollectorClient with a pinned collector', () => {
     expect(seen).toEqual(['127.0.0.1']);
   });
 
+  it('says whether the collector answers through the pinned channel (reachable), false for a wrong pin or a stopped collector', async () => {
+    const c = await collectorWith(pki.leaf);
+    const { identity } = await freshIdentity();
+    expect(await clientFor(c, identity, endpoint(c, [spkiSha256(pki.leaf.cert)])).reachable()).toBe(true);
+    expect(await clientFor(c, identity, endpoint(c, [spkiSha256(pki.selfSigned.cert)])).reachable()).toBe(false);
+    const pinned = clientFor(c, identity, endpoint(c, [spkiSha256(pki.leaf.cert)]));
+    await c.stop();
+    expect(await pinned.reachable()).toBe(false);
+  });
+
   it('turns 429 into an http error carrying retry-after, and 413 into a rejected batch', async () => {
     const c = await collectorWith(pki.leaf, { limits: { rate_per_probe: { per_minute: 1, burst: 1 }, max_batch_items: 2 } });
     const { identity } = await freshIdentity();

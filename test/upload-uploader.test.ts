@@ -376,4 +376,108 @@ describe('Uploader', () => {
     expect(() => uploader(spool, client, { batchSize: 0 })).toThrow(RangeError);
     expect(() => uploader(spool, client, { backoff: { baseMs: 5000, capMs: 1000 } })).toThrow(RangeError);
   });
+  describe('looking for the collector\'s return during a backoff', () => {
+    /** A collector down until `up` is set: uploads fail as unreachable, reachable() says false; each check is recorded. */
+    function outage(failure: () => never = networkDown) {
+      const state = { up: false, checks: [] as number[] };
+      const client = new ScriptedClient((batch) => (state.up ? acceptAll(batch) : failure()));
+      const reachable = async () => {
+        state.checks.push(Date.now());
+        return state.up;
+      };
+      return { state, client, reachable };
+    }
+    const long = { backoff: { baseMs: 60_000, capMs: 3_600_000 }, recheckMs: 30_000 };
+
+    it('sends the spool within a jittered recheck period of the collector answering again, not at the end of the backoff', async () => {
+      const spool = new MemorySpool();
+      spool.add(measurements(3));
+      const { state, client, reachable } = outage();
+      const u = uploader(spool, client, { ...long, reachable });
+      u.start();
+      await settle();
+      // Failures 1..4: backoffs of 0.5 × 60, 120, 240, 480 s (random 0.5); rechecks every 30 s within them.
+      for (let n = 1; n < 4; n++) {
+        const due = Date.parse(u.status().nextAttemptAt!);
+        await vi.advanceTimersByTimeAsync(due - Date.now());
+        await settle();
+      }
+      expect(client.calls).toHaveLength(4);
+      const backoffEnds = Date.parse(u.status().nextAttemptAt!);
+      expect(backoffEnds - Date.now()).toBeGreaterThan(200_000);
+      const checksBefore = state.checks.length;
+      // The collector comes back 45 s into a 240 s backoff.
+      await vi.advanceTimersByTimeAsync(45_000);
+      expect(state.checks.length).toBeGreaterThan(checksBefore);
+      state.up = true;
+      const upAt = Date.now();
+      await vi.advanceTimersByTimeAsync(30_000);
+      await settle();
+      expect(client.calls).toHaveLength(5);
+      expect(client.calls[4]!.at - upAt).toBeLessThanOrEqual(30_000);
+      expect(client.calls[4]!.at).toBeLessThan(backoffEnds);
+      expect(spool.size).toBe(0);
+      expect(u.status()).toMatchObject({ consecutiveFailures: 0, nextAttemptAt: null });
+      // Caught up: no more checks.
+      const checks = state.checks.length;
+      await vi.advanceTimersByTimeAsync(600_000);
+      expect(state.checks.length).toBe(checks);
+    });
+
+    it('spreads the checks of a fleet: the period is recheckMs × [0.75, 1.25) by the random source', async () => {
+      for (const [random, expected] of [
+        [0.01, 22_650],
+        [0.999, 37_485],
+      ] as const) {
+        const spool = new MemorySpool();
+        spool.add(measurements(1));
+        const { state, client, reachable } = outage();
+        // The first backoff is random × 3600 s: long enough for a check at either end of the spread.
+        const u = uploader(spool, client, { backoff: { baseMs: 3_600_000, capMs: 3_600_000 }, recheckMs: 30_000, reachable, random: () => random });
+        u.start();
+        await settle();
+        const failedAt = client.calls[0]!.at;
+        await vi.advanceTimersByTimeAsync(failedAt + expected - 2 - Date.now());
+        expect(state.checks).toHaveLength(0);
+        await vi.advanceTimersByTimeAsync(4);
+        expect(state.checks).toHaveLength(1);
+        expect(Math.abs(state.checks[0]! - failedAt - expected)).toBeLessThanOrEqual(2);
+        await u.stop();
+      }
+    });
+
+    it('does not look during a backoff the collector asked for (retry-after) or after a refusal', async () => {
+      for (const failure of [
+        (): never => {
+          throw new UploadError('http', 'upload: the collector answered 503 (archive_unavailable)', { status: 503, retryAfterMs: 600_000 });
+        },
+        (): never => {
+          throw new UploadError('rejected_batch', 'upload: the collector answered 400 (bad_json)', { status: 400 });
+        },
+      ]) {
+        const spool = new MemorySpool();
+        spool.add(measurements(1));
+        const { state, client, reachable } = outage(failure);
+        const u = uploader(spool, client, { ...long, reachable });
+        u.start();
+        await settle();
+        expect(client.calls).toHaveLength(1);
+        await vi.advanceTimersByTimeAsync(25_000);
+        expect(state.checks).toHaveLength(0);
+        await u.stop();
+      }
+    });
+
+    it('stops looking when stopped', async () => {
+      const spool = new MemorySpool();
+      spool.add(measurements(1));
+      const { state, client, reachable } = outage();
+      const u = uploader(spool, client, { ...long, random: () => 0.99, reachable });
+      u.start();
+      await settle();
+      await u.stop();
+      await vi.advanceTimersByTimeAsync(120_000);
+      expect(state.checks).toHaveLength(0);
+    });
+  });
 });

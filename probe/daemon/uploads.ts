@@ -33,5 +33,7 @@ export function uploaderFor(o: UploadsOptions): Uploader {
     stopTimeoutMs: o.stopTimeoutMs,
     // `ashyq-probe status` shows an upload as soon as it is answered.
     onAttempt: () => status.update(),
+    // While backing off from an unreachable collector, its return is looked for every ~30 s.
+    reachable: () => o.client.reachable(),
   });
 }

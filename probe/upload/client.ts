@@ -310,6 +310,18 @@ export class CollectorClient {
     };
   }
 
+  /**
+   * GET /healthz through the same pinned channel: whether the collector answers (a cheap check while
+   * uploads back off). Never throws: a pin mismatch or any failure is `false`.
+   */
+  async reachable(): Promise<boolean> {
+    try {
+      return (await this.request('GET', '/healthz', {})).status === 200;
+    } catch {
+      return false;
+    }
+  }
+
   /** Abort what is in flight and close the connection. */
   async close(): Promise<void> {
     if (!this.closing.signal.aborted) this.closing.abort(new UploadError('network', 'the collector client was closed'));

@@ -11,7 +11,11 @@
 // * after a failure it waits a full-jitter exponential backoff: random() × min(capMs, baseMs × 2^(n−1))
 //   for the n-th consecutive failure, or the collector's retry-after on 429/503; a success resets
 //   it. kick() does not cut a backoff short (a probe that spools every few minutes must not hammer
-//   an unreachable collector);
+//   an unreachable collector); but while a backoff after an unreachable or failing collector runs,
+//   a cheap reachability check (reachable(), GET /healthz) every recheckMs × [0.75, 1.25) ends it as
+//   soon as the collector answers again, so that a probe's spool (a shutdown's measurements) is
+//   delivered within about recheckMs of the collector's return, not after a backoff of up to capMs;
+//   the jitter spreads a fleet's returns;
 // * a 413 (batch too large) halves the batch size until the spool is drained; a single
 //   measurement the collector refuses as too large is acked and logged as rejected (it can never
 //   be delivered); other whole-batch refusals (400, 415) are backed off like any failure, never
@@ -61,17 +65,23 @@ export interface UploaderOptions {
   stopTimeoutMs?: number;
   /** Called after every attempt (delivered, refused or failed), once status() reflects it. */
   onAttempt?: () => void;
+  /** A cheap check that the collector answers (true) while a backoff runs; none = the backoff runs out. */
+  reachable?: () => Promise<boolean>;
+  /** How often reachable() is asked during a backoff, before jitter (default 30 s). */
+  recheckMs?: number;
 }
 
-type Next = { delay: number; mode: 'idle' | 'backoff' | 'now' };
+/** `recheck`: a backoff that reachable() may end early (the collector was unreachable or failing, not refusing). */
+type Next = { delay: number; mode: 'idle' | 'backoff' | 'now'; recheck?: boolean };
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
 export class Uploader {
-  private readonly opts: Required<Omit<UploaderOptions, 'onPinMismatch' | 'log' | 'onAttempt'>> & Pick<UploaderOptions, 'onPinMismatch' | 'log' | 'onAttempt'>;
+  private readonly opts: Required<Omit<UploaderOptions, 'onPinMismatch' | 'log' | 'onAttempt' | 'reachable'>> & Pick<UploaderOptions, 'onPinMismatch' | 'log' | 'onAttempt' | 'reachable'>;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private recheckTimer: ReturnType<typeof setTimeout> | null = null;
   private waiting: Next['mode'] | null = null;
   private inFlight: Promise<void> | null = null;
   private kicked = false;
@@ -93,7 +103,7 @@ export class Uploader {
     if (!(opts.backoff.baseMs > 0) || !(opts.backoff.capMs >= opts.backoff.baseMs)) {
       throw new RangeError(`backoff needs 0 < baseMs <= capMs, got ${opts.backoff.baseMs} and ${opts.backoff.capMs}`);
     }
-    this.opts = { random: Math.random, idleMs: 5 * 60_000, stopTimeoutMs: 15_000, ...opts };
+    this.opts = { random: Math.random, idleMs: 5 * 60_000, stopTimeoutMs: 15_000, recheckMs: 30_000, ...opts };
     this.size = opts.batchSize;
   }
 
@@ -119,6 +129,7 @@ export class Uploader {
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+    this.clearRecheck();
     this.waiting = null;
     this.state.nextAttemptAt = null;
     const running = this.inFlight;
@@ -139,16 +150,47 @@ export class Uploader {
   private schedule(next: Next): void {
     if (this.stopped) return;
     if (this.timer !== null) clearTimeout(this.timer);
+    this.clearRecheck();
     this.waiting = next.mode;
     this.state.nextAttemptAt = next.mode === 'backoff' ? new Date(this.opts.clock.now() + next.delay).toISOString() : null;
     this.timer = setTimeout(() => {
       this.timer = null;
+      this.clearRecheck();
       this.waiting = null;
       this.state.nextAttemptAt = null;
       this.inFlight = this.attempt().finally(() => {
         this.inFlight = null;
       });
     }, next.delay);
+    if (next.mode === 'backoff' && next.recheck === true) this.scheduleRecheck(this.opts.clock.now() + next.delay);
+  }
+
+  /** Ask reachable() after a jittered recheckMs, while the backoff ending at `until` still runs; the collector answering ends it. */
+  private scheduleRecheck(until: number): void {
+    const reachable = this.opts.reachable;
+    if (reachable === undefined) return;
+    const wait = Math.floor(this.opts.recheckMs * (0.75 + 0.5 * this.opts.random()));
+    if (this.opts.clock.now() + wait >= until) return;
+    this.recheckTimer = setTimeout(() => {
+      this.recheckTimer = null;
+      void reachable().then(
+        (up) => this.rechecked(up, until),
+        () => this.rechecked(false, until),
+      );
+    }, wait);
+  }
+
+  private rechecked(up: boolean, until: number): void {
+    if (this.stopped || this.waiting !== 'backoff' || this.timer === null) return;
+    if (up) {
+      this.opts.log?.('info', 'upload: the collector answers again; sending the spool now');
+      this.schedule({ delay: 0, mode: 'now' });
+    } else this.scheduleRecheck(until);
+  }
+
+  private clearRecheck(): void {
+    if (this.recheckTimer !== null) clearTimeout(this.recheckTimer);
+    this.recheckTimer = null;
   }
 
   private async attempt(): Promise<void> {
@@ -240,7 +282,10 @@ export class Uploader {
         return { delay: 0, mode: 'now' };
       }
     }
-    const next = this.failed(message(err), err instanceof UploadError ? err.retryAfterMs : undefined);
+    const retryAfterMs = err instanceof UploadError ? err.retryAfterMs : undefined;
+    const next = this.failed(message(err), retryAfterMs);
+    // Unreachable or failing (not refusing, and not asking for a wait): its return is looked for during the backoff.
+    if (retryAfterMs === undefined && err instanceof UploadError && (err.kind === 'network' || (err.status !== undefined && err.status >= 500))) next.recheck = true;
     const level = err instanceof UploadError && (err.kind === 'network' || err.status === 429 || err.status === 503) ? 'warn' : 'error';
     log?.(level, `upload failed (${this.state.consecutiveFailures} in a row, next try in ${Math.round(next.delay / 1000)} s): ${this.state.lastError}`);
     return next;
