@@ -19,6 +19,14 @@ export function systemResolverLabel(index: number): string {
   return `system#${index + 1}`;
 }
 
+/**
+ * How a configured UDP resolver that is not a well-known public one is named in the evidence: by its
+ * place in the config, never its address (a volunteer's own resolver may run on their public address).
+ */
+export function ownResolverLabel(index: number): string {
+  return `own#${index + 1}`;
+}
+
 /** Whether a resolver name in the evidence is the system's: getaddrinfo ("system") or one of resolv.conf's asked directly. */
 export function isSystemResolver(name: string): boolean {
   return name === 'system' || name.startsWith('system#');

@@ -99,6 +99,9 @@ describe('volunteer address privacy', () => {
     expect(c.logs.some((l) => l.includes('"url":"/api/v1/whoami"'))).toBe(true); // request logging is on
     expect(c.logs.filter((l) => l.includes('127.0.0.77'))).toEqual([]);
     expect(c.logs.filter((l) => /remoteAddress|remotePort/.test(l))).toEqual([]);
+    // Paths without their query strings (one may name a probe).
+    expect(c.logs.some((l) => l.includes('"url":"/api/v1/series"'))).toBe(true);
+    expect(c.logs.filter((l) => l.includes('target=youtube'))).toEqual([]);
     expect(await occurrences(c.dir, '127.0.0.77')).toEqual([]);
   });
 

@@ -100,7 +100,8 @@ describe('a full config file', () => {
         resolvers: [
           { kind: 'system' },
           { kind: 'udp', address: '8.8.8.8', port: 53 },
-          { kind: 'udp', address: '195.210.46.195', port: 53 },
+          // Not a public resolver: named by its place in the evidence.
+          { kind: 'udp', address: '195.210.46.195', port: 53, label: 'own#1' },
           { kind: 'udp', address: '2606:4700:4700::1111', port: 53 },
           { kind: 'doh', url: 'https://cloudflare-dns.com/dns-query' },
         ],
@@ -188,6 +189,21 @@ describe('the daemon sections', () => {
     expect(stateDirOf(config, { STATE_DIRECTORY: '/var/lib/ashyq:/var/lib/other' })).toBe('/var/lib/ashyq');
     config.state_dir = '/srv/probe';
     expect(stateDirOf(config, { STATE_DIRECTORY: '/var/lib/ashyq' })).toBe('/srv/probe');
+  });
+});
+
+describe('configured resolvers in the evidence', () => {
+  it('names a UDP resolver that is not a public one by its place (own#N), never its address; public ones keep theirs', () => {
+    const config = parseProbeConfig(
+      'measure:\n  resolvers: [system, "udp:192.168.1.1:53", "udp:8.8.8.8:53", "udp:[2001:4860:4860:0::8888]:53", "udp:203.0.113.7", "doh:https://dns.google/dns-query"]\n',
+      'probe.yaml',
+    );
+    const names = config.measure.resolvers.map(resolverName);
+    expect(names).toEqual(['system', 'own#1', 'udp:8.8.8.8:53', 'udp:[2001:4860:4860:0::8888]:53', 'own#2', 'doh:https://dns.google/dns-query']);
+    // The address is still what is asked.
+    expect(config.measure.resolvers[1]).toEqual({ kind: 'udp', address: '192.168.1.1', port: 53, label: 'own#1' });
+    expect(JSON.stringify(names)).not.toContain('192.168.1.1');
+    expect(JSON.stringify(names)).not.toContain('203.0.113.7');
   });
 });
 

@@ -41,9 +41,9 @@ export function errorBody(code: string, message: string): ErrorAnswer {
   return { error: { code, message } };
 }
 
-/** The log line of a request: method, route and id; never the address, port or headers. */
+/** The log line of a request: method, path and id; never the address, port, headers or query string (it may name a probe). */
 function requestSerializer(req: { id?: unknown; method?: string; url?: string }): { [key: string]: unknown; method?: string; url?: string } {
-  return { id: req.id, method: req.method, url: req.url };
+  return { id: req.id, method: req.method, url: req.url?.split('?')[0] };
 }
 
 /** fastify's own error codes as our answers: a status and a stable code. */

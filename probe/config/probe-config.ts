@@ -19,7 +19,7 @@ import {
   type SpoolSettings,
   type UploadSettings,
 } from './daemon-settings.js';
-import { checkDohUrl, parseResolver, RESOLVER_FORMS } from './resolver.js';
+import { checkDohUrl, labelOwnResolvers, parseResolver, RESOLVER_FORMS } from './resolver.js';
 import type { ResolverSpec } from './resolver.js';
 import { packagedTargetsPath, unreadable } from '../../contract/target-list.js';
 import { YamlSource } from '../../common/yaml-source.js';
@@ -222,7 +222,7 @@ export function formatProbeConfig(config: ProbeConfig): string {
     `  concurrency: ${m.concurrency}`,
     `  per_host_concurrency: ${m.per_host_concurrency}`,
     `  neutral_sni: ${q(m.neutral_sni)}`,
-    `  resolvers: [${m.resolvers.map((r) => JSON.stringify(resolverName(r))).join(', ')}]`,
+    `  resolvers: [${m.resolvers.map((r) => JSON.stringify(resolverText(r))).join(', ')}]`,
     `  control_doh: ${q(m.control_doh)}`,
     `  extra_ca_files: [${m.extra_ca_files.map((f) => JSON.stringify(f)).join(', ')}]`,
     `  qtypes: [${m.qtypes.join(', ')}]`,
@@ -337,7 +337,8 @@ function readMeasure(v: YamlValue, options: ParseOptions, files: FileRef[]): Mea
   const resolvers = m.optional('resolvers', structuredClone(d.resolvers) as ResolverSpec[], (x) => {
     const list = x.listOf(readResolver, resolverName);
     if (list !== undefined && list.length === 0) return x.fail(`expected at least one resolver (${RESOLVER_FORMS})`);
-    return list;
+    // A resolver given by an address that is not a public resolver's is archived under a label, not its address.
+    return list === undefined ? undefined : labelOwnResolvers(list);
   });
   const controlDoh = m.optional('control_doh', null, (x) => {
     const url = x.string('an https URL');
@@ -425,6 +426,13 @@ function readMeasure(v: YamlValue, options: ParseOptions, files: FileRef[]): Mea
     throttle_handshake_ms: throttleHandshake,
     throttle_canary_handshake_ms: throttleCanaryHandshake,
   };
+}
+
+/** A resolver as the config writes it: by address (its label is only how the evidence names it). */
+function resolverText(spec: ResolverSpec): string {
+  if (spec.kind !== 'udp' || spec.label === undefined) return resolverName(spec);
+  const { label: _label, ...bare } = spec;
+  return resolverName(bare);
 }
 
 function readResolver(v: YamlValue): ResolverSpec | undefined {
