@@ -36,8 +36,10 @@ describe('defaults', () => {
         control_doh: null,
         extra_ca_files: [],
         qtypes: ['A', 'AAAA'],
+        page_max_kb: 16,
         bulk_max_kb: 256,
         bulk_max_ms: 4000,
+        bulk_every_runs: 6,
         throttle_ratio: 0.1,
         throttle_max_kb_per_s: 32,
         throttle_handshake_ms: 2000,
@@ -46,7 +48,7 @@ describe('defaults', () => {
       targets_file: null,
       state_dir: null,
       collector: null,
-      schedule: { interval_minutes: 60, jitter_fraction: 0.1, surge_min_interval_minutes: 10, surge_max_hours: 6 },
+      schedule: { interval_minutes: 60, jitter_fraction: 0.1, surge_min_interval_minutes: 10, surge_max_hours: 6, data_budget_mb: 0 },
       spool: { cap_mb: 50 },
       upload: { batch_size: 100, backoff_base_s: 5, backoff_cap_s: 3600 },
     });
@@ -108,8 +110,10 @@ describe('a full config file', () => {
         control_doh: 'https://dns.google/dns-query',
         extra_ca_files: [fixture('files/test-ca.pem')],
         qtypes: ['A'],
+        page_max_kb: 48,
         bulk_max_kb: 128,
         bulk_max_ms: 3000,
+        bulk_every_runs: 3,
         throttle_ratio: 0.2,
         throttle_max_kb_per_s: 64,
         throttle_handshake_ms: 1500,
@@ -123,7 +127,7 @@ describe('a full config file', () => {
         enrollment_token: 'an-enrollment-token-0123',
         proxy: 'socks5://127.0.0.1:9050',
       },
-      schedule: { interval_minutes: 30, jitter_fraction: 0.2, surge_min_interval_minutes: 5, surge_max_hours: 12 },
+      schedule: { interval_minutes: 30, jitter_fraction: 0.2, surge_min_interval_minutes: 5, surge_max_hours: 12, data_budget_mb: 900 },
       spool: { cap_mb: 20 },
       upload: { batch_size: 250, backoff_base_s: 10, backoff_cap_s: 1800 },
     });
@@ -180,7 +184,7 @@ describe('the daemon sections', () => {
 
   it('read a fractional jitter and zero surge hours (surges ignored)', () => {
     const config = parseProbeConfig('schedule:\n  jitter_fraction: 0\n  surge_max_hours: 0\n', 'probe.yaml');
-    expect(config.schedule).toEqual({ interval_minutes: 60, jitter_fraction: 0, surge_min_interval_minutes: 10, surge_max_hours: 0 });
+    expect(config.schedule).toEqual({ interval_minutes: 60, jitter_fraction: 0, surge_min_interval_minutes: 10, surge_max_hours: 0, data_budget_mb: 0 });
   });
 
   it('put the state in state_dir, else systemd\'s STATE_DIRECTORY, else ./var/probe', () => {

@@ -34,7 +34,7 @@ export interface ChildSpec {
   map: Record<string, number>;
   dnsPort: number;
   /** Replaces parts of the loaded config (values the config file cannot hold, e.g. a 3-second interval). */
-  schedule?: Partial<{ interval_minutes: number; jitter_fraction: number; surge_min_interval_minutes: number; surge_max_hours: number }>;
+  schedule?: Partial<{ interval_minutes: number; jitter_fraction: number; surge_min_interval_minutes: number; surge_max_hours: number; data_budget_mb: number }>;
   spoolCapBytes?: number;
   stopGraceMs?: number;
 }

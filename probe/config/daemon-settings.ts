@@ -23,6 +23,8 @@ export interface ScheduleSettings {
   surge_min_interval_minutes: number;
   /** The longest a surge is followed (0: surges are ignored). */
   surge_max_hours: number;
+  /** Monthly cap on the bytes the runs send and receive, MB (0: none): bulk reads stop when ahead of pace, runs when spent. */
+  data_budget_mb: number;
 }
 
 export interface SpoolSettings {
@@ -42,6 +44,7 @@ export const DAEMON_LIMITS = {
   jitter_fraction: [0, 0.5],
   surge_min_interval_minutes: [1, 1440],
   surge_max_hours: [0, 168],
+  data_budget_mb: [0, 1_000_000],
   cap_mb: [1, 100_000],
   batch_size: [1, 1000],
   backoff_base_s: [1, 3600],
@@ -49,13 +52,13 @@ export const DAEMON_LIMITS = {
 } as const;
 
 export const DAEMON_DEFAULTS = {
-  schedule: { interval_minutes: 60, jitter_fraction: 0.1, ...SURGE_DEFAULT_LIMITS },
+  schedule: { interval_minutes: 60, jitter_fraction: 0.1, ...SURGE_DEFAULT_LIMITS, data_budget_mb: 0 },
   spool: { cap_mb: 50 },
   upload: { batch_size: 100, backoff_base_s: 5, backoff_cap_s: 3600 },
 } as const;
 
 export const COLLECTOR_KEYS = ['url', 'pin_spki_sha256', 'enrollment_token', 'proxy'] as const;
-export const SCHEDULE_KEYS = ['interval_minutes', 'jitter_fraction', 'surge_min_interval_minutes', 'surge_max_hours'] as const;
+export const SCHEDULE_KEYS = ['interval_minutes', 'jitter_fraction', 'surge_min_interval_minutes', 'surge_max_hours', 'data_budget_mb'] as const;
 export const SPOOL_KEYS = ['cap_mb'] as const;
 export const UPLOAD_KEYS = ['batch_size', 'backoff_base_s', 'backoff_cap_s'] as const;
 
@@ -157,13 +160,14 @@ export function readSchedule(m: YamlMap): ScheduleSettings | undefined {
   const jitter = m.optional('jitter_fraction', d.jitter_fraction, (x) => number(x, ...L.jitter_fraction));
   const surgeMin = m.optional('surge_min_interval_minutes', d.surge_min_interval_minutes, (x) => x.integer(...L.surge_min_interval_minutes));
   const surgeMax = m.optional('surge_max_hours', d.surge_max_hours, (x) => x.integer(...L.surge_max_hours));
+  const budget = m.optional('data_budget_mb', d.data_budget_mb, (x) => x.integer(...L.data_budget_mb));
   if (interval !== undefined && surgeMin !== undefined && surgeMin > interval) {
     (m.get('surge_min_interval_minutes') ?? m.get('interval_minutes'))?.fail(
       `surge_min_interval_minutes (${surgeMin}) must not exceed interval_minutes (${interval}): a surge measures more often, never less`,
     );
   }
-  if (interval === undefined || jitter === undefined || surgeMin === undefined || surgeMax === undefined) return undefined;
-  return { interval_minutes: interval, jitter_fraction: jitter, surge_min_interval_minutes: surgeMin, surge_max_hours: surgeMax };
+  if (interval === undefined || jitter === undefined || surgeMin === undefined || surgeMax === undefined || budget === undefined) return undefined;
+  return { interval_minutes: interval, jitter_fraction: jitter, surge_min_interval_minutes: surgeMin, surge_max_hours: surgeMax, data_budget_mb: budget };
 }
 
 export function readSpool(m: YamlMap): SpoolSettings | undefined {

@@ -49,9 +49,13 @@ export interface MeasureSettings {
   /** PEM files added to Node's roots (absolute after loadProbeConfig). */
   extra_ca_files: string[];
   qtypes: DnsQueryType[];
-  /** Bulk reads: at most this many KiB per resource (0: no bulk reads) and this long (ms). */
+  /** Front pages (and block pages) are read up to this many KiB: titles and block pages sit at the start. */
+  page_max_kb: number;
+  /** Bulk reads: at most this many KiB per resource (0: no bulk reads) and this long (ms)... */
   bulk_max_kb: number;
   bulk_max_ms: number;
+  /** ...in one daemon run of this many (a run --once always reads them). */
+  bulk_every_runs: number;
   /** Throttling: a bulk rate below this fraction of the canaries' best and below throttle_max_kb_per_s (kB/s)... */
   throttle_ratio: number;
   throttle_max_kb_per_s: number;
@@ -88,14 +92,19 @@ const MEASURE_KEYS = [
   'control_doh',
   'extra_ca_files',
   'qtypes',
+  'page_max_kb',
   'bulk_max_kb',
   'bulk_max_ms',
+  'bulk_every_runs',
   'throttle_ratio',
   'throttle_max_kb_per_s',
   'throttle_handshake_ms',
   'throttle_canary_handshake_ms',
 ] as const;
 const QTYPES: readonly DnsQueryType[] = ['A', 'AAAA'];
+
+/** Front pages read up to this many KiB by default (see README, data and resources). */
+export const PAGE_MAX_KB_DEFAULT = 16;
 
 /** Limits of the numeric settings (inclusive). */
 export const LIMITS = {
@@ -104,8 +113,10 @@ export const LIMITS = {
   dns_listen_window_ms: [0, 60_000],
   concurrency: [1, 1024],
   per_host_concurrency: [1, 1024],
+  page_max_kb: [1, 16_384],
   bulk_max_kb: [0, 16_384],
   bulk_max_ms: [100, 60_000],
+  bulk_every_runs: [1, 1000],
   throttle_max_kb_per_s: [1, 1_000_000],
   throttle_handshake_ms: [1, 120_000],
   throttle_canary_handshake_ms: [1, 120_000],
@@ -136,8 +147,10 @@ export const DEFAULT_PROBE_CONFIG: Readonly<ProbeConfig> = deepFreeze({
     control_doh: null,
     extra_ca_files: [],
     qtypes: ['A', 'AAAA'],
+    page_max_kb: PAGE_MAX_KB_DEFAULT,
     bulk_max_kb: 256,
     bulk_max_ms: 4000,
+    bulk_every_runs: 6,
     throttle_ratio: 0.1,
     throttle_max_kb_per_s: 32,
     throttle_handshake_ms: 2000,
@@ -226,8 +239,10 @@ export function formatProbeConfig(config: ProbeConfig): string {
     `  control_doh: ${q(m.control_doh)}`,
     `  extra_ca_files: [${m.extra_ca_files.map((f) => JSON.stringify(f)).join(', ')}]`,
     `  qtypes: [${m.qtypes.join(', ')}]`,
+    `  page_max_kb: ${m.page_max_kb}`,
     `  bulk_max_kb: ${m.bulk_max_kb}`,
     `  bulk_max_ms: ${m.bulk_max_ms}`,
+    `  bulk_every_runs: ${m.bulk_every_runs}`,
     `  throttle_ratio: ${m.throttle_ratio}`,
     `  throttle_max_kb_per_s: ${m.throttle_max_kb_per_s}`,
     `  throttle_handshake_ms: ${m.throttle_handshake_ms}`,
@@ -359,12 +374,14 @@ function readMeasure(v: YamlValue, options: ParseOptions, files: FileRef[]): Mea
     return list;
   });
 
-  const int = (key: 'bulk_max_kb' | 'bulk_max_ms' | 'throttle_max_kb_per_s' | 'throttle_handshake_ms' | 'throttle_canary_handshake_ms') => {
+  const int = (key: 'page_max_kb' | 'bulk_max_kb' | 'bulk_max_ms' | 'bulk_every_runs' | 'throttle_max_kb_per_s' | 'throttle_handshake_ms' | 'throttle_canary_handshake_ms') => {
     const [min, max] = LIMITS[key];
     return m.optional(key, d[key], (x) => x.integer(min, max));
   };
+  const pageMaxKb = int('page_max_kb');
   const bulkMaxKb = int('bulk_max_kb');
   const bulkMaxMs = int('bulk_max_ms');
+  const bulkEvery = int('bulk_every_runs');
   const throttleRatio = m.optional('throttle_ratio', d.throttle_ratio, (x) => {
     const n = x.scalar;
     return typeof n === 'number' && n > 0 && n < 1 ? n : x.expected('a fraction between 0 and 1 (exclusive), e.g. 0.1');
@@ -400,8 +417,10 @@ function readMeasure(v: YamlValue, options: ParseOptions, files: FileRef[]): Mea
     controlDoh === undefined ||
     caFiles === undefined ||
     qtypes === undefined ||
+    pageMaxKb === undefined ||
     bulkMaxKb === undefined ||
     bulkMaxMs === undefined ||
+    bulkEvery === undefined ||
     throttleRatio === undefined ||
     throttleRate === undefined ||
     throttleHandshake === undefined ||
@@ -419,8 +438,10 @@ function readMeasure(v: YamlValue, options: ParseOptions, files: FileRef[]): Mea
     control_doh: controlDoh,
     extra_ca_files: caFiles,
     qtypes,
+    page_max_kb: pageMaxKb,
     bulk_max_kb: bulkMaxKb,
     bulk_max_ms: bulkMaxMs,
+    bulk_every_runs: bulkEvery,
     throttle_ratio: throttleRatio,
     throttle_max_kb_per_s: throttleRate,
     throttle_handshake_ms: throttleHandshake,

@@ -14,6 +14,7 @@
 //
 // The phases live beside this file: start-up.ts, measuring.ts, uploads.ts, poll.ts, status-writer.ts
 // and shutdown.ts; activity.ts holds what the status reports, closers.ts what the stop closes.
+import { DataUse } from './data-use.js';
 import { mkdir } from 'node:fs/promises';
 import type { Clock } from '../../common/clock.js';
 import { lockStateDir } from '../../common/lock.js';
@@ -98,6 +99,7 @@ export async function runDaemon(config: ProbeConfig, deps: DaemonDeps, signal: A
       signal,
     );
     const { client, targets, timing } = started;
+    const dataUse = await DataUse.open(stateDir, config.schedule.data_budget_mb, clock.now());
 
     const schedule = new Schedule(timing, { clock, random }, targets.targets());
     schedule.applySurge(targets.surge());
@@ -108,11 +110,11 @@ export async function runDaemon(config: ProbeConfig, deps: DaemonDeps, signal: A
       log,
       activity,
       runDeadlineMs: Math.max(timing.intervalMs, DAEMON_TUNING.minRunDeadlineMs),
-      run: measuringRun({ config, started, network, clock, log, activity, status, kickUploads, releaseMemoryDelayMs: DAEMON_TUNING.releaseMemoryDelayMs }),
+      run: measuringRun({ config, started, network, clock, log, activity, status, kickUploads, releaseMemoryDelayMs: DAEMON_TUNING.releaseMemoryDelayMs, dataUse }),
     });
     if (client !== null) uploader = uploaderFor({ config, started, client, clock, random, log, status, stopTimeoutMs: stopGraceMs });
 
-    status.begin(() => statusOf(config, started, { schedule, uploader, activity, startedAt, clock }));
+    status.begin(() => statusOf(config, started, { schedule, uploader, activity, startedAt, clock, dataUse }));
     const poll = new CollectorPoll({
       enabled: client !== null,
       targets,
@@ -153,7 +155,7 @@ export async function runDaemon(config: ProbeConfig, deps: DaemonDeps, signal: A
 function statusOf(
   config: ProbeConfig,
   started: Started,
-  now: { schedule: Schedule; uploader: Uploader | null; activity: Activity; startedAt: string; clock: Clock },
+  now: { schedule: Schedule; uploader: Uploader | null; activity: Activity; startedAt: string; clock: Clock; dataUse: DataUse },
 ): DaemonStatus {
   const { identity, spool, targets, location } = started;
   const { activity } = now;
@@ -172,6 +174,7 @@ function statusOf(
     runs: activity.runs,
     taken: activity.taken,
     last_run: activity.lastRun,
+    data: now.dataUse.status(now.clock.now()),
     spool: { ...spool.stats(), set_aside_at_start: [...spool.setAside] },
     upload: now.uploader?.status() ?? null,
     targets: targets.status(),

@@ -5,12 +5,14 @@ import type { Measurement } from '../../contract/measurement.js';
 import type { Target } from '../../contract/target.js';
 import type { ProbeConfig } from '../config/probe-config.js';
 import type { Network } from '../deps.js';
+import { DataMeter, meteredNetwork } from '../engine/data-meter.js';
 import { engineOptionsFrom } from '../engine/options.js';
 import { runTargets } from '../engine/run.js';
 import { releaseMemoryAfterRun } from '../engine/v8-flags.js';
 import { DaemonStoppingError, RunDeadlineError } from '../errors.js';
 import { probeInfo } from '../probe-info.js';
 import type { Activity } from './activity.js';
+import type { DataUse } from './data-use.js';
 import { errorText, type Log } from './log.js';
 import type { Schedule } from './schedule.js';
 import { Scheduler, type Timers } from './scheduler.js';
@@ -29,6 +31,8 @@ export interface RunOptions {
   kickUploads: () => void;
   /** After a run, once its upload has had time to go out, a full collection gives memory back. */
   releaseMemoryDelayMs: number;
+  /** The month's data use and the volunteer's budget. */
+  dataUse: DataUse;
 }
 
 /**
@@ -41,18 +45,38 @@ export function measuringRun(o: RunOptions): (list: Target[], signal: AbortSigna
   const iso = (ms = clock.now()) => new Date(ms).toISOString();
   return async (list, runSignal) => {
     const began = clock.now();
+    const allowance = o.dataUse.allowance(began);
+    if (allowance === 'skip') {
+      const budget = Math.round(o.dataUse.budgetBytes / 1e6);
+      const why = `skipped: the monthly data budget (schedule.data_budget_mb: ${budget} MB) is spent; runs resume when the month ends (UTC)`;
+      if (activity.lastRun?.error !== why) log('warn', why);
+      activity.lastRun = { started_at: iso(began), finished_at: iso(began), targets: list.length, measurements: 0, verdicts: {}, error: why, bytes: 0 };
+      status.update();
+      return;
+    }
     activity.runs++;
     // Every step of every target listens on the run's signal.
     setMaxListeners(0, runSignal);
-    const options = engineOptionsFrom(config, probeInfo(started.identity.probeId, started.location.current()), started.trust, runSignal);
+    const engine = engineOptionsFrom(config, probeInfo(started.identity.probeId, started.location.current()), started.trust, runSignal);
+    // Bulk reads (most of a run's bytes) in one run of bulk_every_runs, and not while ahead of the budget's pace.
+    const bulkDue = (activity.runs - 1) % config.measure.bulk_every_runs === 0 && allowance === 'full';
+    const options = { ...engine, bulk: { ...engine.bulk, enabled: engine.bulk.enabled && bulkDue } };
+    const meter = new DataMeter();
+    const counted = async (): Promise<number> => {
+      const bytes = meter.bytes;
+      await o.dataUse.add(bytes, clock.now()).catch((err: unknown) => log('warn', `could not keep the month's data use: ${errorText(err)}`));
+      return bytes;
+    };
     let measurements: Measurement[];
     try {
-      measurements = await runTargets(list, options, { network, clock });
+      measurements = await runTargets(list, options, { network: meteredNetwork(network, meter), clock });
     } catch (err) {
-      activity.lastRun = { started_at: iso(began), finished_at: iso(), targets: list.length, measurements: 0, verdicts: {}, error: errorText(err) };
+      const bytes = await counted();
+      activity.lastRun = { started_at: iso(began), finished_at: iso(), targets: list.length, measurements: 0, verdicts: {}, error: errorText(err), bytes };
       status.update();
       throw err;
     }
+    const bytes = await counted();
     const verdicts: Record<string, number> = {};
     let appended = 0;
     try {
@@ -65,13 +89,13 @@ export function measuringRun(o: RunOptions): (list: Target[], signal: AbortSigna
       }
     } catch (err) {
       const why = `the spool could not store a measurement (${measurements.length - appended} of this run lost): ${errorText(err)}`;
-      activity.lastRun = { started_at: iso(began), finished_at: iso(), targets: list.length, measurements: appended, verdicts, error: why };
+      activity.lastRun = { started_at: iso(began), finished_at: iso(), targets: list.length, measurements: appended, verdicts, error: why, bytes };
       throw new Error(why, { cause: err });
     } finally {
       if (appended > 0) o.kickUploads();
       status.update();
     }
-    activity.lastRun = { started_at: iso(began), finished_at: iso(), targets: list.length, measurements: appended, verdicts, error: null };
+    activity.lastRun = { started_at: iso(began), finished_at: iso(), targets: list.length, measurements: appended, verdicts, error: null, bytes };
     // The daemon now idles until the next run: hand back what the run's connections used.
     setTimeout(releaseMemoryAfterRun, o.releaseMemoryDelayMs).unref();
   };

@@ -6,6 +6,7 @@ import type { SetAside, SpoolStats } from '../spool/spool.js';
 import { replaceFile } from '../../common/durable.js';
 import type { UploaderStatus } from '../upload/uploader.js';
 import type { ScheduleSnapshot } from './schedule.js';
+import type { DataUseStatus } from './data-use.js';
 
 export const STATUS_FILE = 'status.json';
 export const STATUS_VERSION = 1;
@@ -18,8 +19,10 @@ export interface LastRun {
   /** Measurements written to the spool. */
   measurements: number;
   verdicts: Record<string, number>;
-  /** Why the run produced nothing (aborted, deadline, disk), null when it completed. */
+  /** Why the run produced nothing (aborted, deadline, disk, data budget), null when it completed. */
   error: string | null;
+  /** Bytes the run sent and received (absent in status files of older versions). */
+  bytes?: number;
 }
 
 export interface TargetsStatus {
@@ -57,6 +60,8 @@ export interface DaemonStatus {
   /** Measurements written to the spool since start. */
   taken: number;
   last_run: LastRun | null;
+  /** This month's data use (absent in status files of older versions). */
+  data?: DataUseStatus;
   spool: SpoolStats & { set_aside_at_start: SetAside[] };
   upload: UploaderStatus | null;
   targets: TargetsStatus;
@@ -152,6 +157,11 @@ export function formatStatus(s: DaemonStatus, now: number, alive: boolean): stri
     row('last run', `${when(r.started_at, now)}; ${what}`);
   }
   row('measured', `${s.taken} measurements in ${s.runs} runs since start`);
+  if (s.data !== undefined) {
+    const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
+    const lastBytes = r?.bytes !== undefined && r.error === null ? `; last run ${mb(r.bytes)}` : '';
+    row('data', `${mb(s.data.bytes)} in ${s.data.month}${s.data.budget_bytes !== null ? ` of a ${mb(s.data.budget_bytes)} budget` : ''}${lastBytes}`);
+  }
   const sp = s.spool;
   const dropped = sp.dropped > 0 ? `; ${sp.dropped} DROPPED by the disk cap (oldest first, ${sp.firstDroppedAt} … ${sp.lastDroppedAt})` : '; none dropped';
   row('spool', `${sp.count} measurements waiting, ${bytes(sp.bytes)} of ${bytes(sp.capBytes)}${dropped}`);

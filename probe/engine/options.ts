@@ -45,7 +45,6 @@ export type ProgressEvent =
 /** Engine settings that the probe config does not expose. */
 export const ENGINE_DEFAULTS = {
   maxAddressesPerDomain: 4,
-  maxBodyBytes: 1024 * 1024,
   /**
    * Busy handshakes and requests hold the memory of a run (see engine/limits.ts): at most 32 at
    * once, each counted for at most handshakeHoldMs (a stalled one then waits without a slot).
@@ -73,7 +72,7 @@ export function engineOptionsFrom(config: ProbeConfig, probe: ProbeInfo, trust: 
     handshakeConcurrency: ENGINE_DEFAULTS.handshakeConcurrency,
     neutralSni: m.neutral_sni,
     maxAddressesPerDomain: ENGINE_DEFAULTS.maxAddressesPerDomain,
-    maxBodyBytes: ENGINE_DEFAULTS.maxBodyBytes,
+    maxBodyBytes: m.page_max_kb * 1024,
     bulk: { enabled: m.bulk_max_kb > 0, maxBytes: m.bulk_max_kb * 1024, maxMs: m.bulk_max_ms },
     throttle: {
       ratio: m.throttle_ratio,
