@@ -75,7 +75,7 @@ export async function renderCharts(f: Findings, s: Strings): Promise<Chart[]> {
       height: 160,
       mark: 'bar',
       encoding: {
-        x: { field: 'hour', type: 'temporal', title: t.hour, scale: { type: 'utc', domain: [f.period.from, f.period.to] }, axis: { format: '%d %b', formatType: 'utc' } },
+        x: { field: 'hour', type: 'temporal', title: t.hour, scale: { type: 'utc', domain: [f.period.from, f.period.to] }, axis: { format: '%d %b' } },
         y: { field: 'count', type: 'quantitative', title: t.count },
         color: { field: 'network', type: 'nominal', title: t.network },
       },
