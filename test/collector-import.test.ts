@@ -7,7 +7,9 @@ import { systemClock } from '../common/clock.js';
 import { DEFAULT_LIMITS } from '../collector/config.js';
 import { simulateRecords } from '../collector/events/simulate.js';
 import { Importer } from '../collector/ingest/import.js';
+import { MeasurementIndexFollower } from '../collector/pipeline/measurement-index-follower.js';
 import { Pipeline } from '../collector/pipeline/pipeline.js';
+import { MeasurementIndex } from '../collector/storage/measurement-index.js';
 import { StoreIndex } from '../collector/pipeline/store-index.js';
 import { Archive, type ArchivedRecord } from '../collector/storage/archive.js';
 import { Store } from '../collector/storage/store.js';
@@ -57,6 +59,35 @@ describe('Importer', () => {
     expect(imp.summary).toMatchObject({ read: 2 * records.length, accepted: records.length, duplicates: records.length, rejected: 0 });
     // One day, still open (plain): exactly the text read.
     expect(await readFile(path.join(dir, 'archive', `${records[0]!.received_at.slice(0, 10)}.jsonl`), 'utf8')).toBe(text);
+  });
+
+  it('fills the measurement index from the rows its parsing threads derived, each row pointing at its record\'s line', async () => {
+    const dir = await tempDir('ashyq-import-index-');
+    cleanup.push(async () => rm(dir, { recursive: true, force: true }));
+    const archive = await Archive.open(path.join(dir, 'archive'), systemClock);
+    const store = Store.open(path.join(dir, 'store.sqlite'));
+    const index = MeasurementIndex.open(path.join(dir, 'store.sqlite'));
+    const follower = new MeasurementIndexFollower(archive, index);
+    const pipeline = new Pipeline(new StoreIndex(archive, store), [follower], { warn: () => undefined });
+    await pipeline.start();
+    const imp = new Importer({ archive, store, pipeline, targets: (await loadTargetList(null)).byId, limits: DEFAULT_LIMITS, clock: systemClock, chunk: 64 });
+    const two = [...simulateRecords({ days: 2, probes: 5, seed: 9 })].slice(0, 3000);
+    const file = path.join(dir, 'in.jsonl.gz');
+    await writeFile(file, gzipSync(two.map((r) => `${JSON.stringify(r)}\n`).join('')));
+    await imp.importFile(file);
+    // Taken as handed over: the archive was never read again.
+    expect(follower.backlog()).toBe(0);
+    expect(follower.readRecords).toBe(0);
+    await pipeline.stop();
+    expect(index.count()).toBe(two.length);
+    for (const r of [two[0]!, two[1234]!, two.at(-1)!]) {
+      const row = index.get(r.measurement.id)!;
+      expect(row).toMatchObject({ target: r.measurement.target.id, probe: r.probe_id, t: Date.parse(r.measurement.started_at) });
+      expect((await archive.readAt({ segment: row.segment, offset: row.offset }))?.measurement.id).toBe(r.measurement.id);
+    }
+    await archive.close();
+    index.close();
+    store.close();
   });
 
   it('takes CRLF line ends, a last line without one, blank lines and other spellings of a record (re-serialised)', async () => {

@@ -1,6 +1,7 @@
 // One segment's lines checked as an upload's would be, in chunks: the digests of the valid records, their archive lines encoded, and the problems by file and line.
 import type { Target } from '../../contract/target.js';
 import { recordEnvelope, type ArchivedRecord } from '../storage/archive.js';
+import { rowOfRecord } from '../storage/index-row.js';
 import { digestOf, type RecordDigest } from '../storage/record-digest.js';
 import { segmentLines } from './segment-lines.js';
 import { validateArchivedRecord } from './validate.js';
@@ -109,7 +110,8 @@ export async function parseSegment(file: string, ctx: ParseContext, options: Par
     const v = validateArchivedRecord(value, check);
     if (!v.ok) reject({ file, line: lineNo, id: v.id, code: v.code, reason: v.reason });
     else {
-      chunk.digests.push(digestOf(v.record));
+      // The measurement index's row too: derived here, so the importer's thread does not read the evidence.
+      chunk.digests.push({ ...digestOf(v.record), index: rowOfRecord(v.record) });
       chunk.lines.push(isArchiveLine(text, v.record) ? text : JSON.stringify(v.record));
     }
     if (chunk.read >= options.chunk) await flush();

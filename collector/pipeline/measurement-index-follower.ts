@@ -1,6 +1,8 @@
 // The measurement index as a follower of the archive: every record indexed with where its line starts, from its own cursor.
 import type { AppendedSpan, Archive, ArchiveCursor, ArchivedRecord } from '../storage/archive.js';
+import { withPlace } from '../storage/index-row.js';
 import type { MeasurementIndex } from '../storage/measurement-index.js';
+import type { RecordDigest } from '../storage/record-digest.js';
 import type { Follower } from './follower.js';
 
 export interface MeasurementIndexLog {
@@ -60,6 +62,35 @@ export class MeasurementIndexFollower implements Follower {
     try {
       this.index.apply(
         records.map((record, i) => ({ record, at: starts[i]! })),
+        span.to,
+      );
+      this.position = span.to;
+      return true;
+    } catch (err) {
+      this.log.error(`indexing measurements failed (reading them from the archive again): ${(err as Error).message}`);
+      this.resync();
+      return false;
+    }
+  }
+
+  /** Digests of an import carry their rows: indexed like an offer of the records; without rows, read from the archive. */
+  offerDigests(digests: readonly RecordDigest[], span: AppendedSpan): boolean {
+    if (!this.running) return false;
+    if (this.resyncing !== null) {
+      this.declined++;
+      return false;
+    }
+    if (digests.length === 0) return true;
+    const starts = span.starts;
+    const continues =
+      sameCursor(this.position, span.from) || (span.from.offset === 0 && (this.position === null || span.from.segment > this.position.segment));
+    if (!continues || starts === undefined || starts.length !== digests.length || digests.some((d) => d.index === undefined)) {
+      this.resync();
+      return false;
+    }
+    try {
+      this.index.applyRows(
+        digests.map((d, i) => ({ row: withPlace(d.index!.row, starts[i]!), network: d.index!.network })),
         span.to,
       );
       this.position = span.to;

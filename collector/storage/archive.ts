@@ -198,17 +198,21 @@ export class Archive {
     }
     return this.queue.run(async () => {
       let from: ArchiveCursor | null = null;
+      const starts: ArchiveCursor[] = [];
       let i = 0;
       while (i < heads.length) {
         const day = this.dayFor(heads[i]!);
         let j = i + 1;
         while (j < heads.length && this.dayFor(heads[j]!) === day) j++;
-        const start = await this.writeData(day, data.subarray(i === 0 ? 0 : ends[i - 1]!, ends[j - 1]!));
+        const first = i === 0 ? 0 : ends[i - 1]!;
+        const start = await this.writeData(day, data.subarray(first, ends[j - 1]!));
+        // Each line starts where the written run started, moved by the bytes of the lines before it.
+        for (let k = i; k < j; k++) starts.push({ segment: start.segment, offset: start.offset + ((k === 0 ? 0 : ends[k - 1]!) - first) });
         from ??= start;
         i = j;
       }
       const to = this.position();
-      return { from: from ?? to, to };
+      return { from: from ?? to, to, starts };
     });
   }
 

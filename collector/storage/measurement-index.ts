@@ -1,36 +1,9 @@
 // The measurement index in the store's database: one row per measurement (time, target, network, probe, both verdicts, timings, throttling and interception evidence) and where its record is in the archive.
 import Database from 'better-sqlite3';
-import type { Decision } from '../../contract/verdict.js';
 import type { ArchiveCursor, ArchivedRecord } from './archive.js';
+import { indexRow, type IndexRow, type RowOfRecord } from './index-row.js';
 
-/** One row of `measurement_index` (the column names are relied on by the monthly report). */
-export interface IndexRow {
-  id: string;
-  /** Measurement start, epoch ms. */
-  t: number;
-  target: string;
-  /** -1 when unknown. */
-  asn: number;
-  /** '' when unknown. */
-  cc: string;
-  probe: string;
-  /** The verdict the collector keeps (its own re-classification when it made one, else the probe's). */
-  verdict: string;
-  probe_verdict: string;
-  layer: string | null;
-  scope: 'full' | 'partial' | null;
-  dns_ms: number | null;
-  tcp_ms: number | null;
-  tls_ms: number | null;
-  http_ms: number | null;
-  /** Best bulk read rate of the target in kB/s, and the canaries' in the same run, when the measurement has them. */
-  bulk_kBps: number | null;
-  canary_kBps: number | null;
-  /** Issuer of the intercepting certificate when the verdict is tls.interception. */
-  issuer: string | null;
-  segment: string;
-  offset: number;
-}
+export { collectorDecision, indexRow, type IndexRow } from './index-row.js';
 
 export interface IndexQuery {
   /** Inclusive start and exclusive end of `t`, epoch ms. */
@@ -58,8 +31,6 @@ export interface NetworkRow {
   last_seen: number;
 }
 
-const NO_ASN = -1;
-const NO_CC = '';
 const CURSOR_KEY = 'measurement_index_cursor';
 
 const SCHEMA = `
@@ -123,77 +94,6 @@ const COLUMNS = [
   'offset',
 ] as const;
 
-function finite(v: unknown): number | null {
-  return typeof v === 'number' && Number.isFinite(v) ? v : null;
-}
-
-/** The decision the collector keeps: its own when the record carries one (a re-classification), else the probe's. */
-export function collectorDecision(r: ArchivedRecord): Decision {
-  const own = (r as { verdict?: unknown }).verdict;
-  if (typeof own === 'object' && own !== null && typeof (own as Decision).verdict === 'string') return own as Decision;
-  return r.measurement.verdict;
-}
-
-/** A layer's time when the measurement has evidence of that layer, else null. */
-function layerMs(r: ArchivedRecord, layer: 'dns' | 'tcp' | 'tls' | 'http'): number | null {
-  const list = (r.measurement.evidence as unknown as Record<string, unknown> | undefined)?.[layer];
-  if (!Array.isArray(list) || list.length === 0) return null;
-  return finite((r.measurement.timing as Record<string, unknown> | undefined)?.[layer]);
-}
-
-/** Best bulk rate of the target, and the canaries' baseline rate, in kB/s (read defensively: older records have neither). */
-function throughput(r: ArchivedRecord): { bulk: number | null; canary: number | null } {
-  const evidence = r.measurement.evidence as unknown as { bulk?: unknown; baseline?: unknown } | undefined;
-  let bulk: number | null = null;
-  if (Array.isArray(evidence?.bulk)) {
-    for (const b of evidence.bulk as unknown[]) {
-      const rate = finite((b as { rate_bps?: unknown } | null)?.rate_bps);
-      if (rate !== null && (bulk === null || rate / 1000 > bulk)) bulk = rate / 1000;
-    }
-  }
-  const base = finite((evidence?.baseline as { bulk_rate_bps?: unknown } | null | undefined)?.bulk_rate_bps);
-  return { bulk, canary: base === null ? null : base / 1000 };
-}
-
-/** The issuer at the top of the first untrusted chain, when the verdict is interception. */
-function interceptionIssuer(r: ArchivedRecord, verdict: string): string | null {
-  if (verdict !== 'tls.interception') return null;
-  const tls = r.measurement.evidence?.tls ?? [];
-  const subjects = new Set(collectorDecision(r).subjects ?? []);
-  const untrusted = tls.filter((o) => o.trusted === false && o.chain.length > 0);
-  const chosen = untrusted.find((o) => (o.domain !== null && subjects.has(o.domain)) || subjects.has(o.ip)) ?? untrusted[0];
-  return chosen === undefined ? null : (chosen.chain.at(-1)!.issuer ?? null);
-}
-
-/** The index row of a record whose line starts at `at`. */
-export function indexRow(r: ArchivedRecord, at: ArchiveCursor): IndexRow {
-  const m = r.measurement;
-  const decision = collectorDecision(r);
-  const { bulk, canary } = throughput(r);
-  const scope = decision.scope ?? (decision.layer !== null && decision.layer !== undefined ? 'full' : null);
-  return {
-    id: m.id,
-    t: Date.parse(m.started_at),
-    target: m.target.id,
-    asn: r.asn ?? NO_ASN,
-    cc: r.cc ?? NO_CC,
-    probe: r.probe_id,
-    verdict: decision.verdict,
-    probe_verdict: m.verdict.verdict,
-    layer: decision.layer ?? null,
-    scope,
-    dns_ms: layerMs(r, 'dns'),
-    tcp_ms: layerMs(r, 'tcp'),
-    tls_ms: layerMs(r, 'tls'),
-    http_ms: layerMs(r, 'http'),
-    bulk_kBps: bulk,
-    canary_kBps: canary,
-    issuer: interceptionIssuer(r, decision.verdict),
-    segment: at.segment,
-    offset: at.offset,
-  };
-}
-
 /**
  * The measurement index: its own connection to the store's SQLite file (WAL), its own cursor in the
  * store's meta table. Idempotent by id: a record seen again (a replay, a reindex) leaves the row as
@@ -236,17 +136,24 @@ export class MeasurementIndex {
 
   /** Index records (each with where its line starts) and save `cursor` with them, in one transaction. */
   apply(records: ReadonlyArray<{ record: ArchivedRecord; at: ArchiveCursor }>, cursor: ArchiveCursor | null): void {
-    const rows: IndexRow[] = [];
+    this.applyRows(
+      records.map(({ record, at }) => ({ row: indexRow(record, at), network: record.network })),
+      cursor,
+    );
+  }
+
+  /** Index rows already derived (by an import's parsing thread), each with its record's network name. */
+  applyRows(rows: ReadonlyArray<{ row: IndexRow; network: RowOfRecord['network'] }>, cursor: ArchiveCursor | null): void {
+    const kept: IndexRow[] = [];
     const names = new Map<string, [number, string, string | null, number]>();
-    for (const { record, at } of records) {
-      const row = indexRow(record, at);
+    for (const { row, network } of rows) {
       if (Number.isNaN(row.t)) continue; // validated at ingest: never happens for an archived record
-      rows.push(row);
+      kept.push(row);
       const key = `${row.asn}|${row.cc}`;
       const seen = names.get(key);
-      if (seen === undefined || row.t >= seen[3]) names.set(key, [row.asn, row.cc, record.network ?? seen?.[2] ?? null, row.t]);
+      if (seen === undefined || row.t >= seen[3]) names.set(key, [row.asn, row.cc, network ?? seen?.[2] ?? null, row.t]);
     }
-    this.applyTx(rows, [...names.values()], cursor);
+    this.applyTx(kept, [...names.values()], cursor);
   }
 
   cursor(): ArchiveCursor | null {
