@@ -67,6 +67,14 @@
     return el('div', { class: 'scroll' }, el('table', {}, caption ? el('caption', {}, caption) : null, el('thead', {}, head), el('tbody', {}, ...body)));
   }
 
+  // A country's series (youtube/KZ/tls) is the whole country, seen on these networks; an ASN's series is that network.
+  function eventNetwork(e) {
+    const level = typeof e.series === 'string' ? e.series.split('/')[1] : undefined;
+    const asns = e.asns.map((a) => 'AS' + a).join(', ');
+    if (level !== undefined && !level.startsWith('AS') && level !== '*') return level + ' (country' + (asns ? ': ' + asns : '') + ')';
+    return asns ? asns + (e.cc ? ' (' + e.cc + ')' : '') : (e.cc || '—');
+  }
+
   function renderEvents(events) {
     const box = $('events');
     box.replaceChildren();
@@ -75,7 +83,7 @@
       events.map((e) => [
         fmtTime(e.start),
         e.targets.join(', '),
-        e.asns.length > 0 ? e.asns.map((a) => 'AS' + a).join(', ') + (e.cc ? ' (' + e.cc + ')' : '') : (e.cc || '—'),
+        eventNetwork(e),
         e.method,
         el('span', { class: e.scope === 'partial' ? 'partial' : 'blocked' }, e.kind + (e.scope === 'partial' ? ' (partial)' : '')),
         String(e.probe_count),

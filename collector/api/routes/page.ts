@@ -75,6 +75,8 @@ export function pageRoutes(app: FastifyInstance, deps: { reportsDir: string | nu
 
   app.get('/', page);
   app.get('/measurement/:id', page);
+  // Browsers ask for it on every page without an icon of its own (the monthly reports): no icon, and no error.
+  app.get('/favicon.ico', async (_request, reply) => reply.code(204).header('cache-control', 'public, max-age=86400').send());
   app.get('/assets/:name', async (request, reply) => {
     const file = assets.get((request.params as { name: string }).name);
     if (file === undefined) return reply.code(404).send(errorBody('not_found', 'no such asset'));
