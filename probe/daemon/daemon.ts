@@ -14,6 +14,7 @@
 //
 // The phases live beside this file: start-up.ts, measuring.ts, uploads.ts, poll.ts, status-writer.ts
 // and shutdown.ts; activity.ts holds what the status reports, closers.ts what the stop closes.
+import { RunJournal } from './run-journal.js';
 import { DataUse } from './data-use.js';
 import { mkdir } from 'node:fs/promises';
 import type { Clock } from '../../common/clock.js';
@@ -25,7 +26,7 @@ import { version } from '../version.js';
 import { Activity } from './activity.js';
 import { Closers } from './closers.js';
 import type { Log } from './log.js';
-import { measuringRun, measuringScheduler } from './measuring.js';
+import { measuringRun, measuringScheduler, spoolCutShortRun } from './measuring.js';
 import { CollectorPoll } from './poll.js';
 import { Schedule } from './schedule.js';
 import { systemTimers, type Timers } from './scheduler.js';
@@ -100,6 +101,8 @@ export async function runDaemon(config: ProbeConfig, deps: DaemonDeps, signal: A
     );
     const { client, targets, timing } = started;
     const dataUse = await DataUse.open(stateDir, config.schedule.data_budget_mb, clock.now());
+    const journal = new RunJournal(stateDir);
+    await spoolCutShortRun({ config, started, log, activity, journal, kickUploads });
 
     const schedule = new Schedule(timing, { clock, random }, targets.targets());
     schedule.applySurge(targets.surge());
@@ -110,7 +113,7 @@ export async function runDaemon(config: ProbeConfig, deps: DaemonDeps, signal: A
       log,
       activity,
       runDeadlineMs: Math.max(timing.intervalMs, DAEMON_TUNING.minRunDeadlineMs),
-      run: measuringRun({ config, started, network, clock, log, activity, status, kickUploads, releaseMemoryDelayMs: DAEMON_TUNING.releaseMemoryDelayMs, dataUse }),
+      run: measuringRun({ config, started, network, clock, log, activity, status, kickUploads, releaseMemoryDelayMs: DAEMON_TUNING.releaseMemoryDelayMs, dataUse, journal }),
     });
     if (client !== null) uploader = uploaderFor({ config, started, client, clock, random, log, status, stopTimeoutMs: stopGraceMs });
 

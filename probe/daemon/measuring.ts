@@ -7,12 +7,13 @@ import type { ProbeConfig } from '../config/probe-config.js';
 import type { Network } from '../deps.js';
 import { DataMeter, meteredNetwork } from '../engine/data-meter.js';
 import { engineOptionsFrom } from '../engine/options.js';
-import { runTargets } from '../engine/run.js';
+import { judgeRun, runTargets, type MeasuredTarget } from '../engine/run.js';
 import { releaseMemoryAfterRun } from '../engine/v8-flags.js';
 import { DaemonStoppingError, RunDeadlineError } from '../errors.js';
 import { probeInfo } from '../probe-info.js';
 import type { Activity } from './activity.js';
 import type { DataUse } from './data-use.js';
+import type { RunJournal } from './run-journal.js';
 import { errorText, type Log } from './log.js';
 import type { Schedule } from './schedule.js';
 import { Scheduler, type Timers } from './scheduler.js';
@@ -33,6 +34,8 @@ export interface RunOptions {
   releaseMemoryDelayMs: number;
   /** The month's data use and the volunteer's budget. */
   dataUse: DataUse;
+  /** The run in flight, target by target (judged at the next start if a crash cuts it short). */
+  journal: RunJournal;
 }
 
 /**
@@ -60,7 +63,8 @@ export function measuringRun(o: RunOptions): (list: Target[], signal: AbortSigna
     const engine = engineOptionsFrom(config, probeInfo(started.identity.probeId, started.location.current()), started.trust, runSignal);
     // Bulk reads (most of a run's bytes) in one run of bulk_every_runs, and not while ahead of the budget's pace.
     const bulkDue = (activity.runs - 1) % config.measure.bulk_every_runs === 0 && allowance === 'full';
-    const options = { ...engine, bulk: { ...engine.bulk, enabled: engine.bulk.enabled && bulkDue } };
+    const options = { ...engine, bulk: { ...engine.bulk, enabled: engine.bulk.enabled && bulkDue }, onMeasured: (m: MeasuredTarget) => o.journal.note(m) };
+    await o.journal.begin();
     const meter = new DataMeter();
     const counted = async (): Promise<number> => {
       const bytes = meter.bytes;
@@ -72,6 +76,7 @@ export function measuringRun(o: RunOptions): (list: Target[], signal: AbortSigna
       measurements = await runTargets(list, options, { network: meteredNetwork(network, meter), clock });
     } catch (err) {
       const bytes = await counted();
+    await o.journal.judged();
       activity.lastRun = { started_at: iso(began), finished_at: iso(), targets: list.length, measurements: 0, verdicts: {}, error: errorText(err), bytes };
       status.update();
       throw err;
@@ -82,6 +87,7 @@ export function measuringRun(o: RunOptions): (list: Target[], signal: AbortSigna
     try {
       for (const m of measurements) {
         await started.spool.append(m);
+        await o.journal.spooled(m.id);
         appended++;
         activity.taken++;
         verdicts[m.verdict.verdict] = (verdicts[m.verdict.verdict] ?? 0) + 1;
@@ -96,6 +102,7 @@ export function measuringRun(o: RunOptions): (list: Target[], signal: AbortSigna
       status.update();
     }
     activity.lastRun = { started_at: iso(began), finished_at: iso(), targets: list.length, measurements: appended, verdicts, error: null, bytes };
+    await o.journal.end();
     // The daemon now idles until the next run: hand back what the run's connections used.
     setTimeout(releaseMemoryAfterRun, o.releaseMemoryDelayMs).unref();
   };
@@ -130,4 +137,30 @@ export function measuringScheduler(o: MeasuringSchedulerOptions): Scheduler {
       log('error', why);
     },
   });
+}
+
+/**
+ * At start: the targets a run cut short by a crash had measured, judged together (blocked verdicts
+ * without an international canary among them become inconclusive) and spooled. Returns how many.
+ */
+export async function spoolCutShortRun(o: Pick<RunOptions, 'config' | 'started' | 'log' | 'activity' | 'journal' | 'kickUploads'>): Promise<number> {
+  const left = await o.journal.left();
+  let spooled = 0;
+  if (left.measured.length > 0) {
+    const options = engineOptionsFrom(o.config, probeInfo(o.started.identity.probeId, o.started.location.current()), o.started.trust);
+    // Judged with every target the run measured (the canary rule needs them all); spooled: those not yet in the spool.
+    const measurements = judgeRun(left.measured, options, !left.judged).filter((m) => !left.spooled.has(m.id));
+    for (const m of measurements) {
+      await o.started.spool.append(m);
+      o.activity.taken++;
+      o.log('info', `taken ${m.id} ${m.target.id} ${m.verdict.verdict} (measured by the run cut short)`);
+    }
+    spooled = measurements.length;
+    if (spooled > 0) {
+      o.log('warn', `the last run was cut short (a crash or a kill): ${spooled} measurement(s) it had measured were judged and spooled now`);
+      o.kickUploads();
+    }
+  }
+  await o.journal.end();
+  return spooled;
 }

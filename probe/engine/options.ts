@@ -36,6 +36,8 @@ export interface EngineOptions {
   signal?: AbortSignal;
   /** Called as work progresses (for the command line's progress display). */
   onProgress?: (event: ProgressEvent) => void;
+  /** Called with each target as soon as it is measured, before the run is judged (awaited: a daemon journals it). */
+  onMeasured?: (measured: import('./run.js').MeasuredTarget) => Promise<void> | void;
 }
 
 export type ProgressEvent =

@@ -8,17 +8,27 @@ import { systemResolverLabel } from '../../contract/evidence.js';
 import type { Deps } from '../deps.js';
 import { MEASUREMENT_SCHEMA, type Measurement } from '../../contract/measurement.js';
 import type { Target } from '../../contract/target.js';
-import type { Decision } from '../../contract/verdict.js';
+import { isBlocked, type Decision } from '../../contract/verdict.js';
+import { CONFIDENCE } from '../classify/confidence.js';
 import { ulid } from '../ulid.js';
 import { RunLimits } from './limits.js';
 import { ENGINE_DEFAULTS, type EngineOptions } from './options.js';
 import { measureTarget, type TargetEvidence } from './target-run.js';
 
-interface Done {
+/**
+ * One target measured, before it is judged with the rest of its run: plain data (a daemon journals it,
+ * so that a run cut short by a crash can still be judged from what it measured).
+ */
+export interface MeasuredTarget {
+  /** The measurement's id, chosen when the target was measured (judging again gives the same id). */
+  id: string;
   target: Target;
   startedAt: number;
   runtime: number;
   result: TargetEvidence;
+}
+
+interface Done extends MeasuredTarget {
   /** The target's own verdict, before the canary rule. */
   decision: Decision;
 }
@@ -55,17 +65,28 @@ export async function runTargets(targets: Target[], options: EngineOptions, deps
       options.onProgress?.({ type: 'target-start', target, started: ++started, total });
       const result = await measureTarget(target, measuring, deps, limits);
       const runtime = deps.clock.monotonic() - t0;
+      const measured: MeasuredTarget = { id: ulid(Math.floor(startedAt)), target, startedAt, runtime, result };
+      await options.onMeasured?.(measured);
       const decision = classify(target, result.evidence, { throttle: options.throttle });
       done++;
       options.onProgress?.({ type: 'target-done', target, decision, done, total });
-      return { target, startedAt, runtime, result, decision };
+      return { ...measured, decision };
     }),
   );
   // Wait for every target before failing, so that an abort leaves no step still holding a socket.
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) throw failed.reason;
-  const results = settled.map((s) => (s as PromiseFulfilledResult<Done>).value);
+  return judgeRun(settled.map((s) => (s as PromiseFulfilledResult<Done>).value), options);
+}
 
+/**
+ * Judge a run's measured targets together: each classified, the throttling baseline of its canaries
+ * added, the canary rule applied. `cutShort`: the run ended before all its targets were measured (a
+ * crash); without an international canary among them nothing can tell a block from the volunteer's
+ * own line, so a blocked verdict becomes inconclusive.
+ */
+export function judgeRun(measured: ReadonlyArray<MeasuredTarget>, options: Pick<EngineOptions, 'probe' | 'throttle'>, cutShort = false): Measurement[] {
+  const results: Done[] = measured.map((m) => ({ ...m, decision: classify(m.target, m.result.evidence, { throttle: options.throttle }) }));
   // Throttling is judged against the international canaries of the same run: their figures go into
   // every other target's evidence (so that the measurement alone supports the verdict), and the
   // target is judged again with them.
@@ -78,11 +99,12 @@ export async function runTargets(targets: Target[], options: EngineOptions, deps
       r.decision = classify(r.target, r.result.evidence, { throttle: options.throttle });
     }
   }
-  const decisions = applyCanaries(results.map((r) => ({ target: r.target, evidence: r.result.evidence, decision: r.decision })));
+  let decisions = applyCanaries(results.map((r) => ({ target: r.target, evidence: r.result.evidence, decision: r.decision })));
+  if (cutShort && !results.some((r) => r.target.canary === 'international')) decisions = decisions.map(withoutCanaries);
 
   return results.map((r, i): Measurement => ({
     schema: MEASUREMENT_SCHEMA,
-    id: ulid(Math.floor(r.startedAt)),
+    id: r.id,
     probe: options.probe,
     target: { id: r.target.id, category: r.target.category },
     started_at: new Date(r.startedAt).toISOString(),
@@ -91,4 +113,16 @@ export async function runTargets(targets: Target[], options: EngineOptions, deps
     timing: r.result.timing,
     verdict: decisions[i]!,
   }));
+}
+
+/** A blocked verdict of a run cut short before its international canary was measured: inconclusive, saying why. */
+function withoutCanaries(d: Decision): Decision {
+  if (!isBlocked(d.verdict)) return d;
+  return {
+    verdict: 'inconclusive',
+    layer: null,
+    confidence: CONFIDENCE.inconclusive,
+    reason: `the run was cut short before its international canary was measured, so a block cannot be told from the probe's own line; the target's own finding was ${d.verdict}: ${d.reason}`,
+    subjects: d.subjects,
+  };
 }

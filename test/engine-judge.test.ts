@@ -1,0 +1,37 @@
+// Judging a run's measured targets together (pure): the same ids as measured, the canary rule, and a run cut short before its international canary.
+import { describe, expect, it } from 'vitest';
+import { judgeRun, type MeasuredTarget } from '../probe/engine/run.js';
+import { change, healthy, target, tlsBlocked } from './classify-builders.js';
+
+const probe = { id: 'judge-probe', asn: null, cc: null, network: null, software: { name: 'ashyq-probe' as const, version: 'test' } };
+const throttle = { ratio: 0.1, maxRateBps: 32_000, handshakeMs: 2000, canaryHandshakeMs: 300 };
+const timing = { dns: 1, tcp: 1, tls: 1, http: 1 };
+
+function measured(id: string, t: ReturnType<typeof target>, evidence = healthy(t)): MeasuredTarget {
+  return { id, target: t, startedAt: Date.UTC(2024, 4, 9, 7), runtime: 100, result: { evidence, timing } };
+}
+
+const youtube = target({ id: 'youtube', domains: ['youtube.com'] });
+const reset = change(healthy(youtube), 'tls', () => true, (o) => tlsBlocked('youtube.com', o.ip, o.port, 'connection_reset', 'ok'));
+const international = target({ id: 'canary-intl', category: 'canary', canary: 'international', domains: ['www.wikipedia.org'] });
+
+describe('judgeRun', () => {
+  it('keeps the ids chosen when the targets were measured, and a block stands beside a reached international canary', () => {
+    const out = judgeRun([measured('01HXE0TCR0J676KTK50MZF15E2', youtube, reset), measured('01HXE0TCR0J676KTK50MZF15E3', international)], { probe, throttle });
+    expect(out.map((m) => [m.id, m.target.id, m.verdict.verdict])).toEqual([
+      ['01HXE0TCR0J676KTK50MZF15E2', 'youtube', 'tls.reset'],
+      ['01HXE0TCR0J676KTK50MZF15E3', 'canary-intl', 'ok'],
+    ]);
+  });
+
+  it('makes a block of a run cut short before its international canary inconclusive, saying why; a run cut short with its canary keeps it', () => {
+    const [alone] = judgeRun([measured('01HXE0TCR0J676KTK50MZF15E2', youtube, reset)], { probe, throttle }, true);
+    expect(alone!.verdict.verdict).toBe('inconclusive');
+    expect(alone!.verdict.reason).toContain('cut short before its international canary');
+    expect(alone!.verdict.reason).toContain('tls.reset');
+    const [kept] = judgeRun([measured('01HXE0TCR0J676KTK50MZF15E2', youtube, reset), measured('01HXE0TCR0J676KTK50MZF15E3', international)], { probe, throttle }, true);
+    expect(kept!.verdict.verdict).toBe('tls.reset');
+    // Not cut short: the target's own finding.
+    expect(judgeRun([measured('01HXE0TCR0J676KTK50MZF15E2', youtube, reset)], { probe, throttle })[0]!.verdict.verdict).toBe('tls.reset');
+  });
+});
