@@ -19,8 +19,8 @@ let blockedId: string;
 let blockedAt: string | undefined;
 
 /** A page that fails the test on a console error or an uncaught exception, and records every request. */
-async function open(url: string): Promise<{ page: Page; errors: string[]; requests: string[] }> {
-  const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+async function open(url: string, viewport = { width: 1280, height: 900 }): Promise<{ page: Page; errors: string[]; requests: string[] }> {
+  const page = await browser!.newPage({ viewport });
   const errors: string[] = [];
   const requests: string[] = [];
   page.on('console', (m) => {
@@ -111,6 +111,27 @@ describe('the collector\'s page', () => {
     expect(text).toContain('AS9198');
     expect(text).toContain('youtube');
     await page.screenshot({ path: path.join(OUTPUT, 'measurement.png'), fullPage: true });
+    await page.close();
+    expect(errors).toEqual([]);
+  });
+
+  it('fits a phone\'s width (wide tables scroll in their own box) and is usable from the keyboard', async ({ skip }) => {
+    if (browser === null) return skip('no Chromium');
+    const { page, errors } = await open(`${c.url}/`, { width: 375, height: 812 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    // The first Tab reaches the skip link, which moves the focus to the content.
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
+    // A measurement link is reached by Tab and opened by Enter.
+    await page.locator(`#recent a[href="/measurement/${blockedId}"]`).focus();
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`**/measurement/${blockedId}`);
+    await page.waitForFunction(() => document.body.dataset['ready'] === 'true');
+    expect(await page.locator('#reason').innerText()).toContain('tls.reset');
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    await page.screenshot({ path: path.join(OUTPUT, 'phone.png'), fullPage: true });
     await page.close();
     expect(errors).toEqual([]);
   });

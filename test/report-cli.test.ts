@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../collector/cli/main.js';
+import { csvFields } from '../collector/ingest/asn.js';
 import type { BlockingEvent } from '../collector/events/types.js';
 import { findChromium } from '../collector/report/pdf.js';
 import { EventStore } from '../collector/storage/event-store.js';
@@ -45,30 +46,6 @@ function expectedHours(target: string): string {
 
 function localHhmm(ms: number): string {
   return new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Almaty', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(ms));
-}
-
-/** One CSV line's fields (RFC 4180: quoted fields may hold commas and doubled quotes). */
-function csvFields(line: string): string[] {
-  const out: string[] = [];
-  let i = 0;
-  while (i <= line.length) {
-    if (line[i] === '"') {
-      let v = '';
-      i++;
-      while (i < line.length && !(line[i] === '"' && line[i + 1] !== '"')) {
-        v += line[i] === '"' ? '"' : line[i];
-        i += line[i] === '"' ? 2 : 1;
-      }
-      out.push(v);
-      i += 2;
-    } else {
-      const comma = line.indexOf(',', i);
-      const end = comma < 0 ? line.length : comma;
-      out.push(line.slice(i, end));
-      i = end + 1;
-    }
-  }
-  return out;
 }
 
 function csvRow(csv: string, first: string): string[] {

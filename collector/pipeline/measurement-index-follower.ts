@@ -45,54 +45,45 @@ export class MeasurementIndexFollower implements Follower {
   }
 
   offer(records: readonly ArchivedRecord[], span: AppendedSpan): boolean {
-    if (!this.running) return false;
-    if (this.resyncing !== null) {
-      this.declined++;
-      return false;
-    }
-    const starts = span.starts;
-    if (records.length === 0) return true;
-    // Or the first line of a later day (appends never go back to an earlier one), or of an archive that was empty.
-    const continues =
-      sameCursor(this.position, span.from) || (span.from.offset === 0 && (this.position === null || span.from.segment > this.position.segment));
-    if (!continues || starts === undefined || starts.length !== records.length) {
-      this.resync();
-      return false;
-    }
-    try {
+    return this.take(records.length, span, true, (starts) =>
       this.index.apply(
         records.map((record, i) => ({ record, at: starts[i]! })),
         span.to,
-      );
-      this.position = span.to;
-      return true;
-    } catch (err) {
-      this.log.error(`indexing measurements failed (reading them from the archive again): ${(err as Error).message}`);
-      this.resync();
-      return false;
-    }
+      ),
+    );
   }
 
   /** Digests of an import carry their rows: indexed like an offer of the records; without rows, read from the archive. */
   offerDigests(digests: readonly RecordDigest[], span: AppendedSpan): boolean {
+    return this.take(digests.length, span, digests.every((d) => d.index !== undefined), (starts) =>
+      this.index.applyRows(
+        digests.map((d, i) => ({ row: withPlace(d.index!.row, starts[i]!), network: d.index!.network })),
+        span.to,
+      ),
+    );
+  }
+
+  /**
+   * Index `count` records appended as `span` with `apply` when they continue from the cursor and the
+   * span says where each starts (and `usable`); otherwise, or when `apply` fails, read the archive.
+   */
+  private take(count: number, span: AppendedSpan, usable: boolean, apply: (starts: readonly ArchiveCursor[]) => void): boolean {
     if (!this.running) return false;
     if (this.resyncing !== null) {
       this.declined++;
       return false;
     }
-    if (digests.length === 0) return true;
+    if (count === 0) return true;
     const starts = span.starts;
+    // Or the first line of a later day (appends never go back to an earlier one), or of an archive that was empty.
     const continues =
       sameCursor(this.position, span.from) || (span.from.offset === 0 && (this.position === null || span.from.segment > this.position.segment));
-    if (!continues || starts === undefined || starts.length !== digests.length || digests.some((d) => d.index === undefined)) {
+    if (!continues || !usable || starts === undefined || starts.length !== count) {
       this.resync();
       return false;
     }
     try {
-      this.index.applyRows(
-        digests.map((d, i) => ({ row: withPlace(d.index!.row, starts[i]!), network: d.index!.network })),
-        span.to,
-      );
+      apply(starts);
       this.position = span.to;
       return true;
     } catch (err) {

@@ -1,10 +1,13 @@
 // Reading a lab probe run in the catalogue's evidence checks.
+import { ownResolverLabel } from '../../contract/evidence.js';
 import type { Measurement } from '../../contract/measurement.js';
 import type { ProbeRun } from '../lab/lab.js';
-import { HONEST_RESOLVER } from '../lab/topology.js';
 
-/** The lab's honest resolver abroad as the probe names it in the evidence. */
-export const LAB_HONEST_RESOLVER = `udp:${HONEST_RESOLVER}:53`;
+/**
+ * The lab's honest resolver abroad as the probe names it in the evidence: configured by an address that
+ * is not a well-known public resolver's, it is named by its place among the configured resolvers.
+ */
+export const LAB_HONEST_RESOLVER = ownResolverLabel(0);
 
 /** The measurement of one lab target in a run. */
 export function measured(r: ProbeRun, id: string): Measurement {
