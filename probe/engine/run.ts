@@ -80,13 +80,14 @@ export async function runTargets(targets: Target[], options: EngineOptions, deps
 }
 
 /**
- * Judge a run's measured targets together: each classified, the throttling baseline of its canaries
+ * Judge a run's measured targets together: each classified (unless it carries its decision), the throttling baseline of its canaries
  * added, the canary rule applied. `cutShort`: the run ended before all its targets were measured (a
  * crash); without an international canary among them nothing can tell a block from the volunteer's
  * own line, so a blocked verdict becomes inconclusive.
  */
-export function judgeRun(measured: ReadonlyArray<MeasuredTarget>, options: Pick<EngineOptions, 'probe' | 'throttle'>, cutShort = false): Measurement[] {
-  const results: Done[] = measured.map((m) => ({ ...m, decision: classify(m.target, m.result.evidence, { throttle: options.throttle }) }));
+export function judgeRun(measured: ReadonlyArray<MeasuredTarget & { decision?: Decision }>, options: Pick<EngineOptions, 'probe' | 'throttle'>, cutShort = false): Measurement[] {
+  // A target classified as it was measured (for the progress display) is not classified again.
+  const results: Done[] = measured.map((m) => ({ ...m, decision: m.decision ?? classify(m.target, m.result.evidence, { throttle: options.throttle }) }));
   // Throttling is judged against the international canaries of the same run: their figures go into
   // every other target's evidence (so that the measurement alone supports the verdict), and the
   // target is judged again with them.
