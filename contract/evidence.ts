@@ -57,6 +57,11 @@ export interface DnsQueryObservation extends FailureFields {
   late: DnsResponse[];
   /** Addresses of the answers that fall in a bogon range. */
   bogons: string[];
+  /**
+   * How many times the query was sent (UDP: resent while unanswered; system: asked again after a
+   * temporary failure). More than one is a sign of a lossy line. Absent in older evidence and for DoH.
+   */
+  sends?: number;
 }
 
 export interface DnsObservation {
@@ -151,6 +156,40 @@ export interface Baseline {
   tls_handshake_ms: number | null;
 }
 
+/** How much packet loss one run showed: none seen, some (verdicts carry a lower confidence), heavy (timeouts are not trusted). */
+export type LineLoss = 'none' | 'some' | 'heavy';
+
+/**
+ * The volunteer's own line as the whole run showed it, copied into every target's evidence so that
+ * the measurement alone supports its verdict. Loss shows as exchanges that worked only after a
+ * retransmission: a TCP connect that took the kernel's SYN retransmission time, a DNS query
+ * answered only after it was sent again. Silence (a blackhole, a resolver dropping a name) is not
+ * counted: only what worked in the end.
+ */
+export interface LineQuality {
+  /** TCP connects of the run that completed, and those of them that took at least SLOW_CONNECT_MS. */
+  connects: number;
+  slow_connects: number;
+  /** DNS queries of the run that were answered, and those of them answered only after a resend. */
+  dns_answered: number;
+  dns_resent: number;
+  loss: LineLoss;
+  /**
+   * A sign, seen on the canaries, that the line is walled off by a captive portal or an operator's
+   * "top up your balance" page (null: none). Names no address.
+   */
+  portal: string | null;
+}
+
+/** What a target's first measurement found when it was measured again in the same run (the top level holds the second). */
+export interface FirstAttempt {
+  dns: DnsObservation[];
+  tcp: TcpObservation[];
+  tls: TlsObservation[];
+  http: HttpObservation[];
+  bulk?: BulkObservation[];
+}
+
 export interface Evidence {
   dns: DnsObservation[];
   tcp: TcpObservation[];
@@ -160,4 +199,11 @@ export interface Evidence {
   bulk?: BulkObservation[];
   /** The canaries' figures in the same run (not on canaries themselves). */
   baseline?: Baseline;
+  /** The run's line quality (absent in older evidence). */
+  line?: LineQuality;
+  /**
+   * The first attempt, when the target failed in a way packet loss can cause and was measured
+   * again before it was judged: a censor fails it again, random loss rarely does.
+   */
+  first?: FirstAttempt;
 }

@@ -106,6 +106,10 @@ describe('catalogue', () => {
       'host-keyword-reset',
       'silent-after-request',
       'throttling',
+      'portal-refused',
+      'portal-dropped',
+      'portal-dns',
+      'portal-login',
       'shutdown',
     ]);
   });

@@ -5,6 +5,7 @@ import type { Measurement } from '../contract/measurement.js';
 import { makeMeasurement, T0, testTargets } from './fixtures/collector/helpers.js';
 
 const PROBE = 'probe-0001';
+const LINE = { connects: 40, slow_connects: 6, dns_answered: 30, dns_resent: 2, loss: 'some', portal: null };
 
 async function ctx(): Promise<ValidationContext> {
   return { now: T0, maxAgeMs: 14 * 86_400_000, maxFutureMs: 600_000, targets: (await testTargets()).byId, signer: PROBE };
@@ -39,6 +40,10 @@ describe('validateMeasurement', () => {
     ['unknown target', (m: any) => (m.target.id = 'myspace'), 'unknown_target', 'target.id: unknown target "myspace"'],
     ['category', (m: any) => (m.target = { id: 'telegram', category: 'video' }), 'target_mismatch', 'target.category: "video" but target "telegram" is "messenger"'],
     ['signer', (m: any) => (m.probe.id = 'probe-0002'), 'probe_mismatch', 'probe.id: "probe-0002" is not the probe that signed the batch'],
+    ['line loss', (m: any) => (m.evidence.line = { ...LINE, loss: 'extreme' }), 'schema', 'evidence.line.loss: unknown line loss "extreme"'],
+    ['line count', (m: any) => (m.evidence.line = { ...LINE, slow_connects: -1 }), 'schema', /^evidence\.line\.slow_connects: /],
+    ['nested first attempt', (m: any) => (m.evidence.first = { ...structuredClone(m.evidence), first: {} }), 'schema', 'evidence.first: unknown key "first"'],
+    ['sends', (m: any) => (m.evidence.dns[0].queries[0].sends = 0), 'schema', /^evidence\.dns\[0\]\.queries\[0\]\.sends: /],
   ])('rejects %s', async (_name, change, code, reason) => {
     const m = edit(change);
     const v = validateMeasurement(m, await ctx());
@@ -48,6 +53,15 @@ describe('validateMeasurement', () => {
     if (typeof reason === 'string') expect(v.reason).toBe(reason);
     else expect(v.reason).toMatch(reason);
     expect(v.id).toBe(typeof m.id === 'string' && m.id.length <= 64 ? m.id : null);
+  });
+
+  it("accepts a re-measured target's evidence: the line quality, the first attempt, the sends of a query", async () => {
+    const m = edit((x) => {
+      x.evidence.first = { dns: x.evidence.dns, tcp: x.evidence.tcp, tls: x.evidence.tls, http: x.evidence.http };
+      x.evidence.line = { ...LINE, portal: 'plain HTTP to egov.kz was redirected to login.wifi.test (HTTP 302)' };
+      x.evidence.dns[0].queries[0].sends = 3;
+    });
+    expect(validateMeasurement(m, await ctx())).toEqual({ ok: true, measurement: m });
   });
 
   it('accepts the edges of the time window and every known failure and verdict', async () => {

@@ -67,6 +67,16 @@ describe('formatStatus', () => {
     expect(text).toContain('last error   2024-05-09 07:59:00Z (60 s ago): upload: connect ECONNREFUSED');
   });
 
+  it("says when the last run found the line behind a captive portal, or lossy; nothing on a clean line", () => {
+    const run = sample().last_run!;
+    const portal = formatStatus(sample({ last_run: { ...run, verdicts: { offline: 27 }, line: { loss: 'none', portal: 'plain HTTP to egov.kz was redirected to login.wifi.test (HTTP 302)' } } }), NOW, true);
+    expect(portal).toContain("line         behind a captive portal or an operator's wall (plain HTTP to egov.kz was redirected to login.wifi.test (HTTP 302)): every verdict is offline");
+    const lossy = formatStatus(sample({ last_run: { ...run, line: { loss: 'heavy', portal: null } } }), NOW, true);
+    expect(lossy).toContain('line         heavy packet loss on this line');
+    expect(formatStatus(sample({ last_run: { ...run, line: { loss: 'none', portal: null } } }), NOW, true)).not.toMatch(/^line /m);
+    expect(formatStatus(sample(), NOW, true)).not.toMatch(/^line /m);
+  });
+
   it('says plainly when the daemon is gone without a clean stop, and when it stopped', () => {
     expect(formatStatus(sample(), NOW, false)).toContain('NOT RUNNING: pid');
     const stopped = formatStatus(sample({ state: 'stopped' }), NOW, false);

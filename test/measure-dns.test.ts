@@ -6,7 +6,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { connectSocket, type Deps, type Network } from '../probe/deps.js';
 import { systemClock, type Clock } from '../common/clock.js';
 import { InvalidArgumentError } from '../common/errors.js';
-import { measureDns, type DnsOptions, type ResolverSpec } from '../probe/measure/dns.js';
+import { measureDns, SYSTEM_ATTEMPTS, type DnsOptions, type ResolverSpec } from '../probe/measure/dns.js';
 import {
   fakeSystemLookup,
   startFakeDns,
@@ -372,6 +372,64 @@ describe('measureDns over UDP', () => {
         [`udp:[::1]:${server.port}`, [YOUTUBE_V6]],
       ]);
     });
+  });
+});
+
+describe('measureDns resends a query that got no answer, as stub resolvers do (a lost datagram is not a silent resolver)', () => {
+  it('UDP: the first query lost, the resend answered within the step: an answer, sent twice', async () => {
+    let seen = 0;
+    const server = await fakeDns(() => (++seen === 1 ? { kind: 'drop' } : { kind: 'answer', addresses: [YOUTUBE_V4] }));
+    const network = new TestNetwork();
+    const result = await measureDns('www.youtube.com', options([udp(server)], { qtypes: ['A'], resendMs: 100 }), deps(network));
+    const [q] = result.queries;
+    expect(q).toMatchObject({ failure: null, addresses: [YOUTUBE_V4], sends: 2 });
+    expect(server.queries).toHaveLength(2);
+    // Times count from the first send: the answer came after the resend.
+    expect(q?.rtt_ms).toBeGreaterThanOrEqual(90);
+    expect(network.allClosed()).toBe(true);
+  });
+
+  it('UDP: a resolver that never answers is asked every resendMs until the step ends, then times out', async () => {
+    const server = await fakeDns(always({ kind: 'drop' }));
+    const result = await measureDns('www.youtube.com', options([udp(server)], { qtypes: ['A'], resendMs: 100, timeoutMs: 450 }), deps(new TestNetwork()));
+    const [q] = result.queries;
+    expect(q?.failure).toBe('generic_timeout_error');
+    expect(q?.sends).toBe(server.queries.length);
+    expect(q?.sends).toBeGreaterThanOrEqual(4);
+    expect(q?.sends).toBeLessThanOrEqual(5);
+  });
+
+  it('UDP: an answer at once is sent once', async () => {
+    const server = await fakeDns(always({ kind: 'answer', addresses: [YOUTUBE_V4] }));
+    const result = await measureDns('www.youtube.com', options([udp(server)], { qtypes: ['A'], resendMs: 100 }), deps(new TestNetwork()));
+    expect(result.queries[0]?.sends).toBe(1);
+  });
+
+  it('system: a temporary failure (EAI_AGAIN) is asked again at once; NXDOMAIN is not', async () => {
+    let calls = 0;
+    const flaky = new TestNetwork(async (domain) => {
+      calls++;
+      if (domain === 'nx.example') throw Object.assign(new Error('getaddrinfo ENOTFOUND nx.example'), { code: 'ENOTFOUND' });
+      if (calls === 1) throw Object.assign(new Error(`getaddrinfo EAI_AGAIN ${domain}`), { code: 'EAI_AGAIN' });
+      return [YOUTUBE_V4];
+    });
+    const again = await measureDns('youtube.com', options([{ kind: 'system' }], { qtypes: ['A'] }), deps(flaky));
+    expect(again.queries[0]).toMatchObject({ failure: null, addresses: [YOUTUBE_V4], sends: 2 });
+    calls = 0;
+    const nx = await measureDns('nx.example', options([{ kind: 'system' }], { qtypes: ['A'] }), deps(flaky));
+    expect(nx.queries[0]).toMatchObject({ failure: 'dns_nxdomain_error', sends: 1 });
+    expect(calls).toBe(1);
+  });
+
+  it('system: a resolver that keeps failing temporarily is asked at most SYSTEM_ATTEMPTS times', async () => {
+    let calls = 0;
+    const down = new TestNetwork(async (domain) => {
+      calls++;
+      throw Object.assign(new Error(`getaddrinfo EAI_AGAIN ${domain}`), { code: 'EAI_AGAIN' });
+    });
+    const r = await measureDns('youtube.com', options([{ kind: 'system' }], { qtypes: ['A'] }), deps(down));
+    expect(r.queries[0]).toMatchObject({ failure: 'dns_servfail_error', sends: SYSTEM_ATTEMPTS });
+    expect(calls).toBe(SYSTEM_ATTEMPTS);
   });
 });
 

@@ -2,6 +2,8 @@
 import { isIP } from 'node:net';
 import type {
   Baseline,
+  FirstAttempt,
+  LineQuality,
   BulkObservation,
   CertificateInfo,
   DnsObservation,
@@ -285,8 +287,9 @@ const dnsQuery = obj<DnsQueryObservation>({
   rtt_ms: nullable(ms),
   late: arr(dnsResponse),
   bogons: arr(ip),
+  sends: num({ int: true, min: 1, max: 1000 }),
   ...failureFields,
-});
+}, ['sends']);
 
 const dnsObservation = obj<DnsObservation>({
   domain: str({ max: 255 }),
@@ -374,6 +377,24 @@ const baseline = obj<Baseline>({
   tls_handshake_ms: nullable(ms),
 });
 
+const count = num({ int: true, min: 0, max: 1_000_000 });
+const lineQuality = obj<LineQuality>({
+  connects: count,
+  slow_connects: count,
+  dns_answered: count,
+  dns_resent: count,
+  loss: oneOf(['none', 'some', 'heavy'], 'line loss'),
+  portal: nullable(str({ max: 512 })),
+});
+
+const firstAttempt = obj<FirstAttempt>({
+  dns: arr(dnsObservation),
+  tcp: arr(tcpObservation),
+  tls: arr(tlsObservation),
+  http: arr(httpObservation),
+  bulk: arr(bulkObservation, 64),
+}, ['bulk']);
+
 const evidence = obj<Evidence>({
   dns: arr(dnsObservation),
   tcp: arr(tcpObservation),
@@ -381,7 +402,9 @@ const evidence = obj<Evidence>({
   http: arr(httpObservation),
   bulk: arr(bulkObservation, 64),
   baseline,
-}, ['bulk', 'baseline']);
+  line: lineQuality,
+  first: firstAttempt,
+}, ['bulk', 'baseline', 'line', 'first']);
 
 const probeInfo = obj<ProbeInfo>({
   id: str({ pattern: /^[A-Za-z0-9_-]{8,64}$/, label: 'a probe id' }),

@@ -1,7 +1,7 @@
 // Run-level rule: when the probe's canaries fail, the run says `offline` instead of blaming any target.
 import type { Evidence } from '../../contract/evidence.js';
 import type { Target } from '../../contract/target.js';
-import type { Decision } from '../../contract/verdict.js';
+import { isBlocked, type Decision } from '../../contract/verdict.js';
 import { unique } from './address.js';
 import { CONFIDENCE } from './confidence.js';
 
@@ -11,9 +11,15 @@ export interface RunResult {
   evidence: Evidence;
 }
 
-/** A canary is reached when some address of it (resolved, or fixed) accepted a TCP connection. */
-export function canaryReached(evidence: Evidence): boolean {
-  return evidence.tcp.some((t) => t.failure === null);
+/**
+ * A canary is reached when some address of it (resolved, or fixed) accepted a TCP connection and its
+ * own verdict is no block of the whole canary. A portal that answers plain HTTP while it refuses,
+ * drops or intercepts HTTPS accepts connections too: what it does to the canary is a block like any
+ * other, and a canary blocked everywhere tells the same as a canary out of reach.
+ */
+export function canaryReached(evidence: Evidence, decision?: Decision): boolean {
+  if (!evidence.tcp.some((t) => t.failure === null)) return false;
+  return decision === undefined || !isBlocked(decision.verdict) || decision.scope === 'partial';
 }
 
 function failureSummary(evidence: Evidence): string {
@@ -27,7 +33,9 @@ function failureSummary(evidence: Evidence): string {
 }
 
 function describeCanary(r: RunResult): string {
-  return `${r.target.id}${r.target.canary !== undefined ? ` (${r.target.canary})` : ''}: ${failureSummary(r.evidence)}`;
+  // Connected but blocked as a whole (a portal's reset on 443, its own certificate): its verdict says what failed.
+  const what = r.evidence.tcp.some((t) => t.failure === null) && isBlocked(r.decision.verdict) ? r.decision.verdict : failureSummary(r.evidence);
+  return `${r.target.id}${r.target.canary !== undefined ? ` (${r.target.canary})` : ''}: ${what}`;
 }
 
 /**
@@ -39,7 +47,7 @@ export function applyCanaries(results: ReadonlyArray<RunResult>): Decision[] {
   const canaries = results.filter((r) => r.target.category === 'canary');
   const decisions = results.map((r) => r.decision);
   if (canaries.length === 0) return decisions;
-  const failed = canaries.filter((r) => !canaryReached(r.evidence));
+  const failed = canaries.filter((r) => !canaryReached(r.evidence, r.decision));
   const international = canaries.filter((r) => r.target.canary === 'international');
   const allFailed = failed.length === canaries.length;
   const internationalFailed = international.length > 0 && international.every((r) => failed.includes(r));
@@ -48,11 +56,21 @@ export function applyCanaries(results: ReadonlyArray<RunResult>): Decision[] {
   const blamed = allFailed ? failed : international;
   const head = allFailed ? 'every canary failed' : 'every international canary failed while a domestic one answered';
   const canaryText = `${head} (${blamed.map(describeCanary).join('; ')})`;
+  const portal = results.map((r) => r.evidence.line?.portal ?? null).find((p) => p !== null) ?? null;
+  const why = portal === null ? 'probe offline' : `${PORTAL_PREFIX} (${portal})`;
   return results.map((r) => ({
     verdict: 'offline',
     layer: null,
     confidence: allFailed ? CONFIDENCE.offline : CONFIDENCE.offlineInternational,
-    reason: `probe offline, ${canaryText}; the target's own finding was ${r.decision.verdict}: ${r.decision.reason}`,
+    reason: `${why}, ${canaryText}; the target's own finding was ${r.decision.verdict}: ${r.decision.reason}`,
     subjects: r.decision.subjects,
   }));
+}
+
+/** How an offline reason begins when the canaries show a captive portal or an operator's wall. */
+export const PORTAL_PREFIX = 'probe offline behind a captive portal or an operator\'s wall (a login or "top up your balance" page)';
+
+/** The portal sign behind an offline verdict (what `status` and the terminal show), or null when the run was not walled off. */
+export function portalOf(m: { verdict: Decision; evidence: Evidence }): string | null {
+  return m.verdict.verdict === 'offline' ? (m.evidence.line?.portal ?? null) : null;
 }

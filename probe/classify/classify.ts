@@ -5,7 +5,9 @@ import type { Decision, Layer } from '../../contract/verdict.js';
 import { endpointSubject, ipKey, nameKey, unique } from './address.js';
 import { combine } from './combine.js';
 import { CONFIDENCE } from './confidence.js';
+import { judgeAttempts } from './attempts.js';
 import { applyControl } from './control.js';
+import { applyLine } from './line.js';
 import { judgeDns } from './dns.js';
 import type { Context, Finding, Gap } from './finding.js';
 import { judgeHttp } from './http.js';
@@ -100,9 +102,19 @@ function judgeEndpoint(endpoint: Endpoint, ctx: Context): SubjectResult {
 /**
  * Decide what the evidence of one target means. Every domain and fixed endpoint is judged layer by
  * layer; the target's verdict is the strongest finding over them (see combine). With
- * `options.control`, findings the control reproduces become `down`.
+ * `options.control`, findings the control reproduces become `down`. A target measured twice in its
+ * run (`evidence.first`) is judged on both attempts (see judgeAttempts), and the run's line quality
+ * (`evidence.line`) tempers the verdicts packet loss can fake (see applyLine).
  */
 export function classify(target: Target, evidence: Evidence, options: ClassifyOptions = {}): Decision {
+  const second = classifyOnce(target, evidence, options);
+  const first = evidence.first;
+  const judged = first === undefined ? second : judgeAttempts(classifyOnce(target, { ...evidence, ...first, bulk: first.bulk ?? [] }, options), second);
+  return applyLine(judged, evidence);
+}
+
+/** One attempt's evidence → its decision (the rules of every layer, the control's, throttling). */
+function classifyOnce(target: Target, evidence: Evidence, options: ClassifyOptions): Decision {
   if (isEmpty(evidence)) {
     return { verdict: 'inconclusive', layer: null, confidence: CONFIDENCE.inconclusive, reason: `${target.id}: no evidence was recorded`, subjects: [] };
   }

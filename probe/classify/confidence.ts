@@ -63,6 +63,11 @@ export const CONFIDENCE = {
   /** Applied to a finding on some addresses of a domain while its other addresses worked. */
   partialFactor: 0.7,
 
+  /** Applied to a loss-prone block (a timeout, an inconsistent answer) when the run showed some packet loss. */
+  lineSomeLossFactor: 0.8,
+  /** Applied to such a block under heavy loss when every attempt at the failing layer failed in both measurements. */
+  lineHeavyLossFactor: 0.6,
+
   /** Applied when the failing addresses of one subject disagree on the failure. */
   mixedFactor: 0.8,
 } as const;

@@ -4,6 +4,11 @@ import type { ProgressEvent } from '../engine/options.js';
 export function progressReporter(stream: NodeJS.WriteStream): (event: ProgressEvent) => void {
   const tty = stream.isTTY === true;
   return (event) => {
+    if (event.type === 'remeasure') {
+      const text = `measuring ${event.targets.length} again (a failure packet loss can cause): ${event.targets.map((t) => t.id).join(', ')}`;
+      stream.write(tty ? `\r\x1b[2K${text}\n` : `${text}\n`);
+      return;
+    }
     if (event.type !== 'target-done') return;
     // Verdicts are final only once the canaries are judged, so progress names the target alone.
     const text = `[${event.done}/${event.total}] measured ${event.target.id}`;

@@ -10,6 +10,7 @@ import { probeInfo } from '../probe-info.js';
 import { trustOf } from '../trust.js';
 import { formatHeader, formatLine, formatSummary } from './format.js';
 import { progressReporter } from './progress.js';
+import { describeRunLine, lineOfRun } from '../classify/line.js';
 
 export interface RunOnceArgs {
   json: boolean;
@@ -32,5 +33,8 @@ export async function runOnce(args: RunOnceArgs, streams: Streams, signal: Abort
   const measurements = await runTargets(targets, options, deps);
   for (const m of measurements) streams.out.write(`${args.json ? JSON.stringify(m) : formatLine(m)}\n`);
   if (!args.json) streams.err.write(`${formatSummary(measurements)}\n`);
+  // Said on the terminal in both forms: a volunteer behind a portal must know the run measured nothing.
+  const line = describeRunLine(lineOfRun(measurements));
+  if (line !== null) streams.err.write(`line: ${line}\n`);
   return measurements;
 }

@@ -9,6 +9,7 @@ import { DataMeter, meteredNetwork } from '../engine/data-meter.js';
 import { engineOptionsFrom } from '../engine/options.js';
 import { judgeRun, runTargets, type MeasuredTarget } from '../engine/run.js';
 import { releaseMemoryAfterRun } from '../engine/v8-flags.js';
+import { describeRunLine, lineOfRun } from '../classify/line.js';
 import { DaemonStoppingError, RunDeadlineError } from '../errors.js';
 import { probeInfo } from '../probe-info.js';
 import type { Activity } from './activity.js';
@@ -101,7 +102,10 @@ export function measuringRun(o: RunOptions): (list: Target[], signal: AbortSigna
       if (appended > 0) o.kickUploads();
       status.update();
     }
-    activity.lastRun = { started_at: iso(began), finished_at: iso(), targets: list.length, measurements: appended, verdicts, error: null, bytes };
+    const line = lineOfRun(measurements);
+    const lineText = describeRunLine(line);
+    if (lineText !== null) log(line?.portal !== null ? 'warn' : 'info', `line: ${lineText}`);
+    activity.lastRun = { started_at: iso(began), finished_at: iso(), targets: list.length, measurements: appended, verdicts, error: null, bytes, line };
     await o.journal.end();
     // The daemon now idles until the next run: hand back what the run's connections used.
     setTimeout(releaseMemoryAfterRun, o.releaseMemoryDelayMs).unref();

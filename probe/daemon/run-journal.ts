@@ -61,7 +61,12 @@ export class RunJournal {
         const v = JSON.parse(line) as Partial<MeasuredTarget> & { judged?: unknown; spooled?: unknown };
         if (v.judged === true) left.judged = true;
         else if (typeof v.spooled === 'string') left.spooled.add(v.spooled);
-        else if (typeof v.id === 'string' && typeof v.target?.id === 'string' && typeof v.startedAt === 'number' && v.result?.evidence !== undefined) left.measured.push(v as MeasuredTarget);
+        else if (typeof v.id === 'string' && typeof v.target?.id === 'string' && typeof v.startedAt === 'number' && v.result?.evidence !== undefined) {
+          // A target measured again (packet loss suspected) is noted twice: the later note replaces the earlier.
+          const at = left.measured.findIndex((m) => m.id === v.id);
+          if (at >= 0) left.measured[at] = v as MeasuredTarget;
+          else left.measured.push(v as MeasuredTarget);
+        }
       } catch {
         // the torn last line of a crash
       }

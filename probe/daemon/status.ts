@@ -7,6 +7,7 @@ import { replaceFile } from '../../common/durable.js';
 import type { UploaderStatus } from '../upload/uploader.js';
 import type { ScheduleSnapshot } from './schedule.js';
 import type { DataUseStatus } from './data-use.js';
+import { describeRunLine, type RunLine } from '../classify/line.js';
 
 export const STATUS_FILE = 'status.json';
 export const STATUS_VERSION = 1;
@@ -23,6 +24,8 @@ export interface LastRun {
   error: string | null;
   /** Bytes the run sent and received (absent in status files of older versions). */
   bytes?: number;
+  /** What the run showed about the volunteer's own line: packet loss, a captive portal (absent in older status files). */
+  line?: RunLine | null;
 }
 
 export interface TargetsStatus {
@@ -155,6 +158,8 @@ export function formatStatus(s: DaemonStatus, now: number, alive: boolean): stri
     const secs = ((Date.parse(r.finished_at) - Date.parse(r.started_at)) / 1000).toFixed(1);
     const what = r.error !== null ? `FAILED: ${r.error}` : `${r.measurements} measurements in ${secs} s: ${verdicts(r.verdicts)}`;
     row('last run', `${when(r.started_at, now)}; ${what}`);
+    const line = describeRunLine(r.line ?? null);
+    if (line !== null) row('line', line);
   }
   row('measured', `${s.taken} measurements in ${s.runs} runs since start`);
   if (s.data !== undefined) {

@@ -42,7 +42,9 @@ export interface EngineOptions {
 
 export type ProgressEvent =
   | { type: 'target-start'; target: Target; started: number; total: number }
-  | { type: 'target-done'; target: Target; decision: Decision; done: number; total: number };
+  | { type: 'target-done'; target: Target; decision: Decision; done: number; total: number }
+  /** Targets that failed in a way packet loss can fake, measured again before the run is judged. */
+  | { type: 'remeasure'; targets: Target[] };
 
 /** Engine settings that the probe config does not expose. */
 export const ENGINE_DEFAULTS = {

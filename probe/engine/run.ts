@@ -1,6 +1,7 @@
 // One measuring run over a list of targets: measure all concurrently, classify, apply the canary rule.
 import { setMaxListeners } from 'node:events';
 import { applyCanaries } from '../classify/canary.js';
+import { assessLine } from '../classify/line.js';
 import { classify } from '../classify/classify.js';
 import { baselineOf } from '../classify/throttle.js';
 import type { ResolverSpec } from '../measure/dns.js';
@@ -13,6 +14,7 @@ import { CONFIDENCE } from '../classify/confidence.js';
 import { ulid } from '../ulid.js';
 import { RunLimits } from './limits.js';
 import { ENGINE_DEFAULTS, type EngineOptions } from './options.js';
+import { toRemeasure, withFirstAttempt } from './remeasure.js';
 import { measureTarget, type TargetEvidence } from './target-run.js';
 
 /**
@@ -76,7 +78,34 @@ export async function runTargets(targets: Target[], options: EngineOptions, deps
   // Wait for every target before failing, so that an abort leaves no step still holding a socket.
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) throw failed.reason;
-  return judgeRun(settled.map((s) => (s as PromiseFulfilledResult<Done>).value), options);
+  const firstPass = settled.map((s) => (s as PromiseFulfilledResult<Done>).value);
+  await remeasure(firstPass, measuring, deps, limits);
+  return judgeRun(firstPass, options);
+}
+
+/**
+ * Measure again, all at once, the targets of the first pass that failed in a way packet loss can
+ * fake (see toRemeasure); each keeps its id and start, its evidence becomes the second attempt with
+ * the first beside it. Bulk reads are not repeated (throttling is not judged twice).
+ */
+async function remeasure(firstPass: Done[], options: EngineOptions, deps: Deps, limits: RunLimits): Promise<void> {
+  const picked = toRemeasure(firstPass.map((d) => ({ target: d.target, evidence: d.result.evidence, decision: d.decision })));
+  if (picked.length === 0) return;
+  options.onProgress?.({ type: 'remeasure', targets: picked.map((i) => firstPass[i]!.target) });
+  const again: EngineOptions = { ...options, bulk: { ...options.bulk, enabled: false } };
+  const settled = await Promise.allSettled(
+    picked.map(async (i) => {
+      const d = firstPass[i]!;
+      const t0 = deps.clock.monotonic();
+      const second = await measureTarget(d.target, again, deps, limits);
+      d.runtime += deps.clock.monotonic() - t0;
+      d.result = { evidence: withFirstAttempt(d.result.evidence, second.evidence), timing: second.timing };
+      d.decision = classify(d.target, d.result.evidence, { throttle: options.throttle });
+      await options.onMeasured?.({ id: d.id, target: d.target, startedAt: d.startedAt, runtime: d.runtime, result: d.result });
+    }),
+  );
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /**
@@ -86,8 +115,17 @@ export async function runTargets(targets: Target[], options: EngineOptions, deps
  * own line, so a blocked verdict becomes inconclusive.
  */
 export function judgeRun(measured: ReadonlyArray<MeasuredTarget & { decision?: Decision }>, options: Pick<EngineOptions, 'probe' | 'throttle'>, cutShort = false): Measurement[] {
-  // A target classified as it was measured (for the progress display) is not classified again.
+  // A target classified as it was measured (for the progress display) is not classified again
+  // unless what the whole run showed changes its evidence.
   const results: Done[] = measured.map((m) => ({ ...m, decision: m.decision ?? classify(m.target, m.result.evidence, { throttle: options.throttle }) }));
+  // The line as the whole run showed it (packet loss, a portal) goes into every target's evidence, so
+  // that the measurement alone supports its verdict; on a lossy line, blocks loss can fake are tempered.
+  const line = assessLine(results.map((r) => ({ target: r.target, evidence: r.result.evidence })));
+  const tempered = line.loss !== 'none';
+  for (const r of results) {
+    r.result.evidence.line = line;
+    if (tempered) r.decision = classify(r.target, r.result.evidence, { throttle: options.throttle });
+  }
   // Throttling is judged against the international canaries of the same run: their figures go into
   // every other target's evidence (so that the measurement alone supports the verdict), and the
   // target is judged again with them.

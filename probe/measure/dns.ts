@@ -35,6 +35,11 @@ export interface DnsOptions {
   timeoutMs: number;
   /** How long a UDP query keeps listening after its first answer, to catch injected races (e.g. 300). */
   listenWindowMs: number;
+  /**
+   * A UDP query with no answer yet is sent again every `resendMs` within its timeout, as stub
+   * resolvers do (a lost datagram is not a silent resolver); default DEFAULT_RESEND_MS.
+   */
+  resendMs?: number;
   /** Cancels the run: measureDns then rejects with the signal's reason, after closing its sockets. */
   signal?: AbortSignal;
   /** Dispatcher for DoH requests (tests); by default DoH connects through deps.network. */
@@ -42,6 +47,12 @@ export interface DnsOptions {
 }
 
 export const DEFAULT_QTYPES: readonly DnsQueryType[] = ['A', 'AAAA'];
+
+/** How often an unanswered UDP query is sent again (the first resend of common stub resolvers). */
+export const DEFAULT_RESEND_MS = 1000;
+
+/** How many times the system resolver is asked when it fails with a temporary error (EAI_AGAIN) or times out. */
+export const SYSTEM_ATTEMPTS = 3;
 
 /** The largest DNS message; a DoH body beyond this is not a DNS response. */
 const MAX_DNS_MESSAGE = 65_535;
@@ -248,6 +259,12 @@ function abortion(signal: AbortSignal | undefined): { promise: Promise<never>; d
 // ---------------------------------------------------------------------------------------------
 // system resolver
 
+/** A failure of getaddrinfo worth asking again: EAI_AGAIN (read as SERVFAIL) or a timeout, never NXDOMAIN or a local fault. */
+function isTemporary(error: unknown, failure: Failure): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'EAI_AGAIN' || failure === 'generic_timeout_error';
+}
+
 async function systemQuery(q: Query): Promise<DnsQueryObservation> {
   const { deps, options, domain, qtype } = q;
   if (options.signal?.aborted) throw options.signal.reason;
@@ -260,32 +277,42 @@ async function systemQuery(q: Query): Promise<DnsQueryObservation> {
     timer = setTimeout(() => resolve('timeout'), options.timeoutMs);
   });
   const start = deps.clock.monotonic();
-  try {
-    const lookup = Promise.resolve()
+  const ask = () =>
+    Promise.resolve()
       .then(() => deps.network.lookup(domain, qtype === 'A' ? 4 : 6, controller.signal))
       .then(
         (addresses) => ({ addresses }),
         (error: unknown) => ({ error }),
       );
-    const outcome = await Promise.race([lookup, timeout, abort.promise]);
-    if (outcome === 'timeout') {
-      controller.abort(new DOMException(`no answer within ${options.timeoutMs} ms`, 'TimeoutError'));
-      return {
-        ...blankObservation(q, 'system'),
-        ...failed('generic_timeout_error', `system resolver gave no answer within ${options.timeoutMs} ms`),
-      };
+  try {
+    // A temporary failure (EAI_AGAIN: the resolver's answer, or the query, was lost) is asked again
+    // at once while the step's time lasts, as a stub resolver's `attempts` would.
+    let sends = 0;
+    for (;;) {
+      sends++;
+      const outcome = await Promise.race([ask(), timeout, abort.promise]);
+      if (outcome === 'timeout') {
+        controller.abort(new DOMException(`no answer within ${options.timeoutMs} ms`, 'TimeoutError'));
+        return {
+          ...blankObservation(q, 'system'),
+          ...failed('generic_timeout_error', `system resolver gave no answer within ${options.timeoutMs} ms`),
+          sends,
+        };
+      }
+      const rtt = deps.clock.monotonic() - start;
+      if ('error' in outcome) {
+        if (options.signal?.aborted) throw options.signal.reason;
+        const failure = classifyError('resolve', outcome.error);
+        if (sends < SYSTEM_ATTEMPTS && isTemporary(outcome.error, failure)) continue;
+        return {
+          ...blankObservation(q, 'system'),
+          ...failed(failure, rawError(outcome.error)),
+          rtt_ms: failure === 'generic_timeout_error' ? null : rtt,
+          sends,
+        };
+      }
+      return { ...answered(q, 'system', { rcode: 'NOERROR', addresses: outcome.addresses, cnames: [], ttl: null }, rtt, []), sends };
     }
-    const rtt = deps.clock.monotonic() - start;
-    if ('error' in outcome) {
-      if (options.signal?.aborted) throw options.signal.reason;
-      const failure = classifyError('resolve', outcome.error);
-      return {
-        ...blankObservation(q, 'system'),
-        ...failed(failure, rawError(outcome.error)),
-        rtt_ms: failure === 'generic_timeout_error' ? null : rtt,
-      };
-    }
-    return answered(q, 'system', { rcode: 'NOERROR', addresses: outcome.addresses, cnames: [], ttl: null }, rtt, []);
   } finally {
     clearTimeout(timer);
     abort.dispose();
@@ -309,15 +336,18 @@ function udpQuery(q: Query, spec: { address: string; port: number; label?: strin
     const packet = encodeQuery(id, domain, qtype);
     const socket = deps.network.createUdpSocket(net.isIPv6(spec.address) ? 'udp6' : 'udp4');
     let sentAt = 0;
+    let sends = 0;
     let first: { answer: Answer; rtt: number } | null = null;
     const late: DnsResponse[] = [];
     let timer: NodeJS.Timeout | undefined;
+    let resend: NodeJS.Timeout | undefined;
     let done = false;
 
     const finish = (result: { observation: DnsQueryObservation } | { abort: unknown }) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
+      clearInterval(resend);
       signal?.removeEventListener('abort', onAbort);
       socket.removeAllListeners('message');
       socket.on('error', () => {}); // errors after the end change nothing
@@ -331,11 +361,11 @@ function udpQuery(q: Query, spec: { address: string; port: number; label?: strin
     };
     const finishAnswered = () => {
       if (first === null) return;
-      finish({ observation: answered(q, 'udp', first.answer, first.rtt, late) });
+      finish({ observation: { ...answered(q, 'udp', first.answer, first.rtt, late), sends } });
     };
     // A labelled resolver's address stays out of the evidence, error texts included.
     const fail = (failure: Failure, error: string) =>
-      finish({ observation: { ...blankObservation(q, 'udp'), ...failed(failure, spec.label !== undefined ? redactAddresses(error) : error) } });
+      finish({ observation: { ...blankObservation(q, 'udp'), ...failed(failure, spec.label !== undefined ? redactAddresses(error) : error), sends } });
     const onAbort = () => finish({ abort: signal?.reason });
     signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -346,6 +376,7 @@ function udpQuery(q: Query, spec: { address: string; port: number; label?: strin
       if (first === null) {
         first = { answer, rtt: after };
         clearTimeout(timer);
+        clearInterval(resend);
         if (options.listenWindowMs === 0) finishAnswered();
         else timer = setTimeout(finishAnswered, options.listenWindowMs);
       } else {
@@ -371,9 +402,21 @@ function udpQuery(q: Query, spec: { address: string; port: number; label?: strin
         return;
       }
       sentAt = deps.clock.monotonic();
-      socket.send(packet, (sendErr) => {
-        if (sendErr && !done) fail(classifyError('resolve', sendErr), rawError(sendErr));
-      });
+      // The same query (same id) again while no answer came: any copy's answer is the answer, and
+      // the times stay counted from the first send.
+      const send = () => {
+        sends++;
+        socket.send(packet, (sendErr) => {
+          if (sendErr && !done) fail(classifyError('resolve', sendErr), rawError(sendErr));
+        });
+      };
+      send();
+      const every = options.resendMs ?? DEFAULT_RESEND_MS;
+      if (every > 0 && every < options.timeoutMs) {
+        resend = setInterval(() => {
+          if (!done && first === null) send();
+        }, every);
+      }
     });
   });
 }

@@ -97,6 +97,13 @@ export interface LabTier {
   all?: LabExpected;
   /** What the evidence must show besides the verdicts: that the censor's mechanism really acted on the wire. */
   check(run: ProbeRun): void;
+  /** How many times `run --once` measures the scenario (each run checked); default 1. */
+  runs?: number;
+  /**
+   * What the daemon's run under the scenario shows: `upload` (default) measured, uploaded and stored;
+   * `spool` cut off from the collector, everything kept and delivered after the shutdown; `skip` not run.
+   */
+  daemon?: 'upload' | 'spool' | 'skip';
 }
 
 export const TIERS = ['evidence', 'control', 'loopback', 'lab'] as const;

@@ -5,6 +5,7 @@ import type { CatalogueCase, LabExpected, LabTier, Tier } from './case.js';
 import { cleanCases } from './clean.js';
 import { dnsCases } from './dns.js';
 import { httpCases } from './http.js';
+import { lineCases } from './line.js';
 import { shutdownCases } from './shutdown.js';
 import { tcpCases } from './tcp.js';
 import { tlsCases } from './tls.js';
@@ -19,6 +20,7 @@ export const FAMILIES = {
   tcp: tcpCases,
   tls: tlsCases,
   http: httpCases,
+  line: lineCases,
   shutdown: shutdownCases,
 } as const satisfies Record<string, readonly CatalogueCase[]>;
 export type Family = keyof typeof FAMILIES;

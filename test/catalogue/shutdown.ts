@@ -42,6 +42,7 @@ export const shutdownCases: CatalogueCase[] = [
       apply: (c) => c.shutdown(),
       blocked: {},
       all: { verdict: 'offline', layer: null },
+      daemon: 'spool',
       check(r) {
         for (const m of r.measurements) {
           expect(m.evidence.tcp.every((t) => t.failure !== null), m.target.id).toBe(true);

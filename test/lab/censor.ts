@@ -11,6 +11,8 @@ import {
   INTERNET_PREFIX,
   ISP_RESOLVER,
   NS,
+  PORTAL_PORT,
+  PORTAL_TLS_PORT,
   TAP_IP,
 } from './topology.js';
 
@@ -28,6 +30,9 @@ export async function listening(ns: string, proto: 'tcp' | 'udp', port: number, 
   const r = await runIn(ns, 'ss', ['-Hln', proto === 'tcp' ? '-t' : '-u', filter], { allowFailure: true });
   return r.code === 0 && r.stdout.trim() !== '';
 }
+
+/** How a portal walls the line off (see Censor.portal). */
+export type PortalVariant = 'refused' | 'dropped' | 'dns' | 'login';
 
 export class Censor {
   readonly #ctx: CensorContext;
@@ -178,6 +183,31 @@ export class Censor {
         '-m', 'connbytes', '--connbytes', `${afterBytes}:`, '--connbytes-dir', 'reply', '--connbytes-mode', 'bytes',
         '-j', 'CLASSIFY', '--set-class', '1:20',
       );
+    }
+  }
+
+  /**
+   * A captive portal (hotel Wi-Fi) or an operator's "top up your balance" wall, on the line's own
+   * router. Plain HTTP to anywhere is sent to the portal's login redirect; HTTPS is refused with a
+   * reset (`refused`), dropped (`dropped`) or caught by the portal with its self-signed certificate
+   * (`login`); or (`dns`) the router's resolver answers every name with the portal's private
+   * address, every DNS query to anyone else is sent to that resolver, and nothing else passes.
+   */
+  async portal(variant: PortalVariant): Promise<void> {
+    const nat = (...args: string[]) => this.iptables('nat', '-A', 'PREROUTING', '-i', CENSOR_CLIENT_DEV, ...args);
+    const forward = (...args: string[]) => this.iptables('filter', '-A', 'FORWARD', '-i', CENSOR_CLIENT_DEV, ...args);
+    if (variant === 'dns') {
+      await this.resolver(['/#/' + ISP_RESOLVER]);
+      for (const proto of ['udp', 'tcp']) await nat('-p', proto, '--dport', '53', '-j', 'DNAT', '--to-destination', `${ISP_RESOLVER}:53`);
+      await forward('-p', 'tcp', '-j', 'REJECT', '--reject-with', 'tcp-reset');
+      await forward('-j', 'REJECT', '--reject-with', 'icmp-admin-prohibited');
+      return;
+    }
+    await nat('-p', 'tcp', '--dport', '80', '-j', 'DNAT', '--to-destination', `${ISP_RESOLVER}:${PORTAL_PORT}`);
+    if (variant === 'login') {
+      await nat('-p', 'tcp', '--dport', '443', '-j', 'DNAT', '--to-destination', `${ISP_RESOLVER}:${PORTAL_TLS_PORT}`);
+    } else {
+      await forward('-p', 'tcp', '--dport', '443', '-j', variant === 'refused' ? 'REJECT' : 'DROP', ...(variant === 'refused' ? ['--reject-with', 'tcp-reset'] : []));
     }
   }
 

@@ -16,6 +16,7 @@ import {
   probeDaemonYaml,
   probeYaml,
   targetsYaml,
+  type ProbeTiming,
   victoriaMetricsArgs,
 } from './config-files.js';
 import { LabDaemon } from './lab-daemon.js';
@@ -24,6 +25,7 @@ import { LabCommandError, run, runIn, startService, stopPid, stopService, waitFo
 import {
   BLOCKPAGE_PORT,
   CENSOR_INTERNET_DEV,
+  CLIENT_DEV,
   COLLECTOR,
   HONEST_BACKEND,
   HONEST_RESOLVER,
@@ -197,7 +199,7 @@ export class Lab {
     }
     await writeFile(this.#file('dnsmasq-honest.conf'), honestDnsmasqConf(this.#file('dnsmasq-honest.log')));
     await writeFile(this.#file('nginx-internet.conf'), internetNginxConf(this.dir, { cert: pki.serverCert, key: pki.serverKey }));
-    await writeFile(this.#file('nginx-censor.conf'), blockpageNginxConf(this.dir, ISP_RESOLVER));
+    await writeFile(this.#file('nginx-censor.conf'), blockpageNginxConf(this.dir, ISP_RESOLVER, { cert: pki.portalCert, key: pki.portalKey }));
     await writeFile(this.targetsFile, targetsYaml());
     await writeFile(this.probeConfig, probeYaml(pki.caCert, this.targetsFile));
     const token = randomBytes(24).toString('base64url');
@@ -295,15 +297,36 @@ export class Lab {
     await this.censor.clear(() => this.restoreInternetRoute());
   }
 
+  /**
+   * A poor line on the volunteer's side (a weak Wi-Fi): each packet in and out of the client's link is
+   * dropped at random with `probability` (iptables' statistic match, where netem may be missing).
+   * 0 removes the loss.
+   */
+  async lineLoss(probability: number): Promise<void> {
+    const ipt = (...args: string[]) => runIn(NS.client, 'iptables', ['-w', ...args]);
+    await ipt('-F');
+    if (probability <= 0) return;
+    const p = probability.toFixed(4);
+    await ipt('-A', 'INPUT', '-i', CLIENT_DEV, '-m', 'statistic', '--mode', 'random', '--probability', p, '-j', 'DROP');
+    await ipt('-A', 'OUTPUT', '-o', CLIENT_DEV, '-m', 'statistic', '--mode', 'random', '--probability', p, '-j', 'DROP');
+  }
+
+  /** Write a probe config (`<name>.yaml` in the lab dir) with other step bounds than the lab's short ones. */
+  async writeProbeConfig(name: string, timing: ProbeTiming): Promise<string> {
+    const file = this.#file(`${name}.yaml`);
+    await writeFile(file, probeYaml(this.caFile, this.targetsFile, timing));
+    return file;
+  }
+
   /** Run `ashyq-probe run --once --json` inside the client host, against the lab's config and targets. */
-  async probe(extraArgs: readonly string[] = []): Promise<ProbeRun> {
+  async probe(extraArgs: readonly string[] = [], configFile = this.probeConfig): Promise<ProbeRun> {
     const entry = this.#node('ashyq-probe.ts');
     const started = Date.now();
     const r = await runIn(
       NS.client,
       entry.cmd,
-      [...entry.args, 'run', '--once', '--json', '--config', this.probeConfig, '--targets', this.targetsFile, ...extraArgs],
-      { allowFailure: true, timeoutMs: 60_000, env: { ...process.env, UV_THREADPOOL_SIZE: '32' } },
+      [...entry.args, 'run', '--once', '--json', '--config', configFile, '--targets', this.targetsFile, ...extraArgs],
+      { allowFailure: true, timeoutMs: 120_000, env: { ...process.env, UV_THREADPOOL_SIZE: '32' } },
     );
     const elapsedMs = Date.now() - started;
     const measurements: Measurement[] = [];

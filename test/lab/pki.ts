@@ -22,7 +22,13 @@ export interface LabPkiFiles {
   /** The fake national root and its key (the interceptor forges leaves with it). */
   nationalCert: string;
   nationalKey: string;
+  /** The hotel portal's own self-signed certificate (what it presents for every HTTPS name it catches). */
+  portalCert: string;
+  portalKey: string;
 }
+
+/** The portal's self-signed certificate's subject (the issuer a probe behind it sees). */
+export const PORTAL_SUBJECT = '/O=Lab Hotel Wi-Fi/CN=login.wifi.lab';
 
 function opensslConfig(domains: readonly string[]): string {
   return `[req]
@@ -63,6 +69,7 @@ export async function makeLabPki(dir: string, domains: readonly string[]): Promi
 
   await root('lab-ca', LAB_CA_SUBJECT);
   await root('national-root', NATIONAL_ROOT_SUBJECT);
+  await root('portal', PORTAL_SUBJECT);
   await key('server');
   await openssl('req', '-new', '-config', cnf, '-key', file('server.key'), '-subj', `/CN=${domains[0] ?? 'lab'}`, '-out', file('server.csr'));
   await openssl(
@@ -75,5 +82,7 @@ export async function makeLabPki(dir: string, domains: readonly string[]): Promi
     serverKey: file('server.key'),
     nationalCert: file('national-root.pem'),
     nationalKey: file('national-root.key'),
+    portalCert: file('portal.pem'),
+    portalKey: file('portal.key'),
   };
 }

@@ -34,6 +34,8 @@ export const LINKS = [
 /** The client's router and ISP resolver (dnsmasq on the censor). */
 export const ISP_RESOLVER = '10.77.1.1';
 export const CLIENT_IP = '10.77.1.2';
+/** The client's end of its link to the censor (where the lab's line loss applies). */
+export const CLIENT_DEV = 'c0';
 /** The censor's interface towards the client (where shaping applies to downloads). */
 export const CENSOR_CLIENT_DEV = 'c1';
 export const CENSOR_INTERNET_DEV = 'i1';
@@ -42,6 +44,11 @@ export const TAP_IP = '10.77.3.2';
 /** Where the censor's own block page and interception proxy listen. */
 export const BLOCKPAGE_PORT = 8080;
 export const INTERCEPT_PORT = 8443;
+/** Where the captive portal's login redirect (plain HTTP) and its HTTPS catcher listen on the router. */
+export const PORTAL_PORT = 8081;
+export const PORTAL_TLS_PORT = 8444;
+/** The name the portal's redirect points to. */
+export const PORTAL_HOST = 'login.wifi.lab';
 
 /**
  * The lab's "internet". Its services need addresses the probe treats as public: the classifier
