@@ -12,6 +12,8 @@ import { measurementListRoutes } from './api/routes/measurement-list.js';
 import { measurementRecordRoutes } from './api/routes/measurement-record.js';
 import { networkRoutes } from './api/routes/networks.js';
 import { pageRoutes } from './api/routes/page.js';
+import { controlRoutes } from './api/routes/control.js';
+import { ControlStage, type ControlDeps } from './control/stage.js';
 import { targetRoutes } from './api/routes/targets.js';
 import { createServer, type ServerLog } from './api/server.js';
 import type { CollectorConfig } from './config.js';
@@ -67,6 +69,8 @@ export interface CollectorDeps {
   eventWriter?: LineWriter;
   /** Replaces the InfluxDB writer of the spool-overflow points (default: one to config.influx). */
   overflowWriter?: LineWriter;
+  /** How the control vantage measures (tests: loopback fakes); default the system's network and the shipped settings. */
+  control?: ControlDeps;
   /** Timing of the outboxes of the webhook and the event points (tests). */
   outbox?: Pick<RevisionOutboxOptions, 'timers' | 'random' | 'pollMs' | 'initialRetryDelayMs' | 'maxRetryDelayMs'>;
 }
@@ -86,6 +90,8 @@ export interface Collector {
   followers: readonly Follower[];
   /** The measurement index (one row per measurement, where its record is in the archive). */
   measurements: MeasurementIndex;
+  /** The control vantage: its archive, the index of control measurements, the prober (when enabled). */
+  control: ControlStage;
   /** The event detector following the archive, and where it keeps events. */
   events: EventFollower;
   eventStore: EventStore;
@@ -258,7 +264,21 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
           logger: { info: (m) => app.log.info(`influx spool overflows: ${m}`), warn: (m) => app.log.warn(`influx spool overflows: ${m}`), error: (m) => app.log.error(`influx spool overflows: ${m}`) },
         });
   overflowPoints?.start();
+  const control = await ControlStage.open({
+    dataDir: config.data_dir,
+    config: config.control,
+    targets: targets.targets,
+    byId: targets.byId,
+    clock,
+    ...(deps.control !== undefined ? { deps: deps.control } : {}),
+    log: { info: (m) => app.log.info(m), warn: (m) => app.log.warn(m) },
+  });
+  metrics.watchControl(() => {
+    const s = control.status;
+    return { enabled: control.config.enabled, runs: s.runs, failures: s.failures, ageSeconds: control.view().age_s, judged: control.judge.judged };
+  });
   const ingest = new Ingest({
+    controls: control.judge,
     limits: config.limits,
     clock,
     store,
@@ -304,6 +324,8 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
   measurementRecordRoutes(app, { index: measurements.index, archive });
   networkRoutes(app, { index: measurements.index, clock });
   pageRoutes(app, { reportsDir: config.reports_dir ?? null });
+  controlRoutes(app, { control });
+  control.start();
 
   // Close (and compress) a finished day even when no upload arrives after midnight.
   const dayTimer = setInterval(() => {
@@ -315,6 +337,7 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
   const close = (): Promise<void> => {
     closing ??= (async () => {
       clearInterval(dayTimer);
+      await control.close();
       await app.close();
       for (const o of [...outboxes].reverse()) await o.stop();
       delivery.close();
@@ -332,5 +355,5 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
   if (archive.recovered.length > 0) {
     app.log.warn({ recovered: archive.recovered }, 'archive: cut torn tails left by a crash (never acknowledged)');
   }
-  return { app, close, archive, store, measurements: measurements.index, metrics, targets, surges, followers: others, events, eventStore, webhook, eventPoints: delivery.eventPoints, overflowPoints, recovered: archive.recovered, caughtUp: index.caughtUp };
+  return { app, close, archive, store, measurements: measurements.index, control, metrics, targets, surges, followers: others, events, eventStore, webhook, eventPoints: delivery.eventPoints, overflowPoints, recovered: archive.recovered, caughtUp: index.caughtUp };
 }

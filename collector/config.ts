@@ -49,6 +49,24 @@ export const DEFAULT_EVENTS: EventsConfig = {
   surge_every_minutes: 10,
 };
 
+/**
+ * The control vantage: the collector measures every target itself, from where it runs (outside the
+ * censor), with the probe's engine, so that a failure the control shares is `down`, not blocking.
+ * Off by default: it is for a collector deployed outside the censored country.
+ */
+export interface ControlConfig {
+  enabled: boolean;
+  /** Every target of the list, every this many minutes (close to the probes' interval). */
+  interval_minutes: number;
+  /** A probe's measurement is judged with the control nearest in time within this many minutes. */
+  window_minutes: number;
+  /** Where the control measures from (shown beside its measurements): its network's ASN and country. */
+  asn: number | null;
+  cc: string | null;
+}
+
+export const DEFAULT_CONTROL: ControlConfig = { enabled: false, interval_minutes: 60, window_minutes: 90, asn: null, cc: null };
+
 export interface CollectorConfig {
   /** Where the archive, the store and the generated enrollment token live. */
   data_dir: string;
@@ -67,6 +85,8 @@ export interface CollectorConfig {
   ip_db: { asn: string[]; country: string[] } | null;
   /** The blocking-event detector. */
   events: EventsConfig;
+  /** The collector's own control measurements (absent in configs built before it: off). */
+  control?: ControlConfig;
   /** Where monthly reports are written (a folder YYYY-MM/ with report.html each), served read-only; absent or null = none. */
   reports_dir?: string | null;
 }
@@ -97,6 +117,7 @@ export function defaultCollectorConfig(env: Env = process.env): CollectorConfig 
       influx: null,
       ip_db: null,
       events: structuredClone(DEFAULT_EVENTS),
+      control: structuredClone(DEFAULT_CONTROL),
     },
     env,
     '(environment)',
@@ -205,7 +226,8 @@ class Reader {
   }
 }
 
-const TOP_KEYS = ['data_dir', 'listen', 'tls', 'trust_proxy', 'enrollment_tokens', 'targets_file', 'limits', 'influx', 'ip_db', 'events', 'reports_dir'] as const;
+const TOP_KEYS = ['data_dir', 'listen', 'tls', 'trust_proxy', 'enrollment_tokens', 'targets_file', 'limits', 'influx', 'ip_db', 'events', 'control', 'reports_dir'] as const;
+const CONTROL_KEYS = ['enabled', 'interval_minutes', 'window_minutes', 'asn', 'cc'] as const;
 const EVENT_KEYS = ['interval_minutes', 'min_probes', 'min_probe_history_hours', 'webhook', 'surge_every_minutes'] as const;
 const LIMIT_KEYS = ['max_body_bytes', 'max_json_bytes', 'max_batch_items', 'max_age_s', 'max_future_s', 'signature_skew_s', 'rate_per_probe'] as const;
 
@@ -356,6 +378,32 @@ export function parseCollectorConfig(text: string, file: string, baseDir: string
               }
               if (secret !== undefined && secret.length < 16) reader.error(w.get('secret'), 'events.webhook.secret', 'a secret must have at least 16 characters');
               if (url !== undefined && secret !== undefined) events.webhook = { url, secret };
+            }
+            break;
+          }
+          case 'control': {
+            const m = reader.map(node, key, CONTROL_KEYS);
+            if (!m) break;
+            const control = (config.control ??= structuredClone(DEFAULT_CONTROL));
+            if (m.has('enabled')) {
+              const v = reader.bool(m.get('enabled'), 'control.enabled');
+              if (v !== undefined) control.enabled = v;
+            }
+            for (const [name, min, max] of [['interval_minutes', 1, 1440], ['window_minutes', 1, 24 * 60]] as const) {
+              if (!m.has(name)) continue;
+              const v = reader.int(m.get(name), `control.${name}`, min, max);
+              if (v !== undefined) control[name] = v;
+            }
+            const asn = m.get('asn');
+            if (asn !== undefined && !(isScalar(asn) && asn.value === null)) {
+              const v = reader.int(asn, 'control.asn', 0, 4_294_967_295);
+              if (v !== undefined) control.asn = v;
+            }
+            const cc = m.get('cc');
+            if (cc !== undefined && !(isScalar(cc) && cc.value === null)) {
+              const v = reader.string(cc, 'control.cc');
+              if (v !== undefined && !/^[A-Z]{2}$/.test(v)) reader.error(cc, 'control.cc', 'expected an ISO 3166-1 alpha-2 code such as DE');
+              else if (v !== undefined) control.cc = v;
             }
             break;
           }

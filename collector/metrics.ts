@@ -20,9 +20,21 @@ export interface EventMetricsSource {
   webhook: { backlog(): number; failures(): { error: number; refused: number } } | null;
 }
 
+/** The control vantage's side of /metrics, read when it is rendered. */
+export interface ControlMetricsSource {
+  enabled: boolean;
+  runs: number;
+  failures: number;
+  /** Seconds since the last completed control run, null before the first. */
+  ageSeconds: number | null;
+  /** Measurements judged with a control since start. */
+  judged: number;
+}
+
 export class Metrics {
   private readonly revisions = new Map<string, number>();
   private events: EventMetricsSource | null = null;
+  private control: (() => ControlMetricsSource) | null = null;
   private readonly measurements = new Map<ItemStatus, number>([
     ['accepted', 0],
     ['duplicate', 0],
@@ -69,6 +81,10 @@ export class Metrics {
   }
 
   /** Where the events' gauges come from (set once by the collector's wiring). */
+  watchControl(source: () => ControlMetricsSource): void {
+    this.control = source;
+  }
+
   watchEvents(source: EventMetricsSource): void {
     this.events = source;
   }
@@ -129,7 +145,28 @@ export class Metrics {
     lines.push('# TYPE ashyq_event_surges_active gauge');
     lines.push(`ashyq_event_surges_active ${this.eventSurges}`);
     this.renderEvents(lines);
+    this.renderControl(lines);
     return `${lines.join('\n')}\n`;
+  }
+
+  private renderControl(lines: string[]): void {
+    if (this.control === null) return;
+    const c = this.control();
+    lines.push('# HELP ashyq_control_enabled Whether the collector measures the targets itself as the control vantage (1) or not (0).');
+    lines.push('# TYPE ashyq_control_enabled gauge');
+    lines.push(`ashyq_control_enabled ${c.enabled ? 1 : 0}`);
+    lines.push('# HELP ashyq_control_runs_total Control runs over the target list completed since start.');
+    lines.push('# TYPE ashyq_control_runs_total counter');
+    lines.push(`ashyq_control_runs_total ${c.runs}`);
+    lines.push('# HELP ashyq_control_failures_total Control runs that failed since start.');
+    lines.push('# TYPE ashyq_control_failures_total counter');
+    lines.push(`ashyq_control_failures_total ${c.failures}`);
+    lines.push('# HELP ashyq_control_age_seconds Seconds since the last completed control run (NaN before the first).');
+    lines.push('# TYPE ashyq_control_age_seconds gauge');
+    lines.push(`ashyq_control_age_seconds ${c.ageSeconds === null ? 'NaN' : c.ageSeconds}`);
+    lines.push('# HELP ashyq_control_judged_total Measurements judged again with a control since start (both verdicts kept).');
+    lines.push('# TYPE ashyq_control_judged_total counter');
+    lines.push(`ashyq_control_judged_total ${c.judged}`);
   }
 
   private renderEvents(lines: string[]): void {

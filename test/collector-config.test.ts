@@ -1,7 +1,7 @@
 // The collector config: embedded defaults, a YAML file validated with file:line, environment overrides.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_EVENTS, DEFAULT_LIMITS, defaultCollectorConfig, loadCollectorConfig, parseCollectorConfig } from '../collector/config.js';
+import { DEFAULT_CONTROL, DEFAULT_EVENTS, DEFAULT_LIMITS, defaultCollectorConfig, loadCollectorConfig, parseCollectorConfig } from '../collector/config.js';
 import { ConfigError, ConfigErrors } from '../common/errors.js';
 import { FIXTURES } from './fixtures/collector/helpers.js';
 
@@ -19,7 +19,9 @@ describe('collector config', () => {
       influx: null,
       ip_db: null,
       events: DEFAULT_EVENTS,
+      control: DEFAULT_CONTROL,
     });
+    expect(c.control?.enabled, 'the control vantage is off unless asked for: it is for a collector outside the censored country').toBe(false);
   });
 
   it('takes the enrollment token and InfluxDB from the environment', () => {
@@ -61,6 +63,7 @@ describe('collector config', () => {
         surge_every_minutes: 15,
         webhook: { url: 'https://hooks.example.org/ashyq', secret: 'a-webhook-secret-of-32-characters' },
       },
+      control: { enabled: true, interval_minutes: 30, window_minutes: 60, asn: 24940, cc: 'DE' },
     });
   });
 
@@ -73,7 +76,7 @@ describe('collector config', () => {
       `${file}:5: listen.port: expected an integer from 0 to 65535`,
       `${file}:6: trust_proxy: expected true or false`,
       `${file}:9: limits.max_items: unknown key (allowed: max_body_bytes, max_json_bytes, max_batch_items, max_age_s, max_future_s, signature_skew_s, rate_per_probe)`,
-      `${file}:10: colour: unknown key (allowed: data_dir, listen, tls, trust_proxy, enrollment_tokens, targets_file, limits, influx, ip_db, events, reports_dir)`,
+      `${file}:10: colour: unknown key (allowed: data_dir, listen, tls, trust_proxy, enrollment_tokens, targets_file, limits, influx, ip_db, events, control, reports_dir)`,
     ]);
   });
 
@@ -96,6 +99,12 @@ describe('collector config', () => {
     expect(one('events: { webhook: { url: "mailto:x", secret: a-webhook-secret-0123 } }')).toBe('c.yaml:1: events.webhook.url: expected an http(s) URL');
     expect(one('events: { webhook: { secret: a-webhook-secret-0123 } }')).toBe('c.yaml:1: events.webhook.url: missing');
     expect(one('events: { colour: red }')).toMatch(/^c\.yaml:1: events\.colour: unknown key/);
+    expect(one('control: { enabled: yes please }')).toBe('c.yaml:1: control.enabled: expected true or false');
+    expect(one('control: { interval_minutes: 0 }')).toBe('c.yaml:1: control.interval_minutes: expected an integer from 1 to 1440');
+    expect(one('control: { window_minutes: 2000 }')).toBe('c.yaml:1: control.window_minutes: expected an integer from 1 to 1440');
+    expect(one('control: { cc: germany }')).toBe('c.yaml:1: control.cc: expected an ISO 3166-1 alpha-2 code such as DE');
+    expect(one('control: { asn: -1 }')).toBe('c.yaml:1: control.asn: expected an integer from 0 to 4294967295');
+    expect(one('control: { where: abroad }')).toMatch(/^c\.yaml:1: control\.where: unknown key \(allowed: enabled, interval_minutes, window_minutes, asn, cc\)/);
     expect(one('')).toBe('no error');
     expect(parseCollectorConfig('data_dir: d\n', 'c.yaml', '/base', {}).data_dir).toBe('/base/d');
   });

@@ -10,5 +10,5 @@ export type { Clock } from '../../common/clock.js';
 export { AshyqError, InvalidArgumentError } from '../../common/errors.js';
 export type { ArchivedRecord } from '../storage/archive.js';
 export type { RecordDigest } from '../storage/record-digest.js';
-export { Archive, utcDay } from '../storage/archive.js';
+export { Archive, utcDay, verdictOf } from '../storage/archive.js';
 export { explainMeasurement } from '../ingest/validate.js';

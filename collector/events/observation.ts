@@ -1,5 +1,5 @@
 // The detector's input: one classified measurement reduced to the fields detection needs, and its method.
-import type { Category, Layer, RecordDigest, Scope, Verdict } from './contract.js';
+import { verdictOf, type Category, type Layer, type RecordDigest, type Scope, type Verdict } from './contract.js';
 import { isBlocked } from './contract.js';
 
 export interface Observation {
@@ -66,7 +66,9 @@ export function methodOf(verdict: string): Method | null {
 /** The observation of one archived record: network from the record, verdict and scope from the measurement. */
 export function observationFromRecord(record: RecordDigest): Observation {
   const m = record.measurement;
-  const scope = m.verdict.scope;
+  // The collector's verdict when a control judged the measurement (a failure the control shares is `down`, never an event).
+  const decided = verdictOf(record);
+  const scope = decided.scope;
   const obs: Observation = {
     id: m.id,
     probe_id: record.probe_id,
@@ -75,9 +77,9 @@ export function observationFromRecord(record: RecordDigest): Observation {
     asn: record.asn,
     cc: record.cc,
     time: Date.parse(m.started_at),
-    verdict: m.verdict.verdict,
-    layer: m.verdict.layer,
-    confidence: m.verdict.confidence,
+    verdict: decided.verdict,
+    layer: decided.layer,
+    confidence: decided.confidence,
   };
   if (scope !== undefined) obs.scope = scope;
   return obs;

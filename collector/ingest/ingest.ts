@@ -19,7 +19,7 @@ import {
   type ItemResult,
   type SpoolOverflowReport,
 } from '../../contract/wire.js';
-import type { Archive, ArchivedRecord } from '../storage/archive.js';
+import type { Archive, ArchivedRecord, CollectorJudgement } from '../storage/archive.js';
 import { attribute, type AsnInfo, type AsnLookup } from './asn.js';
 import type { Limits } from '../config.js';
 import { measurementBytes, pairCount } from './json-slices.js';
@@ -28,6 +28,7 @@ import { RateLimiter } from './rate-limit.js';
 import { ReplayCache } from './replay-cache.js';
 import type { Store } from '../storage/store.js';
 import { validateMeasurement, validateSpoolOverflow } from './validate.js';
+import type { Measurement } from '../../contract/measurement.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 
 const gunzip = promisify(gunzipCallback);
@@ -63,6 +64,13 @@ export interface IngestDeps {
   log?: IngestLog;
   /** Told of a spool-overflow report with new drops, as the store now keeps it, with the network of its batch. */
   onSpoolOverflow?: (overflow: { probe_id: string; asn: number | null; cc: string | null; report: SpoolOverflowReport }) => void;
+  /** Judges each accepted measurement again with the control vantage's evidence (collector/control/); none: the probe's verdict stands. */
+  controls?: { judge(m: Measurement): CollectorJudgement | null };
+}
+
+/** The record's `collector` field, when a control judged the measurement. */
+function judged(j: CollectorJudgement | null): { collector?: CollectorJudgement } {
+  return j === null ? {} : { collector: j };
 }
 
 const STATUS: Record<BatchErrorCode, number> = {
@@ -233,6 +241,8 @@ export class Ingest {
           received_at: receivedAt,
           probe_id: probe.id,
           ...attribute(looked, m.probe),
+          // Judged again with the nearest control of its target: both verdicts kept, this one used after the archive.
+          ...judged(this.deps.controls?.judge(m) ?? null),
           measurement: m,
         },
         // Bytes with a key written twice hold a value validation never saw: serialise those instead.

@@ -19,7 +19,7 @@ import { FAILURES, OPERATIONS } from '../../contract/failure.js';
 import { MEASUREMENT_SCHEMA, type Measurement, type ProbeInfo } from '../../contract/measurement.js';
 import { CATEGORIES, type Target } from '../../contract/target.js';
 import type { RejectCode, SpoolOverflowReport } from '../../contract/wire.js';
-import type { ArchivedRecord } from '../storage/archive.js';
+import type { ArchivedRecord, CollectorJudgement } from '../storage/archive.js';
 import { LAYERS, SCOPES, VERDICTS, type Decision } from '../../contract/verdict.js';
 
 export const ULID_PATTERN = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
@@ -501,8 +501,9 @@ const archivedRecordShell = obj<Omit<ArchivedRecord, 'measurement'> & { measurem
   asn: nullable(num({ int: true, min: 0, max: 4_294_967_295 })),
   cc: nullable(str({ max: 2, pattern: COUNTRY, label: 'an ISO 3166-1 alpha-2 code' })),
   network: nullable(str({ max: 256 })),
+  collector: obj<CollectorJudgement>({ verdict: decision, control_id: str({ max: 64 }) }),
   measurement: { ok: () => true, explain: () => null },
-});
+}, ['collector']);
 
 export type RecordValidation = { ok: true; record: ArchivedRecord } | { ok: false; id: string | null; code: RejectCode | 'bad_record'; reason: string };
 

@@ -8,6 +8,7 @@ import type { Clock } from '../../common/clock.js';
 import { fsyncDir } from '../../common/durable.js';
 import { InvalidArgumentError } from '../../common/errors.js';
 import type { Measurement } from '../../contract/measurement.js';
+import type { Decision } from '../../contract/verdict.js';
 import { ArchiveCorruptError } from '../errors.js';
 import { readRecordAt } from './archive-record.js';
 
@@ -17,13 +18,27 @@ export interface ArchiveCursor {
   offset: number;
 }
 
+/** The collector's own verdict on a measurement, judged again with the control nearest in time (see collector/control/). */
+export interface CollectorJudgement {
+  verdict: Decision;
+  /** The control measurement it was judged with. */
+  control_id: string;
+}
+
 export interface ArchivedRecord {
   received_at: string;
   probe_id: string;
   asn: number | null;
   cc: string | null;
   network: string | null;
+  /** Present when a control judged the measurement: aggregates, series, events and reports use this verdict. */
+  collector?: CollectorJudgement;
   measurement: Measurement;
+}
+
+/** The verdict everything after the archive uses: the collector's when a control judged the measurement, else the probe's. */
+export function verdictOf<V>(r: { collector?: { verdict: V }; measurement: { verdict: V } }): V {
+  return r.collector?.verdict ?? r.measurement.verdict;
 }
 
 /** A torn tail found at open: bytes after the last newline of a segment, cut away (never acknowledged). */
@@ -380,12 +395,15 @@ const LINE_END = Buffer.from('}\n');
 export function recordEnvelope(r: ArchivedRecord): string {
   return (
     `{"received_at":${JSON.stringify(r.received_at)},"probe_id":${JSON.stringify(r.probe_id)},"asn":${JSON.stringify(r.asn)},` +
-    `"cc":${JSON.stringify(r.cc)},"network":${JSON.stringify(r.network)},"measurement":`
+    `"cc":${JSON.stringify(r.cc)},"network":${JSON.stringify(r.network)},` +
+    `${r.collector !== undefined ? `"collector":${JSON.stringify(r.collector)},` : ''}"measurement":`
   );
 }
 
 function sameEnvelope(a: ArchivedRecord, b: ArchivedRecord): boolean {
-  return a.received_at === b.received_at && a.probe_id === b.probe_id && a.asn === b.asn && a.cc === b.cc && a.network === b.network;
+  return (
+    a.received_at === b.received_at && a.probe_id === b.probe_id && a.asn === b.asn && a.cc === b.cc && a.network === b.network && a.collector === b.collector
+  );
 }
 
 /**

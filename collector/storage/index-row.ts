@@ -1,5 +1,6 @@
 // One row of the measurement index derived from an archived record: by the index itself, or by an import's parsing thread (no database here).
 import type { Decision } from '../../contract/verdict.js';
+import { verdictOf } from './archive.js';
 import type { ArchiveCursor, ArchivedRecord } from './archive.js';
 
 /** One row of `measurement_index` (the column names are relied on by the monthly report). */
@@ -46,9 +47,7 @@ function finite(v: unknown): number | null {
 
 /** The decision the collector keeps: its own when the record carries one (a re-classification), else the probe's. */
 export function collectorDecision(r: ArchivedRecord): Decision {
-  const own = (r as { verdict?: unknown }).verdict;
-  if (typeof own === 'object' && own !== null && typeof (own as Decision).verdict === 'string') return own as Decision;
-  return r.measurement.verdict;
+  return verdictOf(r);
 }
 
 /** A layer's time when the measurement has evidence of that layer, else null. */

@@ -1,6 +1,6 @@
 // An archived record reduced to what the store's index and the event detector read: handed on by an import whose records were parsed in a worker.
 import type { Category } from '../../contract/target.js';
-import type { Layer, Scope, Verdict } from '../../contract/verdict.js';
+import type { Decision, Layer, Scope, Verdict } from '../../contract/verdict.js';
 import type { ArchivedRecord } from './archive.js';
 import type { RowOfRecord } from './index-row.js';
 
@@ -11,6 +11,8 @@ export interface RecordDigest {
   asn: number | null;
   cc: string | null;
   network: string | null;
+  /** The collector's verdict, when a control judged the measurement (see verdictOf). */
+  collector?: { verdict: RecordDigest['measurement']['verdict'] };
   measurement: {
     id: string;
     started_at: string;
@@ -24,14 +26,20 @@ export interface RecordDigest {
 /** The digest of a record (a new object holding only the digest's fields). */
 export function digestOf(r: ArchivedRecord): RecordDigest {
   const m = r.measurement;
-  const verdict: RecordDigest['measurement']['verdict'] = { verdict: m.verdict.verdict, layer: m.verdict.layer, confidence: m.verdict.confidence };
-  if (m.verdict.scope !== undefined) verdict.scope = m.verdict.scope;
-  return {
+  const digest: RecordDigest = {
     received_at: r.received_at,
     probe_id: r.probe_id,
     asn: r.asn,
     cc: r.cc,
     network: r.network,
-    measurement: { id: m.id, started_at: m.started_at, target: { id: m.target.id, category: m.target.category }, verdict },
+    measurement: { id: m.id, started_at: m.started_at, target: { id: m.target.id, category: m.target.category }, verdict: verdictDigest(m.verdict) },
   };
+  if (r.collector !== undefined) digest.collector = { verdict: verdictDigest(r.collector.verdict) };
+  return digest;
+}
+
+function verdictDigest(d: Decision): RecordDigest['measurement']['verdict'] {
+  const verdict: RecordDigest['measurement']['verdict'] = { verdict: d.verdict, layer: d.layer, confidence: d.confidence };
+  if (d.scope !== undefined) verdict.scope = d.scope;
+  return verdict;
 }

@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { InvalidArgumentError } from '../../common/errors.js';
 import type { SpoolOverflowReport } from '../../contract/wire.js';
 import { isBlocked, type Verdict } from '../../contract/verdict.js';
-import type { ArchiveCursor } from './archive.js';
+import { verdictOf, type ArchiveCursor } from './archive.js';
 import type { RecordDigest } from './record-digest.js';
 
 export const BUCKET_MS = 10 * 60 * 1000;
@@ -184,11 +184,13 @@ export class Store {
           const bucket = bucketOf(m.started_at);
           const asn = r.asn ?? NO_ASN;
           const cc = r.cc ?? NO_CC;
-          const verdict = m.verdict.verdict;
+          // The collector's verdict when a control judged the measurement, else the probe's.
+          const decided = verdictOf(r);
+          const verdict = decided.verdict;
           const target = m.target.id;
           // Unambiguous: numbers first, then each string with its length.
           const key = `${bucket}|${asn}|${verdict.length}:${verdict}${cc.length}:${cc}${target}`;
-          const partial = isBlocked(verdict) && m.verdict.scope === 'partial' ? 1 : 0;
+          const partial = isBlocked(verdict) && decided.scope === 'partial' ? 1 : 0;
           const blocked = isBlocked(verdict) && partial === 0 ? 1 : 0;
           const row = rows.get(key);
           if (row === undefined) rows.set(key, { bucket, target, asn, cc, verdict, count: 1, blocked, partial });

@@ -1,10 +1,10 @@
 // The volunteer's own line walled off (captive portals, a mobile line out of credit): offline, saying why, never a block.
 import { expect } from 'vitest';
-import { classify } from '../../probe/classify/classify.js';
 import type { Evidence } from '../../contract/evidence.js';
 import type { Target } from '../../contract/target.js';
 import { change, healthy, target } from '../classify-builders.js';
-import type { CanaryRun, CatalogueCase, LabTier } from './case.js';
+import type { CatalogueCase, LabTier } from './case.js';
+import { canaryRun } from './targets.js';
 import { CLIENT_IP, PORTAL_HOST } from '../lab/topology.js';
 import type { PortalVariant } from '../lab/censor.js';
 import type { ProbeRun } from '../lab/lab.js';
@@ -14,9 +14,7 @@ const instagram = web('instagram', 'www.instagram.com');
 const domesticCanary = web('canary-kz', 'egov.kz', { category: 'canary', canary: 'domestic' });
 const internationalCanary = web('canary-intl', 'www.wikipedia.org', { category: 'canary', canary: 'international' });
 
-function run(t: Target, e: Evidence): CanaryRun {
-  return { target: t, decision: classify(t, e), evidence: e };
-}
+const run = canaryRun;
 
 /** HTTPS refused, plain HTTP answered (by the portal): every connect to 80 works, every one to 443 is reset. */
 const walled = (t: Target): Evidence => change(healthy(t), 'tcp', (o) => o.port === 443, (o) => ({ ...o, failure: 'connection_refused' }));

@@ -1,18 +1,15 @@
 // Shutdown cases: the whole network is gone (offline), decided over a run by the canaries, not per target.
 import { expect } from 'vitest';
-import { classify } from '../../probe/classify/classify.js';
 import type { Evidence } from '../../contract/evidence.js';
 import type { Target } from '../../contract/target.js';
 import { DOH, SYSTEM, change, dnsFailure, emptyEvidence, healthy, target, tlsBlocked, withDns } from '../classify-builders.js';
-import type { CanaryRun, CatalogueCase } from './case.js';
-import { facebook, fbTcp, fbTls, youtube } from './targets.js';
+import type { CatalogueCase } from './case.js';
+import { canaryRun, facebook, fbTcp, fbTls, youtube } from './targets.js';
 
 const domesticCanary = target({ id: 'canary-kz', category: 'canary', canary: 'domestic', domains: ['www.gov.kz'], http: null });
 const internationalCanary = target({ id: 'canary-intl', category: 'canary', canary: 'international', domains: ['www.wikipedia.org'], http: null });
 
-function run(t: Target, e: Evidence): CanaryRun {
-  return { target: t, decision: classify(t, e), evidence: e };
-}
+const run = canaryRun;
 
 const dead = (t: Target): Evidence =>
   withDns(emptyEvidence(), t.domains[0] as string, dnsFailure(t.domains[0] as string, SYSTEM, 'generic_timeout_error'), dnsFailure(t.domains[0] as string, DOH, 'generic_timeout_error'));

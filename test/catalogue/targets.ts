@@ -1,5 +1,8 @@
 // Targets and shorthands the catalogue's evidence cases (and the classifier's rules table) are built on.
 import type { Evidence } from '../../contract/evidence.js';
+import type { Target } from '../../contract/target.js';
+import { classify } from '../../probe/classify/classify.js';
+import type { CanaryRun } from './case.js';
 import { addressesOf, change, healthy, target } from '../classify-builders.js';
 
 export const youtube = target({ id: 'youtube', category: 'video', domains: ['www.youtube.com', 'i.ytimg.com'] });
@@ -27,3 +30,8 @@ export const QAZNET_ROOT_FP = '00:30:9C:73:6D:D6:61:DA:6F:1E:B2:41:73:AA:84:99:4
 export const fbTls = (to: Parameters<typeof change<'tls'>>[3]): Evidence => change(healthy(facebook), 'tls', () => true, to);
 /** Facebook with every TCP connect replaced. */
 export const fbTcp = (to: Parameters<typeof change<'tcp'>>[3]): Evidence => change(healthy(facebook), 'tcp', () => true, to);
+
+/** One target's run as the canary rule sees it: classified from its evidence. */
+export function canaryRun(t: Target, e: Evidence): CanaryRun {
+  return { target: t, decision: classify(t, e), evidence: e };
+}

@@ -70,6 +70,8 @@ export function recordView(row: IndexRow, record: ArchivedRecord): Record<string
     software: m.probe.software,
     decision,
     probe_decision: m.verdict,
+    // The control measurement the collector's decision was judged with (null: none, the probe's verdict stands).
+    control_id: record.collector?.control_id ?? null,
     reason: decision.reason,
     timing: m.timing,
     evidence: publicEvidence(m.evidence as unknown as Record<string, unknown>),

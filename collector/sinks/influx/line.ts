@@ -2,7 +2,7 @@
 import { InvalidArgumentError } from '../../../common/errors.js';
 import type { Measurement } from '../../../contract/measurement.js';
 import { isBlocked, type Verdict } from '../../../contract/verdict.js';
-import type { ArchivedRecord } from '../../storage/archive.js';
+import { verdictOf, type ArchivedRecord } from '../../storage/archive.js';
 
 export const REACHABILITY = 'reachability';
 export const BLOCKING_EVENT = 'blocking_event';
@@ -117,9 +117,8 @@ export function line(measurement: string, tags: Array<[string, string]>, fields:
  *
  * Tags (low cardinality only): target, category, asn and cc (the archived record's attribution, made
  * once at ingest: the connection's lookup, else the probe's claim; "unknown" when neither has it), layer (the verdict's layer or "none"), verdict
- * (the verdict the collector stores, which series, events and reports use), probe_verdict (the probe's own verdict). The collector
- * keeps one verdict per measurement today, the probe's, so both tags carry it; once the collector re-classifies with its control
- * evidence, `verdict` becomes the collector's and the two differ where they disagree (a few more series, only there).
+ * (the verdict the collector stores, which series, events and reports use: its own when a control judged the measurement, see
+ * verdictOf), probe_verdict (the probe's own verdict); the two differ only where the control changed the verdict (a few more series).
  * Fields: blocked (1i for every verdict except ok, down, offline, inconclusive; else 0i), rtt (float
  * ms: the fastest successful TCP connect of the measurement, left out when none succeeded), runtime
  * (float ms: the whole measurement's run time), count=1i (sum it for totals), probe (string: the
@@ -135,8 +134,8 @@ export function line(measurement: string, tags: Array<[string, string]>, fields:
  */
 export function toLines(record: ArchivedRecord): string[] {
   const m = record.measurement;
-  const verdict = m.verdict.verdict;
-  return [reachabilityTags(m.target.id, m.target.category, record.asn, record.cc, m.verdict.layer, verdict, verdict) + reachabilityRest(record)];
+  const decided = verdictOf(record);
+  return [reachabilityTags(m.target.id, m.target.category, record.asn, record.cc, decided.layer, decided.verdict, m.verdict.verdict) + reachabilityRest(record)];
 }
 
 /** The `reachability` line up to (and including) the first field, `blocked`. */
@@ -236,8 +235,9 @@ function reachabilityRest(record: ArchivedRecord): string {
   fields += optionalFloat('dns_rtt', dnsBest) + optionalFloat('tls_rtt', fastest(m.evidence.tls)) + optionalFloat('http_rtt', fastest(m.evidence.http));
   const received = Date.parse(record.received_at);
   if (!Number.isNaN(received)) fields += optionalFloat('lag', Math.max(0, received - started - (Number.isFinite(m.runtime_ms) ? m.runtime_ms : 0)) / 1000);
-  if (m.verdict.scope === 'partial' && isBlocked(m.verdict.verdict)) fields += ',partial=1i';
-  if (m.verdict.verdict === 'tls.interception') {
+  const decided = verdictOf(record);
+  if (decided.scope === 'partial' && isBlocked(decided.verdict)) fields += ',partial=1i';
+  if (decided.verdict === 'tls.interception') {
     const issuer = interceptionIssuer(m);
     if (issuer !== null) fields += ',issuer=' + quoteString(issuer);
   }
@@ -264,13 +264,17 @@ export class ReachabilityLines {
   line(record: ArchivedRecord): string {
     const m = record.measurement;
     const { asn, cc } = record;
-    const layer = m.verdict.layer;
-    const verdict = m.verdict.verdict;
+    const decided = verdictOf(record);
+    const layer = decided.layer;
+    const verdict = decided.verdict;
+    const probeVerdict = m.verdict.verdict;
     // \u0000 cannot occur in the values that reach here (validated identifiers); if it did, only the cache key would be ambiguous.
-    const key = m.target.id + '\u0000' + m.target.category + '\u0000' + (asn === null ? '' : asn) + '\u0000' + (cc ?? '\u0001') + '\u0000' + (layer ?? '\u0001') + '\u0000' + verdict;
+    const key =
+      m.target.id + '\u0000' + m.target.category + '\u0000' + (asn === null ? '' : asn) + '\u0000' + (cc ?? '\u0001') + '\u0000' + (layer ?? '\u0001') + '\u0000' + verdict +
+      (probeVerdict === verdict ? '' : '\u0000' + probeVerdict);
     let tags = this.tagSets.get(key);
     if (tags === undefined) {
-      tags = reachabilityTags(m.target.id, m.target.category, asn, cc, layer, verdict, verdict);
+      tags = reachabilityTags(m.target.id, m.target.category, asn, cc, layer, verdict, probeVerdict);
       if (this.tagSets.size >= MAX_CACHED_TAG_SETS) this.tagSets.clear();
       this.tagSets.set(key, tags);
     }

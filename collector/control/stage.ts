@@ -1,0 +1,119 @@
+// The control stage of the collector: its own archive of control measurements, the index re-classification reads, the prober.
+import path from 'node:path';
+import type { Clock } from '../../common/clock.js';
+import type { Target } from '../../contract/target.js';
+import type { EngineOptions } from '../../probe/engine/options.js';
+import { vantageDeps, vantageEngineOptions, type EngineDeps } from '../../probe/engine/vantage.js';
+import { DEFAULT_CONTROL, type ControlConfig } from '../config.js';
+import { Archive, utcDay } from '../storage/archive.js';
+import { ControlIndex } from './nearest.js';
+import { CONTROL_PROBE_ID, controlRefOf, ControlProber, type ControlStatus, type ControlTimers } from './prober.js';
+import { ControlJudge } from './reclassify.js';
+
+/** How the control measures, when not with the system's network and the shipped settings (tests: loopback fakes). */
+export interface ControlDeps {
+  deps?: EngineDeps;
+  engine?: (signal: AbortSignal) => EngineOptions;
+  timers?: ControlTimers;
+}
+
+/** What `GET /api/v1/control` answers. */
+export interface ControlView {
+  enabled: boolean;
+  interval_minutes: number;
+  window_minutes: number;
+  vantage: { asn: number | null; cc: string | null };
+  runs: number;
+  failures: number;
+  last_run_at: string | null;
+  last_error: string | null;
+  /** Seconds since the last completed run (null before the first). */
+  age_s: number | null;
+  /** The latest control of each target. */
+  targets: Array<{ target: string; id: string; at: string; verdict: string; reason: string }>;
+}
+
+const systemTimers: ControlTimers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+export class ControlStage {
+  private constructor(
+    readonly config: ControlConfig,
+    readonly archive: Archive,
+    readonly index: ControlIndex,
+    readonly judge: ControlJudge,
+    readonly prober: ControlProber | null,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * Open the control archive (`control/` in the data dir, apart from the probes' archive: control
+   * measurements never count as a network's), fill the index from the days the window still
+   * reaches, and make the prober when the control is enabled (started by `start`).
+   */
+  static async open(
+    o: { dataDir: string; config: ControlConfig | undefined; targets: readonly Target[]; byId: ReadonlyMap<string, Target>; clock: Clock; deps?: ControlDeps; log: { info(m: string): void; warn(m: string): void } },
+  ): Promise<ControlStage> {
+    const config = o.config ?? DEFAULT_CONTROL;
+    const archive = await Archive.open(path.join(o.dataDir, 'control'), o.clock);
+    const index = new ControlIndex(config.window_minutes * 60_000);
+    const since = o.clock.now() - index.windowMs;
+    for await (const { record } of archive.read({ segment: utcDay(since), offset: 0 })) {
+      if (Date.parse(record.measurement.started_at) >= since) index.add(controlRefOf(record.measurement));
+    }
+    const vantage = { asn: config.asn, cc: config.cc };
+    const prober = !config.enabled
+      ? null
+      : new ControlProber({
+          intervalMinutes: config.interval_minutes,
+          targets: () => o.targets,
+          engine: o.deps?.engine ?? ((signal) => vantageEngineOptions({ id: CONTROL_PROBE_ID, ...vantage, network: 'control' }, signal)),
+          deps: o.deps?.deps ?? vantageDeps(),
+          timers: o.deps?.timers ?? systemTimers,
+          index,
+          archive: async (records) => {
+            await archive.append(records);
+            index.prune(o.clock.now() - 2 * index.windowMs);
+          },
+          vantage,
+          log: o.log,
+        });
+    // A probe's new failure with no control within a quarter of the interval: the target is measured on request.
+    const judge = new ControlJudge(index, o.byId, (id) => prober?.request(id), (config.interval_minutes * 60_000) / 4);
+    return new ControlStage(config, archive, index, judge, prober, o.clock);
+  }
+
+  start(): void {
+    this.prober?.start();
+  }
+
+  get status(): ControlStatus {
+    return this.prober?.status ?? { runs: 0, failures: 0, lastRunAt: null, lastError: null };
+  }
+
+  view(): ControlView {
+    const s = this.status;
+    return {
+      enabled: this.config.enabled,
+      interval_minutes: this.config.interval_minutes,
+      window_minutes: this.config.window_minutes,
+      vantage: { asn: this.config.asn, cc: this.config.cc },
+      runs: s.runs,
+      failures: s.failures,
+      last_run_at: s.lastRunAt === null ? null : new Date(s.lastRunAt).toISOString(),
+      last_error: s.lastError,
+      age_s: s.lastRunAt === null ? null : Math.max(0, Math.round((this.clock.now() - s.lastRunAt) / 1000)),
+      targets: this.index
+        .latest()
+        .sort((a, b) => a.target.localeCompare(b.target))
+        .map((c) => ({ target: c.target, id: c.id, at: new Date(c.at).toISOString(), verdict: c.verdict.verdict, reason: c.verdict.reason })),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.prober?.stop();
+    await this.archive.close();
+  }
+}

@@ -1,0 +1,238 @@
+// The control vantage at the collector: the nearest-control choice, and re-classification keeping both verdicts.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ControlConfig } from '../collector/config.js';
+import type { ControlView } from '../collector/control/stage.js';
+import { targetList } from '../collector/targets/list.js';
+import { runTargets } from '../probe/engine/run.js';
+import { ManualClock, request, startCollector } from './fixtures/collector/helpers.js';
+import type { ScenarioCase } from './loopback/scenario.js';
+import { buildWorld, CANARIES, startLab, type Lab, type World } from './loopback/world.js';
+import { ControlIndex, type ControlRef } from '../collector/control/nearest.js';
+import { reclassify } from '../collector/control/reclassify.js';
+import { MEASUREMENT_SCHEMA, type Measurement } from '../contract/measurement.js';
+import type { Evidence } from '../contract/evidence.js';
+import type { Decision } from '../contract/verdict.js';
+import { classify } from '../probe/classify/classify.js';
+import { change, healthy, target } from './classify-builders.js';
+
+const MIN = 60_000;
+const T = Date.parse('2024-05-09T07:00:00Z');
+const site = target({ id: 'facebook', domains: ['www.facebook.com'] });
+const ok: Decision = { verdict: 'ok', layer: null, confidence: 0.9, reason: 'works', subjects: [] };
+const offline: Decision = { verdict: 'offline', layer: null, confidence: 0.9, reason: 'probe offline', subjects: [] };
+
+const control = (id: string, minutes: number, over: Partial<ControlRef> = {}): ControlRef => ({
+  id,
+  target: 'facebook',
+  at: T + minutes * MIN,
+  evidence: healthy(site),
+  verdict: ok,
+  ...over,
+});
+
+describe('ControlIndex.nearest', () => {
+  const index = new ControlIndex(30 * MIN);
+  for (const c of [control('c-20', -20), control('c+5', 5), control('c+40', 40), control('c-5-offline', -4, { verdict: offline })]) index.add(c);
+
+  it.each([
+    { about: 'several within the window: the nearest in time', at: 0, want: 'c+5' },
+    { about: 'an offline control is skipped for the next nearest', at: -5, want: 'c+5' },
+    { about: 'only one within the window', at: 35, want: 'c+40' },
+    { about: 'on a tie, the earlier', at: -7.5, want: 'c-20' },
+  ])('$about', ({ at, want }) => {
+    // -7.5 min: c-20 is 12.5 away, c+5 12.5 away (c-5-offline skipped).
+    expect(index.nearest('facebook', T + at * MIN)?.id).toBe(want);
+  });
+
+  it('none within the window (too old, too new): null', () => {
+    expect(index.nearest('facebook', T - 60 * MIN)).toBeNull();
+    expect(index.nearest('facebook', T + 80 * MIN)).toBeNull();
+  });
+
+  it('no control of the target at all: null', () => {
+    expect(index.nearest('youtube', T)).toBeNull();
+  });
+
+  it('adding the same control twice keeps one; prune keeps the latest of each target', () => {
+    const i = new ControlIndex(30 * MIN);
+    i.add(control('a', 0));
+    i.add(control('a', 0));
+    i.add(control('b', 10));
+    expect(i.size).toBe(2);
+    i.prune(T + 60 * MIN);
+    expect(i.size).toBe(1);
+    expect(i.latest().map((c) => c.id)).toEqual(['b']);
+  });
+
+  it('rejects a window that is not a positive number', () => {
+    expect(() => new ControlIndex(0)).toThrow(/positive number of ms: 0/);
+  });
+});
+
+function measurement(evidence: Evidence): Measurement {
+  return {
+    schema: MEASUREMENT_SCHEMA,
+    id: '01HXAMPLE0000000000000000A',
+    probe: { id: 'probe-0001', asn: 9198, cc: 'KZ', network: null, software: { name: 'ashyq-probe', version: 'test' } },
+    target: { id: site.id, category: site.category },
+    started_at: new Date(T).toISOString(),
+    runtime_ms: 100,
+    evidence,
+    timing: { dns: 1, tcp: 1, tls: 1, http: 1 },
+    verdict: classify(site, evidence),
+  };
+}
+
+describe('reclassify: the collector keeps both verdicts', () => {
+  const refused = change(healthy(site), 'tcp', () => true, (t) => ({ ...t, failure: 'connection_refused', rtt_ms: null }));
+
+  it('the control fails the same way: down, with the control named; the probe verdict is untouched', () => {
+    const m = measurement(refused);
+    const r = reclassify(m, site, control('c1', 0, { evidence: refused }));
+    expect(m.verdict.verdict).toBe('tcp.refused');
+    expect([r.verdict.verdict, r.control_id]).toEqual(['down', 'c1']);
+  });
+
+  it('the control reaches the site: the block stands, judged with the control', () => {
+    const r = reclassify(measurement(refused), site, control('c2', 0));
+    expect([r.verdict.verdict, r.control_id]).toEqual(['tcp.refused', 'c2']);
+  });
+
+  it('no control, an unknown target, or an offline measurement: the probe verdict stands', () => {
+    const m = measurement(refused);
+    expect(reclassify(m, site, null)).toEqual({ verdict: m.verdict, control_id: null });
+    expect(reclassify(m, undefined, control('c3', 0))).toEqual({ verdict: m.verdict, control_id: null });
+    const off = { ...m, verdict: offline };
+    expect(reclassify(off, site, control('c4', 0, { evidence: refused }))).toEqual({ verdict: offline, control_id: null });
+  });
+});
+
+interface Shown {
+  decision: { verdict: string };
+  probe_decision: { verdict: string };
+  control_id: string | null;
+}
+
+/** GET /api/v1/measurements/:id, asked until the measurement index (which follows the archive) has it. */
+async function shownRecord(url: string, id: string): Promise<Shown> {
+  for (let i = 0; i < 50; i++) {
+    const res = await request(`${url}/api/v1/measurements/${id}`);
+    if (res.status === 200) return (res.json() as { measurement: Shown }).measurement;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error('the measurement never reached the index');
+}
+
+describe('the control vantage in a running collector', () => {
+  const universe = ['www.facebook.com', ...CANARIES.flatMap((t) => t.domains)];
+  let lab: Lab;
+  beforeAll(async () => {
+    lab = await startLab(universe);
+  });
+  afterAll(async () => {
+    await lab?.close();
+  });
+
+  const facebook: ScenarioCase = { name: 'facebook', target: { id: 'facebook', domains: ['www.facebook.com'] }, censor: {}, expect: { verdict: 'ok' } };
+  const refusing: ScenarioCase = { ...facebook, censor: { tcp: { 'www.facebook.com': 'refuse' } }, expect: { verdict: 'tcp.refused' } };
+
+  /** A collector whose control measures through `world`, the schedule driven by hand (the test runs the control). */
+  function controlledCollector(world: World, control: Partial<ControlConfig> = { enabled: true }) {
+    return startCollector({
+      clock: new ManualClock(Date.now()),
+      targets: targetList(world.targets),
+      control,
+      deps: { control: { deps: world.deps, engine: (signal) => ({ ...world.options, signal }), timers: { setTimeout: () => null, clearTimeout: () => {} } } },
+    });
+  }
+
+  /**
+   * A collector whose control measures through `control` (the uncensored side), and a probe's
+   * measurement of Facebook taken through `probe` (the censored side), uploaded after one control run.
+   */
+  async function judged(control: ScenarioCase, probe: ScenarioCase) {
+    const [controlWorld, probeWorld] = await Promise.all([buildWorld(lab, control, { timeoutMs: 1500, listenWindowMs: 50 }), buildWorld(lab, probe, { timeoutMs: 1500, listenWindowMs: 50 })]);
+    const running = await controlledCollector(controlWorld, { enabled: true, interval_minutes: 60, window_minutes: 90, asn: 3320, cc: 'DE' });
+    try {
+      await running.collector.control.prober!.runOnce();
+      const registered = await running.register();
+      const [m] = await runTargets(probeWorld.targets.slice(0, 1), { ...probeWorld.options, probe: { ...probeWorld.options.probe, id: registered.id } }, probeWorld.deps);
+      const answer = await running.post(registered, [m]);
+      expect(answer.status, answer.text).toBe(200);
+      const records = [];
+      for await (const { record } of running.collector.archive.read()) records.push(record);
+      const view = (await request(`${running.url}/api/v1/control`)).json() as ControlView;
+      const metrics = (await request(`${running.url}/metrics`)).text;
+      const shown = await shownRecord(running.url, m!.id);
+      return { m: m!, records, view, metrics, shown };
+    } finally {
+      await running.dispose();
+      await Promise.all([controlWorld.close(), probeWorld.close()]);
+    }
+  }
+
+  it('the site refuses everyone, the control too: the probe says tcp.refused, the collector stores down, with the control named', async () => {
+    const r = await judged(refusing, refusing);
+    expect(r.m.verdict.verdict).toBe('tcp.refused');
+    expect(r.records).toHaveLength(1);
+    const control = r.view.targets.find((t) => t.target === 'facebook')!;
+    expect(control.verdict).toBe('tcp.refused');
+    expect(r.records[0]!.collector).toEqual({ verdict: expect.objectContaining({ verdict: 'down' }), control_id: control.id });
+    expect(r.records[0]!.measurement.verdict.verdict, 'the probe verdict is kept as it came').toBe('tcp.refused');
+    expect([r.shown.decision.verdict, r.shown.probe_decision.verdict, r.shown.control_id]).toEqual(['down', 'tcp.refused', control.id]);
+    expect(r.view).toMatchObject({ enabled: true, runs: 1, failures: 0, vantage: { asn: 3320, cc: 'DE' } });
+    expect(r.metrics).toMatch(/^ashyq_control_runs_total 1$/m);
+    expect(r.metrics).toMatch(/^ashyq_control_judged_total 1$/m);
+    expect(r.metrics).toMatch(/^ashyq_control_age_seconds 0$/m);
+  }, 30_000);
+
+  it('only the censored side is refused, the control reaches the site: the block stands', async () => {
+    const r = await judged(facebook, refusing);
+    expect(r.view.targets.find((t) => t.target === 'facebook')?.verdict).toBe('ok');
+    expect(r.records[0]!.collector?.verdict.verdict).toBe('tcp.refused');
+    expect(r.shown.decision.verdict).toBe('tcp.refused');
+  }, 30_000);
+
+  it('a probe reports a failure no control judged: the control measures that target (and the canaries) at once, at most once per 10 minutes', async () => {
+    const world = await buildWorld(lab, refusing, { timeoutMs: 1500, listenWindowMs: 50 });
+    const running = await controlledCollector(world);
+    try {
+      const probe = await running.register();
+      const prober = running.collector.control.prober!;
+      const [first] = await runTargets(world.targets.slice(0, 1), { ...world.options, probe: { ...world.options.probe, id: probe.id } }, world.deps);
+      expect((await running.post(probe, [first])).status).toBe(200);
+      await prober.settled();
+      expect(prober.status.runs, 'one run on request').toBe(1);
+      const view = running.collector.control.view();
+      expect(view.targets.map((t) => t.target).sort()).toEqual(world.targets.map((t) => t.id).sort());
+      // The next failure is judged with that control, and asks for no other run.
+      const [second] = await runTargets(world.targets.slice(0, 1), { ...world.options, probe: { ...world.options.probe, id: probe.id } }, world.deps);
+      expect((await running.post(probe, [second])).status).toBe(200);
+      await prober.settled();
+      expect(prober.status.runs).toBe(1);
+      expect((await shownRecord(running.url, second!.id)).decision.verdict).toBe('down');
+      expect(prober.request('facebook'), 'rate-limited').toBe(false);
+    } finally {
+      await running.dispose();
+      await world.close();
+    }
+  }, 30_000);
+
+  it("the control measurements are kept apart: in the control archive, never in the probes' archive", async () => {
+    const world = await buildWorld(lab, facebook, { timeoutMs: 1500, listenWindowMs: 50 });
+    const running = await controlledCollector(world);
+    try {
+      await running.collector.control.prober!.runOnce();
+      const probes = [];
+      for await (const x of running.collector.archive.read()) probes.push(x);
+      const controls = [];
+      for await (const x of running.collector.control.archive.read()) controls.push(x.record);
+      expect(probes).toEqual([]);
+      expect(controls.map((c) => c.measurement.target.id).sort()).toEqual(world.targets.map((t) => t.id).sort());
+      expect(controls.every((c) => c.probe_id === 'collector-control')).toBe(true);
+    } finally {
+      await running.dispose();
+      await world.close();
+    }
+  }, 30_000);
+});
