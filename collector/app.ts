@@ -14,6 +14,9 @@ import { networkRoutes } from './api/routes/networks.js';
 import { pageRoutes } from './api/routes/page.js';
 import { controlRoutes } from './api/routes/control.js';
 import { ControlStage, type ControlDeps } from './control/stage.js';
+import { ControlRunPoints } from './sinks/influx/control-points.js';
+import type { Measurement } from '../contract/measurement.js';
+import { isBlocked } from '../contract/verdict.js';
 import { targetRoutes } from './api/routes/targets.js';
 import { createServer, type ServerLog } from './api/server.js';
 import type { CollectorConfig } from './config.js';
@@ -67,6 +70,8 @@ export interface CollectorDeps {
   fetch?: typeof fetch;
   /** Replaces the InfluxDB writer of the event points (default: one to config.influx). */
   eventWriter?: LineWriter;
+  /** Replaces the InfluxDB writer of the control-run points (default: one to config.influx). */
+  controlWriter?: LineWriter;
   /** Replaces the InfluxDB writer of the spool-overflow points (default: one to config.influx). */
   overflowWriter?: LineWriter;
   /** How the control vantage measures (tests: loopback fakes); default the system's network and the shipped settings. */
@@ -264,6 +269,15 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
           logger: { info: (m) => app.log.info(`influx spool overflows: ${m}`), warn: (m) => app.log.warn(`influx spool overflows: ${m}`), error: (m) => app.log.error(`influx spool overflows: ${m}`) },
         });
   overflowPoints?.start();
+  const controlRuns =
+    config.control?.enabled !== true || (influx === null && deps.controlWriter === undefined)
+      ? null
+      : new ControlRunPoints({
+          writer: deps.controlWriter ?? new InfluxWriter({ url: influx!.url, token: influx!.token, org: influx!.org, bucket: influx!.bucket, timeoutMs: 10_000, connections: 1 }),
+          clock,
+          logger: { info: (m) => app.log.info(`influx control runs: ${m}`), warn: (m) => app.log.warn(`influx control runs: ${m}`), error: (m) => app.log.error(`influx control runs: ${m}`) },
+        });
+  controlRuns?.start();
   const control = await ControlStage.open({
     dataDir: config.data_dir,
     config: config.control,
@@ -272,6 +286,18 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
     clock,
     ...(deps.control !== undefined ? { deps: deps.control } : {}),
     log: { info: (m) => app.log.info(m), warn: (m) => app.log.warn(m) },
+    ...(controlRuns !== null
+      ? {
+          onRun: (ms: readonly Measurement[]) =>
+            controlRuns.note({
+              at: clock.now(),
+              vantage: config.control?.cc ?? 'control',
+              targets: ms.length,
+              failing: ms.filter((m) => isBlocked(m.verdict.verdict)).length,
+              offline: ms.length > 0 && ms.every((m) => m.verdict.verdict === 'offline'),
+            }),
+        }
+      : {}),
   });
   metrics.watchControl(() => {
     const s = control.status;
@@ -338,6 +364,7 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
     closing ??= (async () => {
       clearInterval(dayTimer);
       await control.close();
+      await controlRuns?.stop();
       await app.close();
       for (const o of [...outboxes].reverse()) await o.stop();
       delivery.close();

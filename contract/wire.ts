@@ -2,6 +2,7 @@
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { Measurement } from './measurement.js';
+import type { Evidence } from './evidence.js';
 
 /** First line of the signed string; a new signing scheme gets a new version here. */
 export const SIGNATURE_CONTEXT = 'ashyq-batch-v1';
@@ -243,4 +244,23 @@ export function verifyBatch(
     good = false;
   }
   return good ? { ok: true } : { ok: false, reason: 'bad_signature', message: 'the signature does not verify with the probe\'s registered key' };
+}
+
+/** GET of the control vantage's latest evidence per target (public: what a vantage outside the censor saw of public sites). */
+export const CONTROL_EVIDENCE_PATH = `${API_PREFIX}/control/evidence`;
+
+/** One target's latest usable control measurement, as the collector serves it to probes. */
+export interface ControlEvidenceItem {
+  target: string;
+  /** The control measurement's id. */
+  id: string;
+  /** When it was measured (ISO 8601 UTC). */
+  at: string;
+  evidence: Evidence;
+}
+
+export interface ControlEvidenceAnswer {
+  /** Whether the collector measures as the control vantage at all (false: no control is to be expected). */
+  enabled: boolean;
+  controls: ControlEvidenceItem[];
 }

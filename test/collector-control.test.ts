@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ControlConfig } from '../collector/config.js';
 import type { ControlView } from '../collector/control/stage.js';
+import type { ControlEvidenceAnswer } from '../contract/wire.js';
 import { targetList } from '../collector/targets/list.js';
 import { runTargets } from '../probe/engine/run.js';
 import { ManualClock, request, startCollector } from './fixtures/collector/helpers.js';
@@ -164,7 +165,8 @@ describe('the control vantage in a running collector', () => {
       const view = (await request(`${running.url}/api/v1/control`)).json() as ControlView;
       const metrics = (await request(`${running.url}/metrics`)).text;
       const shown = await shownRecord(running.url, m!.id);
-      return { m: m!, records, view, metrics, shown };
+      const served = (await request(`${running.url}/api/v1/control/evidence`)).json() as ControlEvidenceAnswer;
+      return { m: m!, records, view, metrics, shown, served };
     } finally {
       await running.dispose();
       await Promise.all([controlWorld.close(), probeWorld.close()]);
@@ -184,7 +186,21 @@ describe('the control vantage in a running collector', () => {
     expect(r.metrics).toMatch(/^ashyq_control_runs_total 1$/m);
     expect(r.metrics).toMatch(/^ashyq_control_judged_total 1$/m);
     expect(r.metrics).toMatch(/^ashyq_control_age_seconds 0$/m);
+    // What probes fetch to classify with: every target's latest control, its evidence whole.
+    expect(r.served.enabled).toBe(true);
+    const served = r.served.controls.find((c) => c.target === 'facebook')!;
+    expect([served.id, served.evidence.tcp.map((t) => t.failure)]).toEqual([control.id, ['connection_refused']]);
   }, 30_000);
+
+  it('a collector without the control vantage says so to probes, with no controls', async () => {
+    const running = await startCollector();
+    try {
+      expect((await request(`${running.url}/api/v1/control/evidence`)).json()).toEqual({ enabled: false, controls: [] });
+      expect((await request(`${running.url}/api/v1/control`)).json()).toMatchObject({ enabled: false, runs: 0, targets: [] });
+    } finally {
+      await running.dispose();
+    }
+  });
 
   it('only the censored side is refused, the control reaches the site: the block stands', async () => {
     const r = await judged(facebook, refusing);

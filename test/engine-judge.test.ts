@@ -1,5 +1,7 @@
 // Judging a run's measured targets together (pure): the same ids as measured, the canary rule, and a run cut short before its international canary.
 import { describe, expect, it } from 'vitest';
+import type { Evidence } from '../contract/evidence.js';
+import { CONTROL_MAX_AGE_MS, type ControlSet } from '../probe/engine/options.js';
 import { judgeRun, type MeasuredTarget } from '../probe/engine/run.js';
 import { change, healthy, target, tlsBlocked } from './classify-builders.js';
 
@@ -33,5 +35,46 @@ describe('judgeRun', () => {
     expect(kept!.verdict.verdict).toBe('tls.reset');
     // Not cut short: the target's own finding.
     expect(judgeRun([measured('01HXE0TCR0J676KTK50MZF15E2', youtube, reset)], { probe, throttle })[0]!.verdict.verdict).toBe('tls.reset');
+  });
+});
+
+describe('judgeRun with the control vantage\'s evidence', () => {
+  const T = Date.UTC(2024, 4, 9, 7);
+  const facebook = target({ id: 'facebook', domains: ['www.facebook.com'] });
+  const refused = change(healthy(facebook), 'tcp', () => true, (t) => ({ ...t, failure: 'connection_refused', rtt_ms: null }));
+  const judged = (controls: ControlSet) =>
+    judgeRun([measured('01HXE0TCR0J676KTK50MZF15E2', facebook, refused), measured('01HXE0TCR0J676KTK50MZF15E3', international)], { probe, throttle, controls });
+  const set = (evidence: Evidence, minutes = 10, missing: string | null = null): ControlSet => ({
+    byTarget: new Map([['facebook', { id: 'control-1', at: T - minutes * 60_000, evidence }]]),
+    maxAgeMs: CONTROL_MAX_AGE_MS,
+    missing,
+  });
+
+  it('a failure the control shares is down, never blocked', () => {
+    expect(judged(set(refused)).map((m) => m.verdict.verdict)).toEqual(['down', 'ok']);
+  });
+
+  it('the control reaches the site: the block stands at its own confidence', () => {
+    const [fb] = judged(set(healthy(facebook)));
+    expect([fb!.verdict.verdict, fb!.verdict.confidence]).toEqual(['tcp.refused', 0.7]);
+  });
+
+  it('a control too far in time is not used: the block stands with a lower confidence, saying the control was missing', () => {
+    const [fb] = judged(set(refused, 4 * 60));
+    expect([fb!.verdict.verdict, fb!.verdict.confidence]).toEqual(['tcp.refused', 0.63]);
+    expect(fb!.verdict.reason).toMatch(/no control evidence \(the collector's control was 240 min away\)/);
+  });
+
+  it('no control at all, or none could be fetched: the same, with the reason', () => {
+    const none: ControlSet = { byTarget: new Map(), maxAgeMs: CONTROL_MAX_AGE_MS, missing: null };
+    expect(judged(none)[0]!.verdict.reason).toMatch(/no control evidence \(the collector had no control of this target\)/);
+    const failed: ControlSet = { ...none, missing: "the collector's control evidence could not be fetched: timeout" };
+    expect(judged(failed)[0]!.verdict.reason).toMatch(/could not be fetched: timeout/);
+  });
+
+  it('control evidence the classifier cannot read is no control (nothing crashes)', () => {
+    const broken = set({ dns: [{ domain: 5 }], tcp: [null], tls: 'x', http: [] } as unknown as Evidence);
+    const [fb] = judged(broken);
+    expect(fb!.verdict.verdict).toBe('tcp.refused');
   });
 });

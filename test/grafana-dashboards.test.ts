@@ -11,6 +11,7 @@ import type { Decision } from '../contract/verdict.js';
 import type { BlockingEvent, Revision } from '../collector/events/types.js';
 import { EventPoints } from '../collector/sinks/influx/event-points.js';
 import { SpoolOverflowPoints } from '../collector/sinks/influx/overflow-points.js';
+import { ControlRunPoints } from '../collector/sinks/influx/control-points.js';
 import { InfluxSink, type SinkLogger } from '../collector/sinks/influx/sink.js';
 import { InfluxWriter } from '../collector/sinks/influx/writer.js';
 import type { ArchivedRecord } from '../collector/storage/archive.js';
@@ -30,11 +31,8 @@ const quiet: SinkLogger = { info: () => undefined, warn: () => undefined, error:
 const DASHBOARD_DIR = new URL('../deploy/grafana/dashboards/', import.meta.url);
 const DATASOURCES = new URL('../deploy/grafana/provisioning/datasources/influxdb.yaml', import.meta.url);
 
-/**
- * Panels whose data nobody writes yet, run like every other query but expected empty: the control
- * vantage's runs (measurement control_run) come once the collector's control prober exists.
- */
-const PENDING_DATA = new Set(['ashyq-fleet/Control vantage: last run']);
+/** Panels whose data nobody writes yet, run like every other query but expected empty (none now). */
+const PENDING_DATA = new Set<string>();
 
 interface Target {
   refId: string;
@@ -333,6 +331,14 @@ describe.skipIf(lookup.skip)('deploy/grafana dashboards against a real InfluxDB 
     await overflows.flush();
     expect(overflows.backlog()).toBe(0);
     await overflows.stop();
+    // Two runs of the control vantage in Germany, the second an hour later.
+    const runs = new ControlRunPoints({ writer: writer(), clock: systemClock, logger: { ...quiet, error: (m) => expect.fail(m) } });
+    runs.start();
+    runs.note({ at: T0 + HOUR + 60_000, vantage: 'DE', targets: 27, failing: 0, offline: false });
+    runs.note({ at: T0 + 2 * HOUR + 60_000, vantage: 'DE', targets: 26, failing: 1, offline: false });
+    await runs.flush();
+    expect(runs.backlog()).toBe(0);
+    await runs.stop();
   });
 
   afterAll(async () => {
@@ -511,8 +517,9 @@ describe.skipIf(lookup.skip)('deploy/grafana dashboards against a real InfluxDB 
     const versions = (await panel(dash, 'Software versions per network', values)).A!;
     expect(versions.map((r) => [r.asn, r.version]).sort()).toEqual([['21299', '0.1.0'], ['48503', '0.2.0'], ['9198', '0.1.0']]);
 
-    // Listed in PENDING_DATA: nothing writes control_run until the control vantage exists.
-    expect((await panel(dash, 'Control vantage: last run', values)).A).toEqual([]);
+    // The control vantage's last run: its time (shown as "… ago") and how many targets it measured.
+    const control = (await panel(dash, 'Control vantage: last run', values)).A!;
+    expect(control.map((r) => [r.vantage, r.targets])).toEqual([['DE', 26]]);
 
     const notes = await run(dash.annotations.list[0]!.query, { ...values, asn: ['21299'] }, dash.templating.list);
     expect(notes.map((r) => r.text)).toEqual(['partial of telegram on AS21299 by tcp, 2 probes']);

@@ -170,6 +170,15 @@ describe('CollectorClient with a pinned collector', () => {
     expect(seen).toEqual(['127.0.0.1']);
   });
 
+  it('fetches the control evidence through the pinned channel: null from a collector without the control vantage', async () => {
+    const c = await collectorWith(pki.leaf);
+    const { identity } = await freshIdentity();
+    const client = clientFor(c, identity, endpoint(c, [spkiSha256(pki.leaf.cert)]));
+    expect(await client.fetchControls()).toBeNull();
+    const wrong = clientFor(c, identity, endpoint(c, [spkiSha256(pki.selfSigned.cert)]));
+    await expect(wrong.fetchControls()).rejects.toThrow(/pin/i);
+  });
+
   it('says whether the collector answers through the pinned channel (reachable), false for a wrong pin or a stopped collector', async () => {
     const c = await collectorWith(pki.leaf);
     const { identity } = await freshIdentity();

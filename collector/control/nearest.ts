@@ -71,6 +71,19 @@ export class ControlIndex {
     return [...this.#byTarget.values()].map((l) => l[l.length - 1]!).filter((c) => c !== undefined);
   }
 
+  /** The latest control of each target that is not offline (what probes classify with). */
+  latestUsable(): ControlRef[] {
+    const out: ControlRef[] = [];
+    for (const list of this.#byTarget.values()) {
+      for (let i = list.length - 1; i >= 0; i--) {
+        if (list[i]!.verdict.verdict === 'offline') continue;
+        out.push(list[i]!);
+        break;
+      }
+    }
+    return out;
+  }
+
   /** Forget controls older than `before` (ms); the latest of each target is kept whatever its age. */
   prune(before: number): void {
     for (const [target, list] of this.#byTarget) {

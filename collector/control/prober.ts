@@ -33,6 +33,8 @@ export interface ControlProberOptions {
   /** Where the control measures from (what its records say of it). */
   vantage: { asn: number | null; cc: string | null };
   log: { info(message: string): void; warn(message: string): void };
+  /** Told of each completed run (after its records are archived): its measurements. */
+  onRun?: (measurements: readonly Measurement[]) => void;
 }
 
 /** A target named by a probe's new failure is measured again by the control at most this often. */
@@ -123,6 +125,7 @@ export class ControlProber {
       this.status.runs++;
       this.status.lastRunAt = deps.clock.now();
       this.status.lastError = null;
+      this.#o.onRun?.(measurements);
       const offline = measurements.every((m) => m.verdict.verdict === 'offline');
       if (offline) this.#o.log.warn(`control: every target offline from the control vantage: its own line is down; nothing is judged with this run`);
       else this.#o.log.info(`control: measured ${measurements.length} targets`);

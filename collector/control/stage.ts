@@ -1,7 +1,9 @@
 // The control stage of the collector: its own archive of control measurements, the index re-classification reads, the prober.
 import path from 'node:path';
 import type { Clock } from '../../common/clock.js';
+import type { Measurement } from '../../contract/measurement.js';
 import type { Target } from '../../contract/target.js';
+import type { ControlEvidenceAnswer } from '../../contract/wire.js';
 import type { EngineOptions } from '../../probe/engine/options.js';
 import { vantageDeps, vantageEngineOptions, type EngineDeps } from '../../probe/engine/vantage.js';
 import { DEFAULT_CONTROL, type ControlConfig } from '../config.js';
@@ -54,7 +56,17 @@ export class ControlStage {
    * reaches, and make the prober when the control is enabled (started by `start`).
    */
   static async open(
-    o: { dataDir: string; config: ControlConfig | undefined; targets: readonly Target[]; byId: ReadonlyMap<string, Target>; clock: Clock; deps?: ControlDeps; log: { info(m: string): void; warn(m: string): void } },
+    o: {
+      dataDir: string;
+      config: ControlConfig | undefined;
+      targets: readonly Target[];
+      byId: ReadonlyMap<string, Target>;
+      clock: Clock;
+      deps?: ControlDeps;
+      log: { info(m: string): void; warn(m: string): void };
+      /** Told of each completed control run (the InfluxDB `control_run` points). */
+      onRun?: (measurements: readonly Measurement[]) => void;
+    },
   ): Promise<ControlStage> {
     const config = o.config ?? DEFAULT_CONTROL;
     const archive = await Archive.open(path.join(o.dataDir, 'control'), o.clock);
@@ -79,6 +91,7 @@ export class ControlStage {
           },
           vantage,
           log: o.log,
+          ...(o.onRun !== undefined ? { onRun: o.onRun } : {}),
         });
     // A probe's new failure with no control within a quarter of the interval: the target is measured on request.
     const judge = new ControlJudge(index, o.byId, (id) => prober?.request(id), (config.interval_minutes * 60_000) / 4);
@@ -110,6 +123,17 @@ export class ControlStage {
         .sort((a, b) => a.target.localeCompare(b.target))
         .map((c) => ({ target: c.target, id: c.id, at: new Date(c.at).toISOString(), verdict: c.verdict.verdict, reason: c.verdict.reason })),
     };
+  }
+
+  /** The latest usable control of each target (not offline), within the window: what probes classify with. */
+  evidence(): ControlEvidenceAnswer {
+    const since = this.clock.now() - this.index.windowMs;
+    const controls = this.index
+      .latestUsable()
+      .filter((c) => c.at >= since)
+      .sort((a, b) => a.target.localeCompare(b.target))
+      .map((c) => ({ target: c.target, id: c.id, at: new Date(c.at).toISOString(), evidence: c.evidence }));
+    return { enabled: this.config.enabled, controls };
   }
 
   async close(): Promise<void> {

@@ -63,6 +63,8 @@ export const CONFIDENCE = {
   /** Applied to a finding on some addresses of a domain while its other addresses worked. */
   partialFactor: 0.7,
 
+  /** Applied to a block judged without the control's evidence when one was expected (a collector is configured). */
+  noControlFactor: 0.9,
   /** Applied to a loss-prone block (a timeout, an inconsistent answer) when the run showed some packet loss. */
   lineSomeLossFactor: 0.8,
   /** Applied to such a block under heavy loss when every attempt at the failing layer failed in both measurements. */

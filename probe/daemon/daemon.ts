@@ -27,6 +27,7 @@ import { Activity } from './activity.js';
 import { Closers } from './closers.js';
 import type { Log } from './log.js';
 import { measuringRun, measuringScheduler, spoolCutShortRun } from './measuring.js';
+import { fetchControlSet } from './controls.js';
 import { CollectorPoll } from './poll.js';
 import { Schedule } from './schedule.js';
 import { systemTimers, type Timers } from './scheduler.js';
@@ -113,7 +114,20 @@ export async function runDaemon(config: ProbeConfig, deps: DaemonDeps, signal: A
       log,
       activity,
       runDeadlineMs: Math.max(timing.intervalMs, DAEMON_TUNING.minRunDeadlineMs),
-      run: measuringRun({ config, started, network, clock, log, activity, status, kickUploads, releaseMemoryDelayMs: DAEMON_TUNING.releaseMemoryDelayMs, dataUse, journal }),
+      run: measuringRun({
+        config,
+        started,
+        network,
+        clock,
+        log,
+        activity,
+        status,
+        kickUploads,
+        releaseMemoryDelayMs: DAEMON_TUNING.releaseMemoryDelayMs,
+        dataUse,
+        journal,
+        ...(client !== null ? { controls: () => fetchControlSet(client, log) } : {}),
+      }),
     });
     if (client !== null) uploader = uploaderFor({ config, started, client, clock, random, log, status, stopTimeoutMs: stopGraceMs });
 

@@ -6,7 +6,7 @@ import type { Target } from '../../contract/target.js';
 import type { ProbeConfig } from '../config/probe-config.js';
 import type { Network } from '../deps.js';
 import { DataMeter, meteredNetwork } from '../engine/data-meter.js';
-import { engineOptionsFrom } from '../engine/options.js';
+import { engineOptionsFrom, type ControlSet } from '../engine/options.js';
 import { judgeRun, runTargets, type MeasuredTarget } from '../engine/run.js';
 import { releaseMemoryAfterRun } from '../engine/v8-flags.js';
 import { describeRunLine, lineOfRun } from '../classify/line.js';
@@ -37,6 +37,8 @@ export interface RunOptions {
   dataUse: DataUse;
   /** The run in flight, target by target (judged at the next start if a crash cuts it short). */
   journal: RunJournal;
+  /** The control vantage's evidence for a run, fetched at its start (absent: no collector). */
+  controls?: () => Promise<ControlSet | undefined>;
 }
 
 /**
@@ -64,7 +66,13 @@ export function measuringRun(o: RunOptions): (list: Target[], signal: AbortSigna
     const engine = engineOptionsFrom(config, probeInfo(started.identity.probeId, started.location.current()), started.trust, runSignal);
     // Bulk reads (most of a run's bytes) in one run of bulk_every_runs, and not while ahead of the budget's pace.
     const bulkDue = (activity.runs - 1) % config.measure.bulk_every_runs === 0 && allowance === 'full';
-    const options = { ...engine, bulk: { ...engine.bulk, enabled: engine.bulk.enabled && bulkDue }, onMeasured: (m: MeasuredTarget) => o.journal.note(m) };
+    const controls = o.controls === undefined ? undefined : await o.controls();
+    const options = {
+      ...engine,
+      bulk: { ...engine.bulk, enabled: engine.bulk.enabled && bulkDue },
+      onMeasured: (m: MeasuredTarget) => o.journal.note(m),
+      ...(controls !== undefined ? { controls } : {}),
+    };
     await o.journal.begin();
     const meter = new DataMeter();
     const counted = async (): Promise<number> => {

@@ -1,7 +1,7 @@
 // Settings of one measuring run, assembled from the probe config (and, at the collector, its own).
 import type { ProbeConfig } from '../config/probe-config.js';
 import type { ResolverSpec } from '../measure/dns.js';
-import type { DnsQueryType } from '../../contract/evidence.js';
+import type { DnsQueryType, Evidence } from '../../contract/evidence.js';
 import type { ProbeInfo } from '../../contract/measurement.js';
 import type { TrustStore } from '../trust.js';
 import type { Decision } from '../../contract/verdict.js';
@@ -36,9 +36,24 @@ export interface EngineOptions {
   signal?: AbortSignal;
   /** Called as work progresses (for the command line's progress display). */
   onProgress?: (event: ProgressEvent) => void;
+  /** The control vantage's evidence fetched from the collector for this run (absent: no collector, none asked). */
+  controls?: ControlSet;
   /** Called with each target as soon as it is measured, before the run is judged (awaited: a daemon journals it). */
   onMeasured?: (measured: import('./run.js').MeasuredTarget) => Promise<void> | void;
 }
+
+/** The control vantage's evidence a run is judged with: a failure the control shares is `down`. */
+export interface ControlSet {
+  /** The freshest control of each target the collector had, by target id. */
+  byTarget: ReadonlyMap<string, { id: string; at: number; evidence: Evidence }>;
+  /** A control measured further than this from the target's own measurement is not used. */
+  maxAgeMs: number;
+  /** Why there is none at all, when fetching failed (said in the reason of every block judged without one). */
+  missing: string | null;
+}
+
+/** A control older than this is not used (three hours: the probes' and the control's hourly runs, and some slack). */
+export const CONTROL_MAX_AGE_MS = 3 * 3600_000;
 
 export type ProgressEvent =
   | { type: 'target-start'; target: Target; started: number; total: number }

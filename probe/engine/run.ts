@@ -10,7 +10,7 @@ import type { Deps } from '../deps.js';
 import { MEASUREMENT_SCHEMA, type Measurement } from '../../contract/measurement.js';
 import type { Target } from '../../contract/target.js';
 import { isBlocked, type Decision } from '../../contract/verdict.js';
-import { CONFIDENCE } from '../classify/confidence.js';
+import { conf, CONFIDENCE } from '../classify/confidence.js';
 import { ulid } from '../ulid.js';
 import { RunLimits } from './limits.js';
 import { ENGINE_DEFAULTS, type EngineOptions } from './options.js';
@@ -114,17 +114,22 @@ async function remeasure(firstPass: Done[], options: EngineOptions, deps: Deps, 
  * crash); without an international canary among them nothing can tell a block from the volunteer's
  * own line, so a blocked verdict becomes inconclusive.
  */
-export function judgeRun(measured: ReadonlyArray<MeasuredTarget & { decision?: Decision }>, options: Pick<EngineOptions, 'probe' | 'throttle'>, cutShort = false): Measurement[] {
+export function judgeRun(
+  measured: ReadonlyArray<MeasuredTarget & { decision?: Decision }>,
+  options: Pick<EngineOptions, 'probe' | 'throttle' | 'controls'>,
+  cutShort = false,
+): Measurement[] {
+  const judge = (m: MeasuredTarget): Decision => judgeTarget(m, options);
   // A target classified as it was measured (for the progress display) is not classified again
-  // unless what the whole run showed changes its evidence.
-  const results: Done[] = measured.map((m) => ({ ...m, decision: m.decision ?? classify(m.target, m.result.evidence, { throttle: options.throttle }) }));
+  // unless what the whole run showed, or the control's evidence, changes its judgement.
+  const results: Done[] = measured.map((m) => ({ ...m, decision: m.decision !== undefined && options.controls === undefined ? m.decision : judge(m) }));
   // The line as the whole run showed it (packet loss, a portal) goes into every target's evidence, so
   // that the measurement alone supports its verdict; on a lossy line, blocks loss can fake are tempered.
   const line = assessLine(results.map((r) => ({ target: r.target, evidence: r.result.evidence })));
   const tempered = line.loss !== 'none';
   for (const r of results) {
     r.result.evidence.line = line;
-    if (tempered) r.decision = classify(r.target, r.result.evidence, { throttle: options.throttle });
+    if (tempered) r.decision = judge(r);
   }
   // Throttling is judged against the international canaries of the same run: their figures go into
   // every other target's evidence (so that the measurement alone supports the verdict), and the
@@ -135,7 +140,7 @@ export function judgeRun(measured: ReadonlyArray<MeasuredTarget & { decision?: D
     for (const r of results) {
       if (r.target.category === 'canary') continue;
       r.result.evidence.baseline = baseline;
-      r.decision = classify(r.target, r.result.evidence, { throttle: options.throttle });
+      r.decision = judge(r);
     }
   }
   let decisions = applyCanaries(results.map((r) => ({ target: r.target, evidence: r.result.evidence, decision: r.decision })));
@@ -152,6 +157,35 @@ export function judgeRun(measured: ReadonlyArray<MeasuredTarget & { decision?: D
     timing: r.result.timing,
     verdict: decisions[i]!,
   }));
+}
+
+/**
+ * One target's decision: with the control's evidence when the collector had one close enough in time
+ * (a failure the control shares is `down`); without one, when a control was expected, a block keeps
+ * its verdict with a lower confidence and says the control was missing. Canaries are judged alone.
+ */
+function judgeTarget(m: MeasuredTarget, options: Pick<EngineOptions, 'throttle' | 'controls'>): Decision {
+  const base = { throttle: options.throttle };
+  const set = options.controls;
+  if (set === undefined || m.target.category === 'canary') return classify(m.target, m.result.evidence, base);
+  const control = set.byTarget.get(m.target.id);
+  if (control !== undefined && Math.abs(m.startedAt - control.at) <= set.maxAgeMs) {
+    try {
+      return classify(m.target, m.result.evidence, { ...base, control: control.evidence });
+    } catch {
+      // Control evidence the classifier cannot read is no control: judged without it below.
+    }
+  }
+  const d = classify(m.target, m.result.evidence, base);
+  if (!isBlocked(d.verdict)) return d;
+  const why =
+    set.missing ??
+    (control === undefined ? 'the collector had no control of this target' : `the collector's control was ${Math.round(Math.abs(m.startedAt - control.at) / 60_000)} min away`);
+  return {
+    ...d,
+    confidence: conf(d.confidence * CONFIDENCE.noControlFactor),
+    reason: `${d.reason}; no control evidence (${why}): a site down everywhere would look the same`,
+  };
 }
 
 /** A blocked verdict of a run cut short before its international canary was measured: inconclusive, saying why. */

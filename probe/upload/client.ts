@@ -28,10 +28,12 @@ import { checkPins, handshakeEvidence, parsePin, presentedChain } from './pin.js
 import { httpConnect, parseProxy, socks5Connect, type ProxySpec } from './proxy.js';
 import {
   API_PREFIX,
+  CONTROL_EVIDENCE_PATH,
   encodeBatch,
   HEADER_ROUTE,
   signBatch,
   type Batch,
+  type ControlEvidenceItem,
   type ItemResult,
   type RegistrationRequest,
   type SpoolOverflowReport,
@@ -290,6 +292,28 @@ export class CollectorClient {
     return { status: 'ok', etag: header(answer.headers, 'etag') ?? null, text, surge };
   }
 
+  /**
+   * GET /api/v1/control/evidence through the pinned channel: the control vantage's latest evidence per
+   * target (the same list for every probe); null when the collector has no control vantage (it says
+   * so, or predates the route). Items of the wrong shape are left out; an answer that is not the list
+   * throws UploadError.
+   */
+  async fetchControls(): Promise<ControlEvidenceItem[] | null> {
+    const answer = await this.request('GET', CONTROL_EVIDENCE_PATH, {});
+    if (answer.status === 404) return null;
+    if (answer.status !== 200) throw this.answerError('control evidence', answer);
+    let value: unknown;
+    try {
+      value = JSON.parse(answer.body.toString('utf8'));
+    } catch {
+      throw new UploadError('http', 'control evidence: the answer is not JSON', { status: 200 });
+    }
+    if ((value as { enabled?: unknown } | null)?.enabled === false) return null;
+    const list = (value as { controls?: unknown } | null)?.controls;
+    if (!Array.isArray(list)) throw new UploadError('http', 'control evidence: no list of controls', { status: 200 });
+    return list.filter(isControlItem);
+  }
+
   /** GET /api/v1/whoami: the network the collector sees the probe on (never the address). */
   async whoami(): Promise<{ asn: number | null; cc: string | null; network: string | null }> {
     const answer = await this.request('GET', `${API_PREFIX}/whoami`, {});
@@ -513,4 +537,20 @@ export class CollectorClient {
 function asUploadError(err: unknown): UploadError {
   for (const node of errorTree(err)) if (node instanceof UploadError) return node;
   return new UploadError('network', `${classifyTlsError(err)} (${rawError(err)})`, { cause: err });
+}
+
+/** The shape a control item needs before the classifier reads it (the classifier is also guarded against the rest). */
+function isControlItem(v: unknown): v is ControlEvidenceItem {
+  if (typeof v !== 'object' || v === null) return false;
+  const c = v as Record<string, unknown>;
+  const e = c['evidence'] as Record<string, unknown> | null | undefined;
+  return (
+    typeof c['target'] === 'string' &&
+    typeof c['id'] === 'string' &&
+    typeof c['at'] === 'string' &&
+    !Number.isNaN(Date.parse(c['at'])) &&
+    typeof e === 'object' &&
+    e !== null &&
+    ['dns', 'tcp', 'tls', 'http'].every((k) => Array.isArray(e[k]))
+  );
 }

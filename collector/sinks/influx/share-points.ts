@@ -3,11 +3,10 @@ import type { Clock } from '../../../common/clock.js';
 import type { EventDetector } from '../../events/detector.js';
 import type { Observation } from '../../events/observation.js';
 import { sharesOf, touchedBuckets, type SeriesShare } from '../../events/shares.js';
-import { retryDelay } from './backoff.js';
-import { Delivery, type DeliveryLogger } from './delivery.js';
+import type { DeliveryLogger } from './delivery.js';
 import { floatField, integerField, line } from './line.js';
+import { BackgroundPoints } from './pending-points.js';
 import type { LineWriter } from './writer.js';
-import { Sleeps } from '../../../common/sleeps.js';
 
 export const BLOCKED_SHARE = 'blocked_share';
 
@@ -55,25 +54,11 @@ export interface SharePointsOptions {
  * with backoff. What was pending when the process stopped is rewritten at the next start, which
  * rewrites every bucket the detector still holds in detail (its horizon).
  */
-export class SharePoints {
+export class SharePoints extends BackgroundPoints {
   private pending = new Set<string>();
-  private timer: NodeJS.Timeout | null = null;
-  private running = false;
-  private flushing: Promise<void> | null = null;
-  private readonly delivery: Delivery;
-  private readonly sleeps = new Sleeps();
 
-  constructor(private readonly o: SharePointsOptions) {
-    this.delivery = new Delivery({
-      writer: o.writer,
-      clock: o.clock,
-      logger: o.logger,
-      delay: (attempt) => retryDelay(attempt, { initialMs: 250, maxMs: 30_000, factor: 2, random: Math.random }),
-      maxRetryDelayMs: 30_000,
-      running: () => this.running,
-      sleep: (ms) => this.sleeps.sleep(ms),
-      onRecovered: () => undefined,
-    });
+  constructor(private readonly so: SharePointsOptions) {
+    super(so);
   }
 
   /** Buckets of series waiting to be written. */
@@ -83,42 +68,18 @@ export class SharePoints {
 
   /** The observations just counted: their buckets are written at the next flush. */
   note(observations: readonly Observation[]): void {
-    const bucketMs = this.o.detector().config.bucket_ms;
+    const bucketMs = this.so.detector().config.bucket_ms;
     for (const obs of observations) touchedBuckets(obs, bucketMs, this.pending);
   }
 
   /** Mark every bucket the detector holds (at start: what a previous run left unwritten is among them). */
   noteAll(): void {
-    for (const group of this.o.detector().groups.values()) for (const b of group.buckets.keys()) this.pending.add(`${group.key}|${b}`);
+    for (const group of this.so.detector().groups.values()) for (const b of group.buckets.keys()) this.pending.add(`${group.key}|${b}`);
   }
 
-  start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.timer = setInterval(() => void this.flush(), this.o.flushEveryMs ?? 10_000);
-    this.timer.unref();
-  }
-
-  /** Write what is pending (one flush at a time); resolves once InfluxDB took it, or the sink stopped. */
-  flush(): Promise<void> {
-    this.flushing ??= this.writePending().finally(() => {
-      this.flushing = null;
-    });
-    return this.flushing;
-  }
-
-  async stop(): Promise<void> {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
-    this.running = false;
-    this.sleeps.wakeAll();
-    await this.flushing;
-    this.o.writer.close?.();
-  }
-
-  private async writePending(): Promise<void> {
-    const detector = this.o.detector();
-    const size = this.o.batchSize ?? 5000;
+  protected async writePending(): Promise<void> {
+    const detector = this.so.detector();
+    const size = this.so.batchSize ?? 5000;
     while (this.running && this.pending.size > 0) {
       const keys: string[] = [];
       const lines: string[] = [];
@@ -129,7 +90,7 @@ export class SharePoints {
       }
       // A bucket touched again while this write is in flight stays pending (re-added by note()).
       for (const key of keys) this.pending.delete(key);
-      const delivered = await this.delivery.deliver(lines);
+      const delivered = await this.deliver(lines);
       if (!delivered) {
         for (const key of keys) this.pending.add(key);
         return;

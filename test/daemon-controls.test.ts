@@ -1,0 +1,35 @@
+// The daemon's control evidence for a run: fetched from the collector, never a reason for the run to fail.
+import { describe, expect, it } from 'vitest';
+import { fetchControlSet } from '../probe/daemon/controls.js';
+import { CONTROL_MAX_AGE_MS } from '../probe/engine/options.js';
+import { healthy, target } from './classify-builders.js';
+
+const facebook = target({ id: 'facebook', domains: ['www.facebook.com'] });
+const logs: string[] = [];
+const log = (level: string, message: string) => void logs.push(`${level} ${message}`);
+
+describe('fetchControlSet', () => {
+  it('the collector has no control vantage: none expected (undefined), nothing logged', async () => {
+    logs.length = 0;
+    expect(await fetchControlSet({ fetchControls: async () => null }, log)).toBeUndefined();
+    expect(logs).toEqual([]);
+  });
+
+  it('the controls by target, with the bound on their age', async () => {
+    const at = '2024-05-09T06:50:00.000Z';
+    const set = await fetchControlSet({ fetchControls: async () => [{ target: 'facebook', id: 'c1', at, evidence: healthy(facebook) }] }, log);
+    expect(set?.maxAgeMs).toBe(CONTROL_MAX_AGE_MS);
+    expect(set?.missing).toBeNull();
+    expect(set?.byTarget.get('facebook')).toMatchObject({ id: 'c1', at: Date.parse(at) });
+  });
+
+  it('a failed or silent fetch: an empty set that says why, and a warning; the run goes on', async () => {
+    logs.length = 0;
+    const failed = await fetchControlSet({ fetchControls: async () => Promise.reject(new Error('connect ECONNREFUSED')) }, log);
+    expect([failed?.byTarget.size, failed?.missing]).toEqual([0, "the collector's control evidence could not be fetched: connect ECONNREFUSED"]);
+    const silent = await fetchControlSet({ fetchControls: () => new Promise(() => {}) }, log, 50);
+    expect(silent?.missing).toMatch(/no answer within 0\.05 s/);
+    expect(logs.every((l) => l.startsWith('warn control evidence: '))).toBe(true);
+    expect(logs).toHaveLength(2);
+  });
+});
