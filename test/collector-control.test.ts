@@ -1,5 +1,13 @@
 // The control vantage at the collector: the nearest-control choice, and re-classification keeping both verdicts.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../common/clock.js';
+import { formatTargets } from '../contract/target-list.js';
+import { runOnce } from '../probe/cli/run-once.js';
+import { connectSocket } from '../probe/deps.js';
 import type { ControlConfig } from '../collector/config.js';
 import type { ControlView } from '../collector/control/stage.js';
 import type { ControlEvidenceAnswer } from '../contract/wire.js';
@@ -231,6 +239,51 @@ describe('the control vantage in a running collector', () => {
     } finally {
       await running.dispose();
       await world.close();
+    }
+  }, 30_000);
+
+  it('run --once with a collector configured fetches its control evidence and judges with it: down on the probe too', async () => {
+    const world = await buildWorld(lab, refusing, { timeoutMs: 1500, listenWindowMs: 50 });
+    const running = await controlledCollector(world);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ashyq-once-control-'));
+    try {
+      await running.collector.control.prober!.runOnce();
+      const udp = world.options.resolvers.find((r) => r.kind === 'udp') as { address: string; port: number };
+      await writeFile(path.join(dir, 'targets.yaml'), formatTargets(world.targets));
+      await writeFile(path.join(dir, 'root.pem'), lab.pki.root);
+      const collectorPort = Number(new URL(running.url).port);
+      await writeFile(
+        path.join(dir, 'probe.yaml'),
+        [
+          'measure:',
+          '  timeout_ms: 1500',
+          '  dns_listen_window_ms: 50',
+          `  resolvers: [system, "udp:${udp.address}:${udp.port}"]`,
+          '  extra_ca_files: [root.pem]',
+          '  bulk_max_kb: 0',
+          'targets_file: targets.yaml',
+          'collector:',
+          `  url: ${running.url}`,
+          '',
+        ].join('\n'),
+      );
+      // The collector on loopback as it is; the sites through the world's address map.
+      const network = world.deps.network;
+      const deps = {
+        clock: systemClock,
+        network: { ...network, dialTcp: (ip: string, port: number, signal: AbortSignal) => (ip === '127.0.0.1' && port === collectorPort ? connectSocket(ip, port, signal) : network.dialTcp(ip, port, signal)) },
+      };
+      let out = '';
+      const sink = new Writable({ write: (chunk, _enc, done) => ((out += String(chunk)), done()) });
+      const err = Object.assign(new Writable({ write: (_chunk, _enc, done) => done() }), { isTTY: false }) as unknown as NodeJS.WriteStream;
+      const ms = await runOnce({ json: true, configFile: path.join(dir, 'probe.yaml') }, { out: sink, err }, new AbortController().signal, deps);
+      const fb = ms.find((m) => m.target.id === 'facebook')!;
+      expect(fb.verdict.verdict, fb.verdict.reason).toBe('down');
+      expect(out).toContain('"verdict":"down"');
+    } finally {
+      await running.dispose();
+      await world.close();
+      await rm(dir, { recursive: true, force: true });
     }
   }, 30_000);
 
