@@ -1,6 +1,6 @@
 // The daemon's control evidence for a run: fetched from the collector, never a reason for the run to fail.
 import { describe, expect, it } from 'vitest';
-import { fetchControlSet } from '../probe/daemon/controls.js';
+import { ControlFetcher, fetchControlSet } from '../probe/daemon/controls.js';
 import { CONTROL_MAX_AGE_MS } from '../probe/engine/options.js';
 import { healthy, target } from './classify-builders.js';
 
@@ -31,5 +31,18 @@ describe('fetchControlSet', () => {
     expect(silent?.missing).toMatch(/no answer within 0\.05 s/);
     expect(logs.every((l) => l.startsWith('warn control evidence: '))).toBe(true);
     expect(logs).toHaveLength(2);
+  });
+});
+
+describe('ControlFetcher', () => {
+  it('once the collector said it has no control vantage, a failed fetch expects none either; before that, it says the control is missing', async () => {
+    let answer: 'none' | 'fail' = 'fail';
+    const client = { fetchControls: async () => (answer === 'none' ? null : Promise.reject(new Error('connect ETIMEDOUT'))) };
+    const fetcher = new ControlFetcher(client, () => {});
+    expect((await fetcher.forRun())?.missing).toMatch(/ETIMEDOUT/);
+    answer = 'none';
+    expect(await fetcher.forRun()).toBeUndefined();
+    answer = 'fail';
+    expect(await fetcher.forRun()).toBeUndefined();
   });
 });

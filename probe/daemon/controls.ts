@@ -30,3 +30,25 @@ export async function fetchControlSet(client: Pick<CollectorClient, 'fetchContro
     clearTimeout(timer);
   }
 }
+
+/**
+ * fetchControlSet for a daemon's runs, remembering whether the collector has a control vantage: when
+ * it said it has none, a failed fetch later expects none either (verdicts stand as they are).
+ */
+export class ControlFetcher {
+  #expected: boolean | null = null;
+
+  constructor(
+    private readonly client: Pick<CollectorClient, 'fetchControls'>,
+    private readonly log: Log,
+    private readonly timeoutMs = CONTROL_FETCH_TIMEOUT_MS,
+  ) {}
+
+  async forRun(): Promise<ControlSet | undefined> {
+    const set = await fetchControlSet(this.client, this.log, this.timeoutMs);
+    if (set === undefined) this.#expected = false;
+    else if (set.missing === null) this.#expected = true;
+    else if (this.#expected === false) return undefined;
+    return set;
+  }
+}

@@ -27,7 +27,7 @@ import { Activity } from './activity.js';
 import { Closers } from './closers.js';
 import type { Log } from './log.js';
 import { measuringRun, measuringScheduler, spoolCutShortRun } from './measuring.js';
-import { fetchControlSet } from './controls.js';
+import { ControlFetcher } from './controls.js';
 import { CollectorPoll } from './poll.js';
 import { Schedule } from './schedule.js';
 import { systemTimers, type Timers } from './scheduler.js';
@@ -101,6 +101,7 @@ export async function runDaemon(config: ProbeConfig, deps: DaemonDeps, signal: A
       signal,
     );
     const { client, targets, timing } = started;
+    const controls = client === null ? null : new ControlFetcher(client, log);
     const dataUse = await DataUse.open(stateDir, config.schedule.data_budget_mb, clock.now());
     const journal = new RunJournal(stateDir);
     await spoolCutShortRun({ config, started, log, activity, journal, kickUploads });
@@ -126,7 +127,7 @@ export async function runDaemon(config: ProbeConfig, deps: DaemonDeps, signal: A
         releaseMemoryDelayMs: DAEMON_TUNING.releaseMemoryDelayMs,
         dataUse,
         journal,
-        ...(client !== null ? { controls: () => fetchControlSet(client, log) } : {}),
+        ...(controls !== null ? { controls: () => controls.forRun() } : {}),
       }),
     });
     if (client !== null) uploader = uploaderFor({ config, started, client, clock, random, log, status, stopTimeoutMs: stopGraceMs });
