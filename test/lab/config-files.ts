@@ -5,6 +5,7 @@ import { formatTargets } from '../../contract/target-list.js';
 import type { Target } from '../../contract/target.js';
 import {
   BLOCKPAGE_PORT,
+  LAB_CONTROL,
   PORTAL_HOST,
   PORTAL_PORT,
   PORTAL_TLS_PORT,
@@ -25,15 +26,14 @@ function dnsmasqBase(log: string): string[] {
 }
 
 /**
- * The honest resolver behind the delay line: answers the lab's names with their lab addresses and
- * NXDOMAIN for anything else (the lab has no other names).
+ * The honest resolver behind the delay line: answers the lab's names with their lab addresses (an
+ * AAAA query gets an empty answer, as for a real site without IPv6); it has no upstream, so any
+ * other name is refused (the lab has no other names).
  */
 export function honestDnsmasqConf(log: string, targets: readonly LabTarget[] = LAB_TARGETS): string {
   const lines = [...dnsmasqBase(log), `listen-address=${HONEST_BACKEND.ip}`, `port=${HONEST_BACKEND.port}`, 'log-queries'];
   for (const t of targets) for (const d of t.domains) lines.push(`host-record=${d},${t.ip}`);
   lines.push(`host-record=${COLLECTOR.name},${COLLECTOR.ip}`);
-  // Names not recorded above do not exist.
-  lines.push('address=/#/');
   return `${lines.join('\n')}\n`;
 }
 
@@ -223,6 +223,8 @@ ip_db:
   asn: [${JSON.stringify(join(dir, 'collector-asn.csv'))}]
   country: [${JSON.stringify(join(dir, 'collector-country.csv'))}]
 influx: { url: "http://${LAB_TSDB.ip}:${LAB_TSDB.port}", token: ${LAB_TSDB.token}, org: ${LAB_TSDB.org}, bucket: ${LAB_TSDB.bucket} }
+# The control vantage: the collector is outside the censor (the internet host), so it measures every target itself.
+control: { enabled: true, interval_minutes: ${LAB_CONTROL.intervalMinutes}, window_minutes: 90, asn: ${LAB_CONTROL.asn}, cc: ${LAB_CONTROL.cc} }
 `;
 }
 

@@ -327,6 +327,44 @@ describe.runIf(support.ok)('censored lab: the real probe behind a real censor', 
     expect(records.every((r) => r.measurement.verdict.verdict === 'offline'), 'every measurement taken while cut off is offline').toBe(true);
   }, 240_000);
 
+  // ── the control vantage: a site down for everyone is down, not blocked ───────────────────────
+  //
+  // The collector runs in the internet host, outside the censor, and measures every target itself a
+  // run a minute. Facebook's own server refuses every connection: the control sees the refusal too,
+  // so the probe (which fetches the control's evidence) and the collector both say `down`. The same
+  // refusal by the censor (the tcp-refused scenario above) stays tcp.refused: the control got through.
+  it('site down for everyone: the control sees it too, so the probe and the collector say down, never tcp.refused', async () => {
+    if (lab === null) throw new Error('the lab is not up');
+    await lab.clearCensor();
+    const facebook = LAB_TARGETS.find((t) => t.id === 'facebook')!;
+    const since = Date.now();
+    try {
+      await lab.siteDown(facebook.ip);
+      // Wait for a control run that began after the site went down.
+      let control: { target: string; at: string; verdict: string } | undefined;
+      for (let i = 0; i < 100 && control === undefined; i++) {
+        const answer = await lab.clientGet(`${lab.collectorUrl}/api/v1/control`);
+        if (!('error' in answer) && answer.status === 200) {
+          const view = JSON.parse(answer.body) as { targets: Array<{ target: string; at: string; verdict: string }> };
+          control = view.targets.find((t) => t.target === 'facebook' && Date.parse(t.at) >= since);
+        }
+        if (control === undefined) await new Promise((r) => setTimeout(r, 1000));
+      }
+      expect(control?.verdict, 'the control measured the refusal').toBe('tcp.refused');
+      const run = await oneDaemonRun('one run judged with the control and acknowledged', (st) => st.spool.count === 0 && Date.parse(st.last_run!.started_at) >= since);
+      const fb = run.taken.find((t) => t.target === 'facebook')!;
+      expect(fb.verdict, 'the probe judged with the control: down').toBe('down');
+      const [record] = storedOnce(run, [fb]);
+      expect(record!.measurement.verdict.verdict).toBe('down');
+      expect(record!.collector?.verdict.verdict, "the collector's own verdict, judged with its control").toBe('down');
+      expect(record!.collector?.control_id).toEqual(expect.any(String));
+      // Every other target stays ok.
+      expect(run.taken.filter((t) => t.target !== 'facebook' && t.verdict !== 'ok').map((t) => `${t.target}: ${t.verdict}`)).toEqual([]);
+    } finally {
+      await lab.siteDown(null);
+    }
+  }, 240_000);
+
   // ── the volunteer's own line: random packet loss on the client's link ─────────────────────────
   //
   // With the shipped step bounds (5 s), as a volunteer runs the probe. A lost packet is not

@@ -170,6 +170,9 @@ export class Lab {
     // client: its resolv.conf names the ISP resolver (ip netns exec bind-mounts /etc/netns/<ns>/resolv.conf).
     await mkdir(join(NETNS_ETC, NS.client), { recursive: true });
     await writeFile(join(NETNS_ETC, NS.client, 'resolv.conf'), `nameserver ${ISP_RESOLVER}\noptions timeout:1 attempts:1\n`);
+    // internet: the honest resolver, for the collector's control vantage.
+    await mkdir(join(NETNS_ETC, NS.internet), { recursive: true });
+    await writeFile(join(NETNS_ETC, NS.internet, 'resolv.conf'), `nameserver ${HONEST_RESOLVER}\noptions timeout:1 attempts:2\n`);
   }
 
   /** The censor's route to the internet host (withdrawn by the shutdown scenario). */
@@ -282,7 +285,11 @@ export class Lab {
     await startService(NS.internet, 'victoria-metrics', victoriaMetricsArgs(this.dir), svc('victoria-metrics'));
     await waitFor('the time-series database (victoria-metrics)', () => listening(NS.internet, 'tcp', LAB_TSDB.port, LAB_TSDB.ip), 20_000, this.#file('victoria-metrics.out'));
     const collector = this.#node('ashyq-collector.ts');
-    await startService(NS.internet, collector.cmd, [...collector.args, 'serve', '--config', this.#file('collector.yaml')], svc('collector'));
+    // The control vantage validates the lab sites' certificates with the lab CA, as the probe does.
+    await startService(NS.internet, collector.cmd, [...collector.args, 'serve', '--config', this.#file('collector.yaml')], svc('collector'), {
+      ...process.env,
+      NODE_EXTRA_CA_CERTS: join(this.dir, 'pki', 'lab-ca.pem'),
+    });
     await waitFor('the honest resolver (dnsmasq)', () => listening(NS.internet, 'udp', HONEST_BACKEND.port), 10_000, this.#file('dnsmasq-honest.out'));
     await waitFor('the delay line', () => listening(NS.internet, 'udp', 53), 15_000, this.#file('delay-line.out'));
     const firstSite = LAB_TARGETS.find((t) => t.tls_ports.includes(443));
@@ -309,6 +316,15 @@ export class Lab {
     const p = probability.toFixed(4);
     await ipt('-A', 'INPUT', '-i', CLIENT_DEV, '-m', 'statistic', '--mode', 'random', '--probability', p, '-j', 'DROP');
     await ipt('-A', 'OUTPUT', '-o', CLIENT_DEV, '-m', 'statistic', '--mode', 'random', '--probability', p, '-j', 'DROP');
+  }
+
+  /**
+   * A site that is down for everyone: its own server (on the internet host) resets every SYN to
+   * `ip`, so the censored client and the collector's control see the same refusal. `null` ends it.
+   */
+  async siteDown(ip: string | null): Promise<void> {
+    await runIn(NS.internet, 'iptables', ['-w', '-F']);
+    if (ip !== null) await runIn(NS.internet, 'iptables', ['-w', '-A', 'INPUT', '-p', 'tcp', '--syn', '-d', ip, '-j', 'REJECT', '--reject-with', 'tcp-reset']);
   }
 
   /** Write a probe config (`<name>.yaml` in the lab dir) with other step bounds than the lab's short ones. */

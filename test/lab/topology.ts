@@ -76,6 +76,9 @@ export const COLLECTOR = { ip: '192.88.99.80', port: 443, name: 'collector.ashyq
  * API): on the internet host's own loopback, beside the collector, so only the collector reaches it.
  */
 export const LAB_TSDB = { ip: '127.0.0.1', port: 8428, bucket: 'ashyq', org: 'lab', token: 'lab' } as const;
+/** The collector's control vantage in the internet host: a run a minute, so that a scenario's change shows within one. */
+export const LAB_CONTROL = { intervalMinutes: 1, asn: 64501, cc: 'DE' } as const;
+
 /** What the collector's IP database says about the client's addresses: a lab ISP in Kazakhstan. */
 export const LAB_ISP = { asn: 64500, name: 'ashyq lab ISP', cc: 'KZ', range: ['10.77.1.0', '10.77.1.255'] } as const;
 
