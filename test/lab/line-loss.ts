@@ -20,9 +20,11 @@ export interface LossCase {
 
 /** The loss the probe meets on a poor Wi-Fi (10 %) and a very bad mobile line (30 %). */
 export const LOSS_CASES: readonly LossCase[] = [
-  { name: '10 % loss', probability: 0.1, runs: 3, maxFalseBlocks: 1 },
-  { name: '30 % loss', probability: 0.3, runs: 3, maxFalseBlocks: 2 },
-  { name: 'blackhole under 10 % loss', probability: 0.1, runs: 2, scenario: 'blackhole', kept: { telegram: 'tcp.timeout', 'telegram-dc': 'tcp.timeout' }, maxFalseBlocks: 1 },
+  // Bounds well above the measured rates (0.5 % and 1 %: about 0.2 and 0.3 expected here), so that a
+  // chance run does not fail the suite while a regression to the old rates (1 in 12, 3 in 12) does.
+  { name: '10 % loss', probability: 0.1, runs: 3, maxFalseBlocks: 2 },
+  { name: '30 % loss', probability: 0.3, runs: 3, maxFalseBlocks: 3 },
+  { name: 'blackhole under 10 % loss', probability: 0.1, runs: 2, scenario: 'blackhole', kept: { telegram: 'tcp.timeout', 'telegram-dc': 'tcp.timeout' }, maxFalseBlocks: 2 },
 ];
 
 /** A blocked verdict on a lossy line carries at most this confidence (loss-prone blocks are tempered). */
