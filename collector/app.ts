@@ -301,7 +301,7 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
   });
   metrics.watchControl(() => {
     const s = control.status;
-    return { enabled: control.config.enabled, runs: s.runs, failures: s.failures, ageSeconds: control.view().age_s, judged: control.judge.judged };
+    return { enabled: control.config.enabled, runs: s.runs, failures: s.failures, ageSeconds: control.ageSeconds(), judged: control.judge.judged };
   });
   const ingest = new Ingest({
     controls: control.judge,

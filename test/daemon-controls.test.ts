@@ -27,10 +27,12 @@ describe('fetchControlSet', () => {
     logs.length = 0;
     const failed = await fetchControlSet({ fetchControls: async () => Promise.reject(new Error('connect ECONNREFUSED')) }, log);
     expect([failed?.byTarget.size, failed?.missing]).toEqual([0, "the collector's control evidence could not be fetched: connect ECONNREFUSED"]);
+    const proxied = await fetchControlSet({ fetchControls: async () => Promise.reject(new Error('connect ECONNREFUSED 192.168.1.20:1080')) }, log);
+    expect(proxied?.missing).toBe("the collector's control evidence could not be fetched: connect ECONNREFUSED [address]:1080");
     const silent = await fetchControlSet({ fetchControls: () => new Promise(() => {}) }, log, 50);
     expect(silent?.missing).toMatch(/no answer within 0\.05 s/);
     expect(logs.every((l) => l.startsWith('warn control evidence: '))).toBe(true);
-    expect(logs).toHaveLength(2);
+    expect(logs).toHaveLength(3);
   });
 });
 

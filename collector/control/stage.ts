@@ -106,6 +106,12 @@ export class ControlStage {
     return this.prober?.status ?? { runs: 0, failures: 0, lastRunAt: null, lastError: null };
   }
 
+  /** Seconds since the last completed control run, null before the first. */
+  ageSeconds(): number | null {
+    const last = this.status.lastRunAt;
+    return last === null ? null : Math.max(0, Math.round((this.clock.now() - last) / 1000));
+  }
+
   view(): ControlView {
     const s = this.status;
     return {
@@ -117,7 +123,7 @@ export class ControlStage {
       failures: s.failures,
       last_run_at: s.lastRunAt === null ? null : new Date(s.lastRunAt).toISOString(),
       last_error: s.lastError,
-      age_s: s.lastRunAt === null ? null : Math.max(0, Math.round((this.clock.now() - s.lastRunAt) / 1000)),
+      age_s: this.ageSeconds(),
       targets: this.index
         .latest()
         .sort((a, b) => a.target.localeCompare(b.target))

@@ -68,9 +68,4 @@ export function applyCanaries(results: ReadonlyArray<RunResult>): Decision[] {
 }
 
 /** How an offline reason begins when the canaries show a captive portal or an operator's wall. */
-export const PORTAL_PREFIX = 'probe offline behind a captive portal or an operator\'s wall (a login or "top up your balance" page)';
-
-/** The portal sign behind an offline verdict (what `status` and the terminal show), or null when the run was not walled off. */
-export function portalOf(m: { verdict: Decision; evidence: Evidence }): string | null {
-  return m.verdict.verdict === 'offline' ? (m.evidence.line?.portal ?? null) : null;
-}
+const PORTAL_PREFIX = 'probe offline behind a captive portal or an operator\'s wall (a login or "top up your balance" page)';

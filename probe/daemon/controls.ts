@@ -1,5 +1,6 @@
 // The control vantage's evidence for a run: fetched from the collector over the pinned channel at the start of each run.
 import { CONTROL_MAX_AGE_MS, type ControlSet } from '../engine/options.js';
+import { redactAddresses } from '../redact.js';
 import type { CollectorClient } from '../upload/client.js';
 import { errorText, type Log } from './log.js';
 
@@ -25,7 +26,8 @@ export async function fetchControlSet(client: Pick<CollectorClient, 'fetchContro
   } catch (err) {
     const why = errorText(err);
     log('warn', `control evidence: ${why}; this run is judged without it`);
-    return { byTarget: new Map(), maxAgeMs: CONTROL_MAX_AGE_MS, missing: `the collector's control evidence could not be fetched: ${why}` };
+    // Kept in every block's reason: no address (of a proxy, say) goes into the evidence.
+    return { byTarget: new Map(), maxAgeMs: CONTROL_MAX_AGE_MS, missing: `the collector's control evidence could not be fetched: ${redactAddresses(why)}` };
   } finally {
     clearTimeout(timer);
   }
