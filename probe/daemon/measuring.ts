@@ -96,9 +96,10 @@ export function measuringRun(o: RunOptions): (list: Target[], signal: AbortSigna
     try {
       for (const m of measurements) {
         await started.spool.append(m);
-        await o.journal.spooled(m.id);
+        // Counted as taken as soon as it is in the spool: a status written while the journal is noted agrees with the spool.
         appended++;
         activity.taken++;
+        await o.journal.spooled(m.id);
         verdicts[m.verdict.verdict] = (verdicts[m.verdict.verdict] ?? 0) + 1;
         log('info', `taken ${m.id} ${m.target.id} ${m.verdict.verdict}`);
       }
