@@ -90,6 +90,7 @@ const CASES: Case[] = [
   { fixture: 'probe-collector-pin-on-http.yaml', line: 4, key: 'collector.pin_spki_sha256', problem: 'pins apply to https collectors only' },
   { fixture: 'probe-collector-bad-token.yaml', line: 5, key: 'collector.enrollment_token', problem: 'got "my token"' },
   { fixture: 'probe-collector-bad-proxy.yaml', line: 5, key: 'collector.proxy', problem: '"ftp://" is not a supported proxy (http://, https:// or socks5://)' },
+  { fixture: 'probe-collector-control-age-range.yaml', line: 5, key: 'collector.control_max_age_minutes', problem: 'expected an integer 5..1440, got 0' },
   { fixture: 'probe-collector-socks-no-port.yaml', line: 5, key: 'collector.proxy', problem: 'a socks5 proxy needs a port' },
   { fixture: 'probe-schedule-interval-range.yaml', line: 3, key: 'schedule.interval_minutes', problem: 'expected an integer 1..1440, got 0' },
   { fixture: 'probe-schedule-jitter-range.yaml', line: 4, key: 'schedule.jitter_fraction', problem: 'expected a number 0..0.5, got 0.9' },

@@ -126,6 +126,7 @@ describe('a full config file', () => {
         pin_spki_sha256: ['Xk3zTNCDqyBqVvhVqHN7ChwkBZzUShsnl1GYN5TOy9g=', '47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='],
         enrollment_token: 'an-enrollment-token-0123',
         proxy: 'socks5://127.0.0.1:9050',
+        control_max_age_minutes: 90,
       },
       schedule: { interval_minutes: 30, jitter_fraction: 0.2, surge_min_interval_minutes: 5, surge_max_hours: 12, data_budget_mb: 900 },
       spool: { cap_mb: 20 },
@@ -162,7 +163,7 @@ describe('the daemon sections', () => {
   it('allow plain http to a loopback collector (a local tunnel) without pins', () => {
     for (const url of ['http://127.0.0.1:8480', 'http://localhost:8480/', 'http://[::1]:8480/base/']) {
       const config = parseProbeConfig(`collector:\n  url: ${url}\n`, 'probe.yaml');
-      expect(config.collector).toEqual({ url: url.replace(/\/$/, ''), pin_spki_sha256: [], enrollment_token: null, proxy: null });
+      expect(config.collector).toEqual({ url: url.replace(/\/$/, ''), pin_spki_sha256: [], enrollment_token: null, proxy: null, control_max_age_minutes: 180 });
     }
   });
 

@@ -21,6 +21,11 @@ describe('fetchControlSet', () => {
     expect(set?.maxAgeMs).toBe(CONTROL_MAX_AGE_MS);
     expect(set?.missing).toBeNull();
     expect(set?.byTarget.get('facebook')).toMatchObject({ id: 'c1', at: Date.parse(at) });
+    // collector.control_max_age_minutes of the probe's config: the bound the run applies.
+    const bounded = await fetchControlSet({ fetchControls: async () => [] }, log, 90 * 60_000);
+    expect(bounded?.maxAgeMs).toBe(90 * 60_000);
+    const failed = await fetchControlSet({ fetchControls: async () => Promise.reject(new Error('down')) }, () => {}, 90 * 60_000);
+    expect(failed?.maxAgeMs).toBe(90 * 60_000);
   });
 
   it('a failed or silent fetch: an empty set that says why, and a warning; the run goes on', async () => {
@@ -29,7 +34,7 @@ describe('fetchControlSet', () => {
     expect([failed?.byTarget.size, failed?.missing]).toEqual([0, "the collector's control evidence could not be fetched: connect ECONNREFUSED"]);
     const proxied = await fetchControlSet({ fetchControls: async () => Promise.reject(new Error('connect ECONNREFUSED 192.168.1.20:1080')) }, log);
     expect(proxied?.missing).toBe("the collector's control evidence could not be fetched: connect ECONNREFUSED [address]:1080");
-    const silent = await fetchControlSet({ fetchControls: () => new Promise(() => {}) }, log, 50);
+    const silent = await fetchControlSet({ fetchControls: () => new Promise(() => {}) }, log, CONTROL_MAX_AGE_MS, 50);
     expect(silent?.missing).toMatch(/no answer within 0\.05 s/);
     expect(logs.every((l) => l.startsWith('warn control evidence: '))).toBe(true);
     expect(logs).toHaveLength(3);

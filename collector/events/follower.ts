@@ -2,7 +2,7 @@
 import type { Clock } from '../../common/clock.js';
 import { catchUp } from '../pipeline/catch-up.js';
 import type { Follower } from '../pipeline/follower.js';
-import type { AppendedSpan, Archive, ArchiveCursor, ArchivedRecord } from '../storage/archive.js';
+import type { AppendedSpan, ArchiveReader, ArchiveCursor, ArchivedRecord } from '../storage/archive.js';
 import type { RecordDigest } from '../storage/record-digest.js';
 import type { EventStore } from '../storage/event-store.js';
 import type { DetectorConfig } from './config.js';
@@ -16,7 +16,7 @@ export interface EventFollowerLog {
 }
 
 export interface EventFollowerOptions {
-  archive: Archive;
+  archive: ArchiveReader;
   store: EventStore;
   clock: Clock;
   detector: Partial<DetectorConfig>;

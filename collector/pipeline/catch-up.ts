@@ -1,5 +1,5 @@
 // Reading the archive from a follower's cursor to its end, in chunks, for followers that apply records synchronously.
-import type { Archive, ArchiveCursor, ArchivedRecord } from '../storage/archive.js';
+import type { ArchiveReader, ArchiveCursor, ArchivedRecord } from '../storage/archive.js';
 
 export interface CatchUpSummary {
   /** Archive records read. */
@@ -10,7 +10,7 @@ export interface CatchUpSummary {
 
 /** Hand every durable record after `from` (all when null) to `apply`, `chunk` at a time, each chunk with the cursor after it. */
 export async function catchUp(
-  archive: Archive,
+  archive: ArchiveReader,
   from: ArchiveCursor | null,
   apply: (records: readonly ArchivedRecord[], cursor: ArchiveCursor) => number,
   chunk = 2000,

@@ -1,5 +1,5 @@
 // The measurement index as a follower of the archive: every record indexed with where its line starts, from its own cursor.
-import type { AppendedSpan, Archive, ArchiveCursor, ArchivedRecord } from '../storage/archive.js';
+import type { AppendedSpan, ArchiveReader, ArchiveCursor, ArchivedRecord } from '../storage/archive.js';
 import { withPlace } from '../storage/index-row.js';
 import type { MeasurementIndex } from '../storage/measurement-index.js';
 import type { RecordDigest } from '../storage/record-digest.js';
@@ -32,7 +32,7 @@ export class MeasurementIndexFollower implements Follower {
   readRecords = 0;
 
   constructor(
-    private readonly archive: Archive,
+    private readonly archive: ArchiveReader,
     readonly index: MeasurementIndex,
     private readonly log: MeasurementIndexLog = { error: (m) => console.error(`measurement index: ${m}`) },
   ) {}

@@ -1,5 +1,5 @@
 // The store's index as a follower: measurement ids (for duplicates), probes' last-seen times and the 10-minute aggregates.
-import type { AppendedSpan, Archive, ArchivedRecord } from '../storage/archive.js';
+import type { AppendedSpan, ArchiveReader, ArchivedRecord } from '../storage/archive.js';
 import type { RecordDigest } from '../storage/record-digest.js';
 import type { Store } from '../storage/store.js';
 import { catchUp, type CatchUpSummary } from './catch-up.js';
@@ -18,7 +18,7 @@ export class StoreIndex implements Follower {
   caughtUp: CatchUpSummary = { records: 0, added: 0 };
 
   constructor(
-    private readonly archive: Archive,
+    private readonly archive: ArchiveReader,
     readonly store: Store,
   ) {}
 

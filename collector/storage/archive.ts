@@ -41,6 +41,9 @@ export function verdictOf<V>(r: { collector?: { verdict: V }; measurement: { ver
   return r.collector?.verdict ?? r.measurement.verdict;
 }
 
+/** What a follower reads the archive through (reindex hands some a view of it: see control/rejudge.ts). */
+export type ArchiveReader = Pick<Archive, 'read'>;
+
 /** A torn tail found at open: bytes after the last newline of a segment, cut away (never acknowledged). */
 export interface Recovery {
   segment: string;

@@ -1,6 +1,6 @@
 // The measurement index in the store's database: one row per measurement (time, target, network, probe, both verdicts, timings, throttling and interception evidence) and where its record is in the archive.
 import Database from 'better-sqlite3';
-import type { ArchiveCursor, ArchivedRecord } from './archive.js';
+import type { ArchiveCursor, ArchivedRecord, CollectorJudgement } from './archive.js';
 import { indexRow, type IndexRow, type RowOfRecord } from './index-row.js';
 
 export { collectorDecision, indexRow, type IndexRow } from './index-row.js';
@@ -65,6 +65,10 @@ CREATE TABLE IF NOT EXISTS measurement_networks (
   name TEXT,
   t INTEGER NOT NULL,
   PRIMARY KEY (asn, cc)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rejudged (
+  id TEXT PRIMARY KEY,
+  collector TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (
   key TEXT PRIMARY KEY,
@@ -164,13 +168,31 @@ export class MeasurementIndex {
   /** Forget every row and the cursor (the start of a reindex). */
   reset(): void {
     this.db.transaction(() => {
-      this.db.exec('DELETE FROM measurement_index; DELETE FROM measurement_networks;');
+      this.db.exec('DELETE FROM measurement_index; DELETE FROM measurement_networks; DELETE FROM rejudged;');
       this.db.prepare('DELETE FROM meta WHERE key = ?').run(CURSOR_KEY);
     })();
   }
 
   get(id: string): IndexRow | null {
     return this.byId.get(id) ?? null;
+  }
+
+  /**
+   * Keep the judgements a reindex recomputed where they differ from the archived record's (the
+   * archive is never rewritten): null where the record has no collector verdict any more.
+   */
+  saveRejudged(changes: Iterable<readonly [string, CollectorJudgement | null]>): void {
+    const put = this.db.prepare('INSERT INTO rejudged (id, collector) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET collector = excluded.collector');
+    this.db.transaction(() => {
+      for (const [id, j] of changes) put.run(id, j === null ? null : JSON.stringify(j));
+    })();
+  }
+
+  /** The judgement a reindex recomputed for `id` (null: none now); undefined when the archived record's stands. */
+  rejudged(id: string): CollectorJudgement | null | undefined {
+    const row = this.db.prepare('SELECT collector FROM rejudged WHERE id = ?').get(id) as { collector: string | null } | undefined;
+    if (row === undefined) return undefined;
+    return row.collector === null ? null : (JSON.parse(row.collector) as CollectorJudgement);
   }
 
   count(): number {

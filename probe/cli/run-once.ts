@@ -47,7 +47,7 @@ async function controlsOf(c: NonNullable<ProbeConfig['collector']>, deps: Deps, 
     return undefined;
   }
   try {
-    return await fetchControlSet(client, (_level, message) => err.write(`${message}\n`));
+    return await fetchControlSet(client, (_level, message) => err.write(`${message}\n`), c.control_max_age_minutes * 60_000);
   } finally {
     await client.close();
   }

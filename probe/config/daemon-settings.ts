@@ -13,6 +13,8 @@ export interface CollectorSettings {
   enrollment_token: string | null;
   /** Upload through this proxy: http://host:port, https://host:port or socks5://host:port. */
   proxy: string | null;
+  /** The collector's control evidence is used only when measured at most this long before a run starts. */
+  control_max_age_minutes: number;
 }
 
 export interface ScheduleSettings {
@@ -57,7 +59,9 @@ export const DAEMON_DEFAULTS = {
   upload: { batch_size: 100, backoff_base_s: 5, backoff_cap_s: 3600 },
 } as const;
 
-export const COLLECTOR_KEYS = ['url', 'pin_spki_sha256', 'enrollment_token', 'proxy'] as const;
+export const COLLECTOR_KEYS = ['url', 'pin_spki_sha256', 'enrollment_token', 'proxy', 'control_max_age_minutes'] as const;
+/** Default and bounds of collector.control_max_age_minutes: 3 h; at most a day (an older control says nothing about today). */
+export const CONTROL_MAX_AGE = { default: 180, min: 5, max: 1440 } as const;
 export const SCHEDULE_KEYS = ['interval_minutes', 'jitter_fraction', 'surge_min_interval_minutes', 'surge_max_hours', 'data_budget_mb'] as const;
 export const SPOOL_KEYS = ['cap_mb'] as const;
 export const UPLOAD_KEYS = ['batch_size', 'backoff_base_s', 'backoff_cap_s'] as const;
@@ -141,6 +145,7 @@ export function readCollector(v: YamlValue): CollectorSettings | undefined {
   );
   const token = m.optional('enrollment_token', null, readToken);
   const proxy = m.optional('proxy', null, readProxy);
+  const maxAge = m.optional('control_max_age_minutes', CONTROL_MAX_AGE.default, (x) => x.integer(CONTROL_MAX_AGE.min, CONTROL_MAX_AGE.max));
   if (url !== undefined && pins !== undefined) {
     if (!isPlainHttp(url) && pins.length === 0) {
       (m.get('pin_spki_sha256') ?? m.get('url'))?.fail(
@@ -149,8 +154,8 @@ export function readCollector(v: YamlValue): CollectorSettings | undefined {
     }
     if (isPlainHttp(url) && pins.length > 0) m.get('pin_spki_sha256')?.fail('pins apply to https collectors only');
   }
-  if (url === undefined || pins === undefined || token === undefined || proxy === undefined) return undefined;
-  return { url, pin_spki_sha256: pins, enrollment_token: token, proxy };
+  if (url === undefined || pins === undefined || token === undefined || proxy === undefined || maxAge === undefined) return undefined;
+  return { url, pin_spki_sha256: pins, enrollment_token: token, proxy, control_max_age_minutes: maxAge };
 }
 
 export function readSchedule(m: YamlMap): ScheduleSettings | undefined {

@@ -269,6 +269,7 @@ function formatCollector(c: CollectorSettings | null): string[] {
     `  pin_spki_sha256: [${c.pin_spki_sha256.map((p) => JSON.stringify(p)).join(', ')}]`,
     `  enrollment_token: ${q(c.enrollment_token)}`,
     `  proxy: ${q(c.proxy)}`,
+    `  control_max_age_minutes: ${c.control_max_age_minutes}`,
   ];
 }
 

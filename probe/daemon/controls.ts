@@ -12,7 +12,12 @@ export const CONTROL_FETCH_TIMEOUT_MS = 15_000;
  * no control vantage (none is expected: verdicts stand as they are). Never throws: when it cannot be
  * had, the run is judged without it and every block says why (a lower confidence, see judgeRun).
  */
-export async function fetchControlSet(client: Pick<CollectorClient, 'fetchControls'>, log: Log, timeoutMs = CONTROL_FETCH_TIMEOUT_MS): Promise<ControlSet | undefined> {
+export async function fetchControlSet(
+  client: Pick<CollectorClient, 'fetchControls'>,
+  log: Log,
+  maxAgeMs = CONTROL_MAX_AGE_MS,
+  timeoutMs = CONTROL_FETCH_TIMEOUT_MS,
+): Promise<ControlSet | undefined> {
   let timer: NodeJS.Timeout | undefined;
   try {
     const items = await Promise.race([
@@ -22,12 +27,12 @@ export async function fetchControlSet(client: Pick<CollectorClient, 'fetchContro
       }),
     ]);
     if (items === null) return undefined;
-    return { byTarget: new Map(items.map((i) => [i.target, { id: i.id, at: Date.parse(i.at), evidence: i.evidence }])), maxAgeMs: CONTROL_MAX_AGE_MS, missing: null };
+    return { byTarget: new Map(items.map((i) => [i.target, { id: i.id, at: Date.parse(i.at), evidence: i.evidence }])), maxAgeMs, missing: null };
   } catch (err) {
     const why = errorText(err);
     log('warn', `control evidence: ${why}; this run is judged without it`);
     // Kept in every block's reason: no address (of a proxy, say) goes into the evidence.
-    return { byTarget: new Map(), maxAgeMs: CONTROL_MAX_AGE_MS, missing: `the collector's control evidence could not be fetched: ${redactAddresses(why)}` };
+    return { byTarget: new Map(), maxAgeMs, missing: `the collector's control evidence could not be fetched: ${redactAddresses(why)}` };
   } finally {
     clearTimeout(timer);
   }
@@ -43,11 +48,12 @@ export class ControlFetcher {
   constructor(
     private readonly client: Pick<CollectorClient, 'fetchControls'>,
     private readonly log: Log,
+    private readonly maxAgeMs = CONTROL_MAX_AGE_MS,
     private readonly timeoutMs = CONTROL_FETCH_TIMEOUT_MS,
   ) {}
 
   async forRun(): Promise<ControlSet | undefined> {
-    const set = await fetchControlSet(this.client, this.log, this.timeoutMs);
+    const set = await fetchControlSet(this.client, this.log, this.maxAgeMs, this.timeoutMs);
     if (set === undefined) this.#expected = false;
     else if (set.missing === null) this.#expected = true;
     else if (this.#expected === false) return undefined;

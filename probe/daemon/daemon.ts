@@ -101,7 +101,7 @@ export async function runDaemon(config: ProbeConfig, deps: DaemonDeps, signal: A
       signal,
     );
     const { client, targets, timing } = started;
-    const controls = client === null ? null : new ControlFetcher(client, log);
+    const controls = client === null || config.collector === null ? null : new ControlFetcher(client, log, config.collector.control_max_age_minutes * 60_000);
     const dataUse = await DataUse.open(stateDir, config.schedule.data_budget_mb, clock.now());
     const journal = new RunJournal(stateDir);
     await spoolCutShortRun({ config, started, log, activity, journal, kickUploads });

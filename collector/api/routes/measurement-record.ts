@@ -19,6 +19,10 @@ export function measurementRecordRoutes(app: FastifyInstance, deps: { index: Mea
       request.log.error({ id: row.id, segment: row.segment, offset: row.offset }, 'measurement index points at no such record (run reindex)');
       return reply.code(500).send(errorBody('index_mismatch', 'the index points at no such record in the archive'));
     }
-    return reply.send({ measurement: recordView(row, record) });
+    // A reindex that judged the record again with the control archive keeps its new judgement beside the index.
+    const rejudged = deps.index.rejudged(row.id);
+    if (rejudged === undefined) return reply.send({ measurement: recordView(row, record) });
+    const { collector: _archived, ...rest } = record;
+    return reply.send({ measurement: recordView(row, rejudged === null ? rest : { ...rest, collector: rejudged }) });
   });
 }
