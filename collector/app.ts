@@ -14,6 +14,8 @@ import { networkRoutes } from './api/routes/networks.js';
 import { pageRoutes } from './api/routes/page.js';
 import { controlRoutes } from './api/routes/control.js';
 import { ControlStage, type ControlDeps } from './control/stage.js';
+import type { ControlVantage } from './control/nearest.js';
+import { CONTROL_PROBE_ID } from './control/prober.js';
 import { ControlRunPoints } from './sinks/influx/control-points.js';
 import type { Measurement } from '../contract/measurement.js';
 import { isBlocked } from '../contract/verdict.js';
@@ -42,7 +44,8 @@ import { Archive, type Recovery } from './storage/archive.js';
 import { EventStore } from './storage/event-store.js';
 import { Store } from './storage/store.js';
 import { loadTargetList, type TargetList } from './targets/list.js';
-import { EventSurges } from './targets/event-surge.js';
+import { combineSurges, EventSurges } from './targets/event-surge.js';
+import type { SurgeAnswer } from '../contract/wire.js';
 import { ServedTargets } from './targets/served.js';
 import { SurgeWatcher } from './targets/surge.js';
 
@@ -269,8 +272,9 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
           logger: { info: (m) => app.log.info(`influx spool overflows: ${m}`), warn: (m) => app.log.warn(`influx spool overflows: ${m}`), error: (m) => app.log.error(`influx spool overflows: ${m}`) },
         });
   overflowPoints?.start();
+  const controlActive = config.control !== undefined && (config.control.enabled || config.control.enrollment_tokens.length > 0);
   const controlRuns =
-    config.control?.enabled !== true || (influx === null && deps.controlWriter === undefined)
+    !controlActive || (influx === null && deps.controlWriter === undefined)
       ? null
       : new ControlRunPoints({
           writer: deps.controlWriter ?? new InfluxWriter({ url: influx!.url, token: influx!.token, org: influx!.org, bucket: influx!.bucket, timeoutMs: 10_000, connections: 1 }),
@@ -278,7 +282,10 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
           logger: { info: (m) => app.log.info(`influx control runs: ${m}`), warn: (m) => app.log.warn(`influx control runs: ${m}`), error: (m) => app.log.error(`influx control runs: ${m}`) },
         });
   controlRuns?.start();
+  // The surges are made below (they read the event store); the prober reads them once it runs.
+  let controlSurge: () => Promise<SurgeAnswer | null> = async () => null;
   const control = await ControlStage.open({
+    surge: () => controlSurge(),
     dataDir: config.data_dir,
     config: config.control,
     targets: targets.targets,
@@ -288,10 +295,11 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
     log: { info: (m) => app.log.info(m), warn: (m) => app.log.warn(m) },
     ...(controlRuns !== null
       ? {
-          onRun: (ms: readonly Measurement[]) =>
+          onRun: (ms: readonly Measurement[], vantage: ControlVantage) =>
             controlRuns.note({
               at: clock.now(),
-              vantage: config.control?.cc ?? 'control',
+              // The collector's own control by its country; a control probe by its country and id (shown apart).
+              vantage: vantage.probe_id === CONTROL_PROBE_ID ? (vantage.cc ?? 'control') : `${vantage.cc ?? 'control'}:${vantage.probe_id}`,
               targets: ms.length,
               failing: ms.filter((m) => isBlocked(m.verdict.verdict)).length,
               offline: ms.length > 0 && ms.every((m) => m.verdict.verdict === 'offline'),
@@ -301,10 +309,10 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
   });
   metrics.watchControl(() => {
     const s = control.status;
-    return { enabled: control.config.enabled, runs: s.runs, failures: s.failures, ageSeconds: control.ageSeconds(), judged: control.judge.judged };
+    return { enabled: control.config.enabled, runs: s.runs, failures: s.failures, ageSeconds: control.ageSeconds(), judged: control.judge.judged, fromProbes: control.fromProbes };
   });
   const ingest = new Ingest({
-    controls: control.judge,
+    controls: { judge: (m) => control.judge.judge(m), acceptFromProbe: (records) => control.acceptFromProbe(records) },
     limits: config.limits,
     clock,
     store,
@@ -334,13 +342,15 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
     intervalMinutes: config.events.interval_minutes,
     log: { info: (o, m) => app.log.info(o, m), error: (o, m) => app.log.error(o, m) },
   });
+  // The control measures the surged targets as often as the probes: their measurements then have controls of their time.
+  controlSurge = async () => combineSurges(await surges.current(), eventSurges.anySurge());
 
   // The detector derives events at most once a second; every read first derives what was counted
   // but not yet derived, so that events, surges and /metrics reflect every accepted measurement.
   app.addHook('onRequest', async (request) => {
     if (request.method === 'GET') events.settle();
   });
-  registrationRoutes(app, { enrollment: new Enrollment(config.enrollment_tokens), store, clock });
+  registrationRoutes(app, { enrollment: new Enrollment(config.enrollment_tokens), controlEnrollment: new Enrollment(config.control?.enrollment_tokens ?? []), store, clock });
   await uploadRoutes(app, { ingest, maxBodyBytes: config.limits.max_body_bytes });
   targetRoutes(app, { served: new ServedTargets({ surges, events: eventSurges, base: targets }), lookup });
   seriesRoutes(app, { store, targets, clock });

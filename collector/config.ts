@@ -63,9 +63,14 @@ export interface ControlConfig {
   /** Where the control measures from (shown beside its measurements): its network's ASN and country. */
   asn: number | null;
   cc: string | null;
+  /**
+   * Tokens that enroll a probe with the control role (a probe run in an uncensored country): its
+   * measurements are control evidence, archived with the control's, never counted as a network's.
+   */
+  enrollment_tokens: string[];
 }
 
-export const DEFAULT_CONTROL: ControlConfig = { enabled: false, interval_minutes: 60, window_minutes: 90, asn: null, cc: null };
+export const DEFAULT_CONTROL: ControlConfig = { enabled: false, interval_minutes: 60, window_minutes: 90, asn: null, cc: null, enrollment_tokens: [] };
 
 export interface CollectorConfig {
   /** Where the archive, the store and the generated enrollment token live. */
@@ -227,7 +232,7 @@ class Reader {
 }
 
 const TOP_KEYS = ['data_dir', 'listen', 'tls', 'trust_proxy', 'enrollment_tokens', 'targets_file', 'limits', 'influx', 'ip_db', 'events', 'control', 'reports_dir'] as const;
-const CONTROL_KEYS = ['enabled', 'interval_minutes', 'window_minutes', 'asn', 'cc'] as const;
+const CONTROL_KEYS = ['enabled', 'interval_minutes', 'window_minutes', 'asn', 'cc', 'enrollment_tokens'] as const;
 const EVENT_KEYS = ['interval_minutes', 'min_probes', 'min_probe_history_hours', 'webhook', 'surge_every_minutes'] as const;
 const LIMIT_KEYS = ['max_body_bytes', 'max_json_bytes', 'max_batch_items', 'max_age_s', 'max_future_s', 'signature_skew_s', 'rate_per_probe'] as const;
 
@@ -241,6 +246,9 @@ export function parseCollectorConfig(text: string, file: string, baseDir: string
   }
   const config = defaultCollectorConfig({});
   const resolvePath = (p: string) => path.resolve(baseDir, p);
+  /** control.enrollment_tokens as written (checked against the probes' tokens once both are read). */
+  let controlTokens: Node | undefined;
+  const tokenItem = (node: Node | undefined, i: number): Node | undefined => (node as { items?: Node[] } | undefined)?.items?.[i];
 
   if (reader.errors.length === 0 && doc.contents !== null) {
     const top = reader.map(doc.contents, '', TOP_KEYS);
@@ -282,7 +290,7 @@ export function parseCollectorConfig(text: string, file: string, baseDir: string
             const v = reader.strings(node, key);
             if (v !== undefined) {
               for (const [i, token] of v.entries()) {
-                if (token.length < 16) reader.error((node as { items?: Node[] }).items?.[i], `${key}[${i}]`, 'a token must have at least 16 characters');
+                if (token.length < 16) reader.error(tokenItem(node, i), `${key}[${i}]`, 'a token must have at least 16 characters');
               }
               config.enrollment_tokens = v;
             }
@@ -405,6 +413,16 @@ export function parseCollectorConfig(text: string, file: string, baseDir: string
               if (v !== undefined && !/^[A-Z]{2}$/.test(v)) reader.error(cc, 'control.cc', 'expected an ISO 3166-1 alpha-2 code such as DE');
               else if (v !== undefined) control.cc = v;
             }
+            if (m.has('enrollment_tokens')) {
+              controlTokens = m.get('enrollment_tokens');
+              const v = reader.strings(controlTokens, 'control.enrollment_tokens');
+              if (v !== undefined) {
+                for (const [i, token] of v.entries()) {
+                  if (token.length < 16) reader.error(tokenItem(controlTokens, i), `control.enrollment_tokens[${i}]`, 'a token must have at least 16 characters');
+                }
+                control.enrollment_tokens = v;
+              }
+            }
             break;
           }
           case 'reports_dir': {
@@ -424,6 +442,11 @@ export function parseCollectorConfig(text: string, file: string, baseDir: string
           }
         }
       }
+    }
+  }
+  for (const [i, token] of (config.control?.enrollment_tokens ?? []).entries()) {
+    if (config.enrollment_tokens.includes(token)) {
+      reader.error(tokenItem(controlTokens, i), `control.enrollment_tokens[${i}]`, 'is also in enrollment_tokens: a token enrolls either probes of the measured networks or controls, not both');
     }
   }
   reader.errors.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));

@@ -29,6 +29,8 @@ export interface ControlMetricsSource {
   ageSeconds: number | null;
   /** Measurements judged with a control since start. */
   judged: number;
+  /** Control measurements taken from control probes since start. */
+  fromProbes: number;
 }
 
 export class Metrics {
@@ -167,6 +169,9 @@ export class Metrics {
     lines.push('# HELP ashyq_control_judged_total Measurements judged again with a control since start (both verdicts kept).');
     lines.push('# TYPE ashyq_control_judged_total counter');
     lines.push(`ashyq_control_judged_total ${c.judged}`);
+    lines.push('# HELP ashyq_control_probe_measurements_total Control measurements uploaded by probes enrolled with the control role since start (archived as control, never as a network\'s).');
+    lines.push('# TYPE ashyq_control_probe_measurements_total counter');
+    lines.push(`ashyq_control_probe_measurements_total ${c.fromProbes}`);
   }
 
   private renderEvents(lines: string[]): void {

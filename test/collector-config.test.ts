@@ -63,7 +63,7 @@ describe('collector config', () => {
         surge_every_minutes: 15,
         webhook: { url: 'https://hooks.example.org/ashyq', secret: 'a-webhook-secret-of-32-characters' },
       },
-      control: { enabled: true, interval_minutes: 30, window_minutes: 60, asn: 24940, cc: 'DE' },
+      control: { enabled: true, interval_minutes: 30, window_minutes: 60, asn: 24940, cc: 'DE', enrollment_tokens: ['a-control-probe-token-0123'] },
     });
   });
 
@@ -104,7 +104,11 @@ describe('collector config', () => {
     expect(one('control: { window_minutes: 2000 }')).toBe('c.yaml:1: control.window_minutes: expected an integer from 1 to 1440');
     expect(one('control: { cc: germany }')).toBe('c.yaml:1: control.cc: expected an ISO 3166-1 alpha-2 code such as DE');
     expect(one('control: { asn: -1 }')).toBe('c.yaml:1: control.asn: expected an integer from 0 to 4294967295');
-    expect(one('control: { where: abroad }')).toMatch(/^c\.yaml:1: control\.where: unknown key \(allowed: enabled, interval_minutes, window_minutes, asn, cc\)/);
+    expect(one('control: { where: abroad }')).toMatch(/^c\.yaml:1: control\.where: unknown key \(allowed: enabled, interval_minutes, window_minutes, asn, cc, enrollment_tokens\)/);
+    expect(one('control: { enrollment_tokens: [short] }')).toBe('c.yaml:1: control.enrollment_tokens[0]: a token must have at least 16 characters');
+    expect(one('enrollment_tokens: [a-shared-token-0123456]\ncontrol:\n  enrollment_tokens:\n    - a-control-token-0123456\n    - a-shared-token-0123456\n')).toBe(
+      'c.yaml:5: control.enrollment_tokens[1]: is also in enrollment_tokens: a token enrolls either probes of the measured networks or controls, not both',
+    );
     expect(one('')).toBe('no error');
     expect(parseCollectorConfig('data_dir: d\n', 'c.yaml', '/base', {}).data_dir).toBe('/base/d');
   });

@@ -13,7 +13,9 @@ import type { ControlView } from '../collector/control/stage.js';
 import type { ControlEvidenceAnswer } from '../contract/wire.js';
 import { targetList } from '../collector/targets/list.js';
 import { runTargets } from '../probe/engine/run.js';
-import { ManualClock, request, startCollector } from './fixtures/collector/helpers.js';
+import { ManualClock, newKeyPair, request, startCollector } from './fixtures/collector/helpers.js';
+import type { BatchAnswer, SurgeAnswer } from '../contract/wire.js';
+import { CONTROL_SURGE_TICK_MS, ControlProber } from '../collector/control/prober.js';
 import type { ScenarioCase } from './loopback/scenario.js';
 import { buildWorld, CANARIES, startLab, type Lab, type World } from './loopback/world.js';
 import { ControlIndex, type ControlRef } from '../collector/control/nearest.js';
@@ -36,6 +38,7 @@ const control = (id: string, minutes: number, over: Partial<ControlRef> = {}): C
   at: T + minutes * MIN,
   evidence: healthy(site),
   verdict: ok,
+  vantage: { probe_id: 'collector-control', asn: 3320, cc: 'DE' },
   ...over,
 });
 
@@ -284,6 +287,105 @@ describe('the control vantage in a running collector', () => {
       await running.dispose();
       await world.close();
       await rm(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+
+  it('a probe enrolled with a control token (abroad): its measurements are control evidence, archived and shown apart, and judge the probes of the measured networks', async () => {
+    const CONTROL_TOKEN = 'control-enrollment-token-0123';
+    const [abroad, censored] = await Promise.all([buildWorld(lab, refusing, { timeoutMs: 1500, listenWindowMs: 50 }), buildWorld(lab, refusing, { timeoutMs: 1500, listenWindowMs: 50 })]);
+    const running = await startCollector({ clock: new ManualClock(Date.now()), targets: targetList(abroad.targets), control: { enabled: false, enrollment_tokens: [CONTROL_TOKEN] } });
+    try {
+      const keys = newKeyPair();
+      const enrolled = await request(`${running.url}/api/v1/probes`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ enrollment_token: CONTROL_TOKEN, public_key: keys.publicKeyPem }),
+      });
+      expect(enrolled.status, enrolled.text).toBe(201);
+      const controlProbe = { id: (enrolled.json() as { probe_id: string }).probe_id, ...keys };
+      expect(running.collector.store.probe(controlProbe.id)?.role).toBe('control');
+      const volunteer = await running.register();
+      expect(running.collector.store.probe(volunteer.id)?.role).toBe('probe');
+
+      const [c] = await runTargets(abroad.targets.slice(0, 1), { ...abroad.options, probe: { ...abroad.options.probe, id: controlProbe.id } }, abroad.deps);
+      const first = await running.post(controlProbe, [c]);
+      expect(first.status, first.text).toBe(200);
+      expect((first.json() as BatchAnswer).results.map((r) => r.status)).toEqual(['accepted']);
+      running.clock.advance(1000); // another signed request, the same measurement
+      const again = await running.post(controlProbe, [c]);
+      expect((again.json() as BatchAnswer).results.map((r) => r.status), 'sent again: a duplicate').toEqual(['duplicate']);
+
+      // What probes fetch: the control probe's evidence, though the collector does not measure itself.
+      const served = (await request(`${running.url}/api/v1/control/evidence`)).json() as ControlEvidenceAnswer;
+      expect([served.enabled, served.controls.map((x) => x.id)]).toEqual([true, [c!.id]]);
+      const view = (await request(`${running.url}/api/v1/control`)).json() as ControlView;
+      expect(view).toMatchObject({ enabled: false, probes_enrolled: true, runs: 0 });
+      expect(view.vantages).toEqual([{ probe_id: controlProbe.id, kind: 'probe', asn: c!.probe.asn, cc: c!.probe.cc, controls: 1, last_at: c!.started_at }]);
+      expect(view.targets).toEqual([expect.objectContaining({ target: 'facebook', id: c!.id, verdict: 'tcp.refused', vantage: controlProbe.id })]);
+      expect((await request(`${running.url}/metrics`)).text).toMatch(/^ashyq_control_probe_measurements_total 1$/m);
+
+      // A volunteer refused the same way: down, judged with the control probe's measurement.
+      const [m] = await runTargets(censored.targets.slice(0, 1), { ...censored.options, probe: { ...censored.options.probe, id: volunteer.id } }, censored.deps);
+      expect((await running.post(volunteer, [m])).status).toBe(200);
+      const shown = await shownRecord(running.url, m!.id);
+      expect([shown.decision.verdict, shown.probe_decision.verdict, shown.control_id]).toEqual(['down', 'tcp.refused', c!.id]);
+
+      // Apart everywhere: the control probe's measurement is in the control archive only, and in no aggregate.
+      const probes = [];
+      for await (const x of running.collector.archive.read()) probes.push(x.record.measurement.id);
+      const controls = [];
+      for await (const x of running.collector.control.archive.read()) controls.push([x.record.probe_id, x.record.measurement.id]);
+      expect(probes).toEqual([m!.id]);
+      expect(controls).toEqual([[controlProbe.id, c!.id]]);
+      expect(running.collector.store.aggregates().reduce((n, r) => n + r.count, 0)).toBe(1);
+      expect(running.collector.store.probe(controlProbe.id)?.last_seen, 'seen, as any probe').not.toBeNull();
+    } finally {
+      await running.dispose();
+      await Promise.all([abroad.close(), censored.close()]);
+    }
+  }, 30_000);
+
+  it("a surge (the operator's or an open event's) makes the control measure its targets as often as the probes do, with the canaries", async () => {
+    const world = await buildWorld(lab, facebook, { timeoutMs: 1500, listenWindowMs: 50 });
+    let offset = 0;
+    const clock = { now: () => Date.now() + offset, monotonic: () => performance.now() };
+    let surge: SurgeAnswer | null = null;
+    const timers: Array<{ ms: number }> = [];
+    const index = new ControlIndex(90 * MIN);
+    const prober = new ControlProber({
+      intervalMinutes: 60,
+      targets: () => world.targets,
+      engine: (signal) => ({ ...world.options, signal }),
+      deps: { ...world.deps, clock },
+      timers: { setTimeout: (_fn, ms) => timers.push({ ms }), clearTimeout: () => {} },
+      index,
+      archive: async () => {},
+      vantage: { asn: null, cc: null },
+      log: { info: () => {}, warn: () => {} },
+      surge: async () => surge,
+    });
+    try {
+      prober.start();
+      expect(timers.map((t) => t.ms).sort((a, b) => a - b), 'the first run at once, the surge looked for every minute').toEqual([0, CONTROL_SURGE_TICK_MS]);
+      expect(await prober.surgeTick(), 'no surge: nothing').toBe(false);
+      surge = { targets: ['facebook'], interval_minutes: 10, until: new Date(clock.now() + 3600_000).toISOString() };
+      expect(await prober.surgeTick()).toBe(true);
+      await prober.settled();
+      expect(prober.status.runs).toBe(1);
+      expect(index.latest().map((c) => c.target).sort(), 'the surged target and the canaries').toEqual(world.targets.map((t) => t.id).sort());
+      expect(await prober.surgeTick(), 'measured within the surge interval: not again').toBe(false);
+      offset += 10 * MIN;
+      expect(await prober.surgeTick(), 'ten minutes later: again').toBe(true);
+      await prober.settled();
+      expect(prober.status.runs).toBe(2);
+      offset += 10 * MIN;
+      surge = { ...surge, interval_minutes: 60 };
+      expect(await prober.surgeTick(), 'no more often than the schedule: nothing to add').toBe(false);
+      surge = { ...surge, interval_minutes: 10, until: new Date(clock.now() - 1).toISOString() };
+      expect(await prober.surgeTick(), 'an ended surge: nothing').toBe(false);
+    } finally {
+      await prober.stop();
+      await world.close();
     }
   }, 30_000);
 

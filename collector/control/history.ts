@@ -75,7 +75,7 @@ export class ControlHistory {
     for (const segment of [...segments].sort()) {
       for await (const { record, next } of this.archive.read({ segment, offset: 0 })) {
         if (next.segment !== segment) break;
-        if (utcDay(Date.parse(record.measurement.started_at)) === day) index.add(controlRefOf(record.measurement));
+        if (utcDay(Date.parse(record.measurement.started_at)) === day) index.add(controlRefOf(record));
       }
     }
     this.#loaded.set(day, index);

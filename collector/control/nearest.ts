@@ -13,6 +13,14 @@ export interface ControlRef {
   evidence: Evidence;
   /** The control's own verdict: an offline control (the collector's own line down) judges nothing. */
   verdict: Decision;
+  /** Where it was measured from: the collector's control (probe id collector-control) or a control probe, and that network. */
+  vantage: ControlVantage;
+}
+
+export interface ControlVantage {
+  probe_id: string;
+  asn: number | null;
+  cc: string | null;
 }
 
 /**
@@ -29,6 +37,26 @@ export class ControlIndex {
 
   get size(): number {
     return this.#ids.size;
+  }
+
+  has(id: string): boolean {
+    return this.#ids.has(id);
+  }
+
+  /** Each vantage the kept controls come from: how many it measured and when it last did. */
+  vantages(): Array<ControlVantage & { controls: number; last_at: number }> {
+    const by = new Map<string, ControlVantage & { controls: number; last_at: number }>();
+    for (const list of this.#byTarget.values()) {
+      for (const c of list) {
+        const v = by.get(c.vantage.probe_id);
+        if (v === undefined) by.set(c.vantage.probe_id, { ...c.vantage, controls: 1, last_at: c.at });
+        else {
+          v.controls++;
+          if (c.at >= v.last_at) Object.assign(v, c.vantage, { last_at: c.at });
+        }
+      }
+    }
+    return [...by.values()].sort((a, b) => a.probe_id.localeCompare(b.probe_id));
   }
 
   add(c: ControlRef): void {

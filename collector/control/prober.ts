@@ -2,6 +2,7 @@
 import type { Clock } from '../../common/clock.js';
 import type { Measurement } from '../../contract/measurement.js';
 import type { Target } from '../../contract/target.js';
+import type { SurgeAnswer } from '../../contract/wire.js';
 import type { EngineOptions } from '../../probe/engine/options.js';
 import { runTargets } from '../../probe/engine/run.js';
 import type { EngineDeps } from '../../probe/engine/vantage.js';
@@ -35,7 +36,12 @@ export interface ControlProberOptions {
   log: { info(message: string): void; warn(message: string): void };
   /** Told of each completed run (after its records are archived): its measurements. */
   onRun?: (measurements: readonly Measurement[]) => void;
+  /** The surge in force (the operator's and the open events'): the control measures its targets as often as the probes do. */
+  surge?: () => Promise<SurgeAnswer | null>;
 }
+
+/** How often the prober looks for a surge. */
+export const CONTROL_SURGE_TICK_MS = 60_000;
 
 /** A target named by a probe's new failure is measured again by the control at most this often. */
 export const CONTROL_REQUEST_EVERY_MS = 10 * 60_000;
@@ -48,9 +54,10 @@ export interface ControlStatus {
   lastError: string | null;
 }
 
-/** A control measurement as the index keeps it. */
-export function controlRefOf(m: Measurement): ControlRef {
-  return { id: m.id, target: m.target.id, at: Date.parse(m.started_at), evidence: m.evidence, verdict: m.verdict };
+/** A control measurement as the index keeps it, with the vantage it was measured from (the collector's, or a control probe's). */
+export function controlRefOf(r: ArchivedRecord): ControlRef {
+  const m = r.measurement;
+  return { id: m.id, target: m.target.id, at: Date.parse(m.started_at), evidence: m.evidence, verdict: m.verdict, vantage: { probe_id: r.probe_id, asn: r.asn, cc: r.cc } };
 }
 
 /** The archived record of a control measurement (the vantage's network, no probe's). */
@@ -65,6 +72,11 @@ export class ControlProber {
   #stop = new AbortController();
   #stopped = false;
   readonly status: ControlStatus = { runs: 0, failures: 0, lastRunAt: null, lastError: null };
+  #surgeTimer: unknown = null;
+  /** When the surged targets were last measured (by a surge run, or a scheduled run of every target). */
+  #surgedAt = -Infinity;
+  /** Runs made for a surge since start. */
+  surgeRuns = 0;
   /** When each target was last measured on request (a probe's new failure), for the rate limit. */
   readonly #requested = new Map<string, number>();
   #asked: Promise<void> = Promise.resolve();
@@ -73,15 +85,51 @@ export class ControlProber {
     this.#o = options;
   }
 
-  /** The first run at once, then one every interval. */
+  /** The first run at once, then one every interval; a surge looked for every minute. */
   start(): void {
     this.#schedule(0);
+    if (this.#o.surge !== undefined) this.#scheduleSurge();
+  }
+
+  #scheduleSurge(): void {
+    if (this.#stopped) return;
+    this.#surgeTimer = this.#o.timers.setTimeout(() => {
+      this.#surgeTimer = null;
+      void this.surgeTick().finally(() => this.#scheduleSurge());
+    }, CONTROL_SURGE_TICK_MS);
+  }
+
+  /**
+   * While a surge asks for its targets more often than the schedule measures them, measure them
+   * (with the canaries) every `interval_minutes` of the surge, so that probes' surged measurements
+   * have controls of their time. Returns whether a run was queued; never throws.
+   */
+  async surgeTick(): Promise<boolean> {
+    if (this.#stopped || this.#o.surge === undefined) return false;
+    let surge: SurgeAnswer | null;
+    try {
+      surge = await this.#o.surge();
+    } catch (err) {
+      this.#o.log.warn(`control: reading the surge failed: ${(err as Error).message}`);
+      return false;
+    }
+    const now = this.#o.deps.clock.now();
+    if (surge === null || now >= Date.parse(surge.until) || surge.interval_minutes >= this.#o.intervalMinutes) return false;
+    if (now - this.#surgedAt < surge.interval_minutes * 60_000) return false;
+    const list = this.#o.targets();
+    const surged = list.filter((t) => t.category !== 'canary' && surge.targets.includes(t.id));
+    if (surged.length === 0) return false;
+    this.#surgedAt = now;
+    this.surgeRuns++;
+    this.#asked = this.#asked.then(() => this.runOnce([...surged, ...list.filter((t) => t.category === 'canary')]));
+    return true;
   }
 
   #schedule(ms: number): void {
     if (this.#stopped) return;
     this.#timer = this.#o.timers.setTimeout(() => {
       this.#timer = null;
+      this.#surgedAt = this.#o.deps.clock.now();
       this.#running = this.runOnce().finally(() => {
         this.#running = null;
         this.#schedule(this.#o.intervalMinutes * 60_000);
@@ -120,8 +168,9 @@ export class ControlProber {
     const { deps } = this.#o;
     try {
       const measurements = await runTargets(targets, this.#o.engine(this.#stop.signal), deps);
-      await this.#o.archive(measurements.map((m) => controlRecord(m, deps.clock, this.#o.vantage)));
-      for (const m of measurements) this.#o.index.add(controlRefOf(m));
+      const records = measurements.map((m) => controlRecord(m, deps.clock, this.#o.vantage));
+      await this.#o.archive(records);
+      for (const r of records) this.#o.index.add(controlRefOf(r));
       this.status.runs++;
       this.status.lastRunAt = deps.clock.now();
       this.status.lastError = null;
@@ -141,6 +190,7 @@ export class ControlProber {
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer !== null) this.#o.timers.clearTimeout(this.#timer);
+    if (this.#surgeTimer !== null) this.#o.timers.clearTimeout(this.#surgeTimer);
     this.#stop.abort(new Error('the collector is stopping'));
     await this.#running?.catch(() => {});
     await this.#asked.catch(() => {});

@@ -3,12 +3,12 @@ import path from 'node:path';
 import type { Clock } from '../../common/clock.js';
 import type { Measurement } from '../../contract/measurement.js';
 import type { Target } from '../../contract/target.js';
-import type { ControlEvidenceAnswer } from '../../contract/wire.js';
+import type { ControlEvidenceAnswer, SurgeAnswer } from '../../contract/wire.js';
 import type { EngineOptions } from '../../probe/engine/options.js';
 import { vantageDeps, vantageEngineOptions, type EngineDeps } from '../../probe/engine/vantage.js';
 import { DEFAULT_CONTROL, type ControlConfig } from '../config.js';
-import { Archive, utcDay } from '../storage/archive.js';
-import { ControlIndex } from './nearest.js';
+import { Archive, utcDay, type ArchivedRecord } from '../storage/archive.js';
+import { ControlIndex, type ControlVantage } from './nearest.js';
 import { CONTROL_PROBE_ID, controlRefOf, ControlProber, type ControlStatus, type ControlTimers } from './prober.js';
 import { ControlJudge } from './reclassify.js';
 
@@ -31,8 +31,15 @@ export interface ControlView {
   last_error: string | null;
   /** Seconds since the last completed run (null before the first). */
   age_s: number | null;
-  /** The latest control of each target. */
-  targets: Array<{ target: string; id: string; at: string; verdict: string; reason: string }>;
+  /** Control probes may enroll (control.enrollment_tokens is set). */
+  probes_enrolled: boolean;
+  /**
+   * Where the controls of the last two windows come from: the collector's own prober
+   * (collector-control) and each control probe, with its network: never counted as the networks' measurements.
+   */
+  vantages: Array<{ probe_id: string; kind: 'collector' | 'probe'; asn: number | null; cc: string | null; controls: number; last_at: string }>;
+  /** The latest control of each target, and where it was measured from. */
+  targets: Array<{ target: string; id: string; at: string; verdict: string; reason: string; vantage: string }>;
 }
 
 const systemTimers: ControlTimers = {
@@ -48,6 +55,7 @@ export class ControlStage {
     readonly judge: ControlJudge,
     readonly prober: ControlProber | null,
     private readonly clock: Clock,
+    private readonly onRun: (measurements: readonly Measurement[], vantage: ControlVantage) => void,
   ) {}
 
   /**
@@ -64,8 +72,10 @@ export class ControlStage {
       clock: Clock;
       deps?: ControlDeps;
       log: { info(m: string): void; warn(m: string): void };
-      /** Told of each completed control run (the InfluxDB `control_run` points). */
-      onRun?: (measurements: readonly Measurement[]) => void;
+      /** The surge in force (the operator's and the open events'), read by the prober every minute. */
+      surge?: () => Promise<SurgeAnswer | null>;
+      /** Told of each completed control run, and of each control probe's batch (the InfluxDB `control_run` points). */
+      onRun?: (measurements: readonly Measurement[], vantage: ControlVantage) => void;
     },
   ): Promise<ControlStage> {
     const config = o.config ?? DEFAULT_CONTROL;
@@ -73,7 +83,7 @@ export class ControlStage {
     const index = new ControlIndex(config.window_minutes * 60_000);
     const since = o.clock.now() - index.windowMs;
     for await (const { record } of archive.read({ segment: utcDay(since), offset: 0 })) {
-      if (Date.parse(record.measurement.started_at) >= since) index.add(controlRefOf(record.measurement));
+      if (Date.parse(record.measurement.started_at) >= since) index.add(controlRefOf(record));
     }
     const vantage = { asn: config.asn, cc: config.cc };
     const prober = !config.enabled
@@ -91,12 +101,49 @@ export class ControlStage {
           },
           vantage,
           log: o.log,
-          ...(o.onRun !== undefined ? { onRun: o.onRun } : {}),
+          ...(o.surge !== undefined ? { surge: o.surge } : {}),
+          ...(o.onRun !== undefined ? { onRun: (ms: readonly Measurement[]) => o.onRun!(ms, { probe_id: CONTROL_PROBE_ID, ...vantage }) } : {}),
         });
     // A probe's new failure with no control within a quarter of the interval: the target is measured on request.
     const judge = new ControlJudge(index, o.byId, (id) => prober?.request(id), (config.interval_minutes * 60_000) / 4);
-    return new ControlStage(config, archive, index, judge, prober, o.clock);
+    return new ControlStage(config, archive, index, judge, prober, o.clock, o.onRun ?? (() => {}));
   }
+
+  /** Whether probes get control evidence: the collector measures, or control probes may enroll. */
+  get active(): boolean {
+    return this.config.enabled || this.config.enrollment_tokens.length > 0;
+  }
+
+  /**
+   * A control probe's measurements (validated, with its network): archived with the control's, then
+   * judging probes' measurements as the collector's own control does. An id the index has is a
+   * duplicate (a batch sent again). Resolves once they are durable.
+   */
+  async acceptFromProbe(records: readonly ArchivedRecord[]): Promise<Array<'accepted' | 'duplicate'>> {
+    const seen = new Set<string>();
+    const fresh: ArchivedRecord[] = [];
+    const out = records.map((r) => {
+      const id = r.measurement.id;
+      if (this.index.has(id) || seen.has(id)) return 'duplicate' as const;
+      seen.add(id);
+      fresh.push(r);
+      return 'accepted' as const;
+    });
+    if (fresh.length === 0) return out;
+    await this.archive.append(fresh);
+    for (const r of fresh) this.index.add(controlRefOf(r));
+    this.index.prune(this.clock.now() - 2 * this.index.windowMs);
+    this.fromProbes += fresh.length;
+    const first = fresh[0]!;
+    this.onRun(
+      fresh.map((r) => r.measurement),
+      { probe_id: first.probe_id, asn: first.asn, cc: first.cc },
+    );
+    return out;
+  }
+
+  /** Control measurements taken from control probes since start. */
+  fromProbes = 0;
 
   start(): void {
     this.prober?.start();
@@ -124,10 +171,19 @@ export class ControlStage {
       last_run_at: s.lastRunAt === null ? null : new Date(s.lastRunAt).toISOString(),
       last_error: s.lastError,
       age_s: this.ageSeconds(),
+      probes_enrolled: this.config.enrollment_tokens.length > 0,
+      vantages: this.index.vantages().map((v) => ({
+        probe_id: v.probe_id,
+        kind: v.probe_id === CONTROL_PROBE_ID ? ('collector' as const) : ('probe' as const),
+        asn: v.asn,
+        cc: v.cc,
+        controls: v.controls,
+        last_at: new Date(v.last_at).toISOString(),
+      })),
       targets: this.index
         .latest()
         .sort((a, b) => a.target.localeCompare(b.target))
-        .map((c) => ({ target: c.target, id: c.id, at: new Date(c.at).toISOString(), verdict: c.verdict.verdict, reason: c.verdict.reason })),
+        .map((c) => ({ target: c.target, id: c.id, at: new Date(c.at).toISOString(), verdict: c.verdict.verdict, reason: c.verdict.reason, vantage: c.vantage.probe_id })),
     };
   }
 
@@ -139,7 +195,7 @@ export class ControlStage {
       .filter((c) => c.at >= since)
       .sort((a, b) => a.target.localeCompare(b.target))
       .map((c) => ({ target: c.target, id: c.id, at: new Date(c.at).toISOString(), evidence: c.evidence }));
-    return { enabled: this.config.enabled, controls };
+    return { enabled: this.active, controls };
   }
 
   async close(): Promise<void> {

@@ -64,8 +64,15 @@ export interface IngestDeps {
   log?: IngestLog;
   /** Told of a spool-overflow report with new drops, as the store now keeps it, with the network of its batch. */
   onSpoolOverflow?: (overflow: { probe_id: string; asn: number | null; cc: string | null; report: SpoolOverflowReport }) => void;
-  /** Judges each accepted measurement again with the control vantage's evidence (collector/control/); none: the probe's verdict stands. */
-  controls?: { judge(m: Measurement): CollectorJudgement | null };
+  /**
+   * The control vantage (collector/control/): judges each accepted measurement again with its
+   * evidence (none: the probe's verdict stands), and takes the measurements of probes enrolled with
+   * the control role, which never reach the probes' archive.
+   */
+  controls?: {
+    judge(m: Measurement): CollectorJudgement | null;
+    acceptFromProbe?(records: readonly ArchivedRecord[]): Promise<Array<'accepted' | 'duplicate'>>;
+  };
 }
 
 /** The record's `collector` field, when a control judged the measurement. */
@@ -223,6 +230,7 @@ export class Ingest {
       targets: this.deps.targets,
       signer: probe.id,
     };
+    const control = probe.role === 'control';
     const results: ItemResult[] = new Array(items.length);
     const candidates: PendingBatch['candidates'] = [];
     // The archive keeps each measurement's JSON as received (it parses to the validated value).
@@ -242,7 +250,7 @@ export class Ingest {
           probe_id: probe.id,
           ...attribute(looked, m.probe),
           // Judged again with the nearest control of its target: both verdicts kept, this one used after the archive.
-          ...judged(this.deps.controls?.judge(m) ?? null),
+          ...(control ? {} : judged(this.deps.controls?.judge(m) ?? null)),
           measurement: m,
         },
         // Bytes with a key written twice hold a value validation never saw: serialise those instead.
@@ -251,7 +259,8 @@ export class Ingest {
     }
 
     try {
-      await this.commit({ probeId: probe.id, receivedAt, candidates, results, overflow });
+      if (control) await this.commitControl(probe.id, receivedAt, candidates, results);
+      else await this.commit({ probeId: probe.id, receivedAt, candidates, results, overflow });
     } catch (err) {
       this.deps.log?.error({ err }, 'archiving a batch failed');
       return this.fail('archive_unavailable', 'the collector could not store the batch durably; retry later');
@@ -264,6 +273,16 @@ export class Ingest {
     }
     metrics.countBatch('ok');
     return { status: 200, body: { results } };
+  }
+
+  /** A control probe's batch: its measurements are the control's (archived apart), never a network's. */
+  private async commitControl(probeId: string, receivedAt: string, candidates: PendingBatch['candidates'], results: ItemResult[]): Promise<void> {
+    const accept = this.deps.controls?.acceptFromProbe;
+    if (accept === undefined) throw new Error('a control probe uploaded, but this collector has no control stage');
+    const statuses = await accept(candidates.map((c) => c.record));
+    candidates.forEach((c, i) => (results[c.index] = { index: c.index, id: c.record.measurement.id, status: statuses[i]! }));
+    this.deps.pipeline.index.touch(probeId, receivedAt);
+    this.deps.pipeline.index.flush();
   }
 
   /**

@@ -14,7 +14,11 @@ export interface ProbeRecord {
   public_key: string;
   registered_at: string;
   last_seen: string | null;
+  /** `control`: a probe outside the censor, enrolled with a control token; its measurements are control evidence, never a network's. */
+  role: ProbeRole;
 }
+
+export type ProbeRole = 'probe' | 'control';
 
 export interface AggregateRow {
   /** Bucket start, epoch ms (multiple of 10 minutes). */
@@ -72,7 +76,8 @@ CREATE TABLE IF NOT EXISTS probes (
   id TEXT PRIMARY KEY,
   public_key TEXT NOT NULL,
   registered_at TEXT NOT NULL,
-  last_seen TEXT
+  last_seen TEXT,
+  role TEXT NOT NULL DEFAULT 'probe'
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS measurements (
   id TEXT PRIMARY KEY
@@ -112,7 +117,7 @@ export function bucketOf(startedAt: string): number {
 export class Store {
   private readonly db: Database.Database;
   private readonly stmt: {
-    insertProbe: Database.Statement<[string, string, string]>;
+    insertProbe: Database.Statement<[string, string, string, ProbeRole]>;
     getProbe: Database.Statement<[string], ProbeRecord>;
     countProbes: Database.Statement<[], { n: number }>;
     touchProbe: Database.Statement<[string, string]>;
@@ -138,9 +143,12 @@ export class Store {
     // A store made before partial blocking was counted apart: add the column (its rows count 0 until a reindex).
     const columns = this.db.prepare('SELECT name FROM pragma_table_info(?)').pluck().all('aggregates') as string[];
     if (!columns.includes('partial')) this.db.exec('ALTER TABLE aggregates ADD COLUMN partial INTEGER NOT NULL DEFAULT 0');
+    // A store made before control probes: every probe it has is a probe of the measured networks.
+    const probeColumns = this.db.prepare('SELECT name FROM pragma_table_info(?)').pluck().all('probes') as string[];
+    if (!probeColumns.includes('role')) this.db.exec("ALTER TABLE probes ADD COLUMN role TEXT NOT NULL DEFAULT 'probe'");
     this.stmt = {
-      insertProbe: this.db.prepare('INSERT INTO probes (id, public_key, registered_at, last_seen) VALUES (?, ?, ?, NULL)'),
-      getProbe: this.db.prepare('SELECT id, public_key, registered_at, last_seen FROM probes WHERE id = ?'),
+      insertProbe: this.db.prepare('INSERT INTO probes (id, public_key, registered_at, last_seen, role) VALUES (?, ?, ?, NULL, ?)'),
+      getProbe: this.db.prepare('SELECT id, public_key, registered_at, last_seen, role FROM probes WHERE id = ?'),
       countProbes: this.db.prepare('SELECT COUNT(*) AS n FROM probes'),
       touchProbe: this.db.prepare('UPDATE probes SET last_seen = ? WHERE id = ?'),
       hasMeasurement: this.db.prepare('SELECT 1 AS one FROM measurements WHERE id = ?'),
@@ -215,10 +223,11 @@ export class Store {
   }
 
   /** Register a probe: 'created', 'exists' (same id and key: an idempotent retry) or 'conflict'. */
-  registerProbe(id: string, publicKey: string, registeredAt: string): 'created' | 'exists' | 'conflict' {
+  /** Register a probe's key; a probe registered again with its key keeps the role it was given first. */
+  registerProbe(id: string, publicKey: string, registeredAt: string, role: ProbeRole = 'probe'): 'created' | 'exists' | 'conflict' {
     const existing = this.stmt.getProbe.get(id);
     if (existing) return existing.public_key === publicKey ? 'exists' : 'conflict';
-    this.stmt.insertProbe.run(id, publicKey, registeredAt);
+    this.stmt.insertProbe.run(id, publicKey, registeredAt, role);
     return 'created';
   }
 

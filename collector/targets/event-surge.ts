@@ -108,6 +108,15 @@ export class EventSurges {
     return { targets: [...targets].sort(), interval_minutes: this.#o.everyMinutes, until: new Date(until).toISOString() };
   }
 
+  /** The surge of every open event together, whatever its network (what the control vantage measures); null when none asks. */
+  anySurge(): SurgeAnswer | null {
+    const targets = new Set<string>();
+    for (const e of this.active()) for (const id of e.targets) if (this.#surgeable.has(id)) targets.add(id);
+    if (targets.size === 0) return null;
+    const until = eventSurgeUntil(this.#o.clock.now(), this.#o.intervalMinutes * 60_000);
+    return { targets: [...targets].sort(), interval_minutes: this.#o.everyMinutes, until: new Date(until).toISOString() };
+  }
+
   /** Log the events that began or stopped asking since the last look (never who asked). */
   #note(asking: readonly BlockingEvent[]): void {
     const next = new Map(asking.map((e) => [e.id, e]));

@@ -28,11 +28,13 @@ function dnsmasqBase(log: string): string[] {
 /**
  * The honest resolver behind the delay line: answers the lab's names with their lab addresses (an
  * AAAA query gets an empty answer, as for a real site without IPv6); it has no upstream, so any
- * other name is refused (the lab has no other names).
+ * other name is refused (the lab has no other names). `gone` names answer NXDOMAIN.
  */
-export function honestDnsmasqConf(log: string, targets: readonly LabTarget[] = LAB_TARGETS): string {
+export function honestDnsmasqConf(log: string, targets: readonly LabTarget[] = LAB_TARGETS, gone: readonly string[] = []): string {
   const lines = [...dnsmasqBase(log), `listen-address=${HONEST_BACKEND.ip}`, `port=${HONEST_BACKEND.port}`, 'log-queries'];
-  for (const t of targets) for (const d of t.domains) lines.push(`host-record=${d},${t.ip}`);
+  for (const t of targets) for (const d of t.domains) if (!gone.includes(d)) lines.push(`host-record=${d},${t.ip}`);
+  // A domain gone (its registration lapsed): NXDOMAIN from the authority itself, for every resolver and the control alike.
+  for (const d of gone) lines.push(`address=/${d}/`);
   lines.push(`host-record=${COLLECTOR.name},${COLLECTOR.ip}`);
   return `${lines.join('\n')}\n`;
 }

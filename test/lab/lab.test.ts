@@ -333,6 +333,20 @@ describe.runIf(support.ok)('censored lab: the real probe behind a real censor', 
   // run a minute. Facebook's own server refuses every connection: the control sees the refusal too,
   // so the probe (which fetches the control's evidence) and the collector both say `down`. The same
   // refusal by the censor (the tcp-refused scenario above) stays tcp.refused: the control got through.
+  /** Wait for the collector's control run of Facebook that began after `since`, and check what it found. */
+  const waitForControl = async (since: number, expected: string): Promise<void> => {
+    let control: { target: string; at: string; verdict: string } | undefined;
+    for (let i = 0; i < 100 && control === undefined; i++) {
+      const answer = await lab!.clientGet(`${lab!.collectorUrl}/api/v1/control`);
+      if (!('error' in answer) && answer.status === 200) {
+        const view = JSON.parse(answer.body) as { targets: Array<{ target: string; at: string; verdict: string }> };
+        control = view.targets.find((t) => t.target === 'facebook' && Date.parse(t.at) >= since);
+      }
+      if (control === undefined) await new Promise((r) => setTimeout(r, 1000));
+    }
+    expect(control?.verdict, 'what the control measured').toBe(expected);
+  };
+
   it('site down for everyone: the control sees it too, so the probe and the collector say down, never tcp.refused', async () => {
     if (lab === null) throw new Error('the lab is not up');
     await lab.clearCensor();
@@ -340,17 +354,7 @@ describe.runIf(support.ok)('censored lab: the real probe behind a real censor', 
     const since = Date.now();
     try {
       await lab.siteDown(facebook.ip);
-      // Wait for a control run that began after the site went down.
-      let control: { target: string; at: string; verdict: string } | undefined;
-      for (let i = 0; i < 100 && control === undefined; i++) {
-        const answer = await lab.clientGet(`${lab.collectorUrl}/api/v1/control`);
-        if (!('error' in answer) && answer.status === 200) {
-          const view = JSON.parse(answer.body) as { targets: Array<{ target: string; at: string; verdict: string }> };
-          control = view.targets.find((t) => t.target === 'facebook' && Date.parse(t.at) >= since);
-        }
-        if (control === undefined) await new Promise((r) => setTimeout(r, 1000));
-      }
-      expect(control?.verdict, 'the control measured the refusal').toBe('tcp.refused');
+      await waitForControl(since, 'tcp.refused');
       const run = await oneDaemonRun('one run judged with the control and acknowledged', (st) => st.spool.count === 0 && Date.parse(st.last_run!.started_at) >= since);
       const fb = run.taken.find((t) => t.target === 'facebook')!;
       expect(fb.verdict, 'the probe judged with the control: down').toBe('down');
@@ -362,6 +366,30 @@ describe.runIf(support.ok)('censored lab: the real probe behind a real censor', 
       expect(run.taken.filter((t) => t.target !== 'facebook' && t.verdict !== 'ok').map((t) => `${t.target}: ${t.verdict}`)).toEqual([]);
     } finally {
       await lab.siteDown(null);
+    }
+  }, 240_000);
+
+  // A domain gone for everyone: the honest resolver (the authority here) answers NXDOMAIN for
+  // Facebook's names, to the censored client through the ISP's resolver and to the control alike.
+  // The probe and the collector say `down`; the dns-nxdomain scenario above, where only the censor's
+  // resolver lies, stays dns.nxdomain (the control resolved the name).
+  it('domain gone for everyone: NXDOMAIN at the control too, so the probe and the collector say down, never dns.nxdomain', async () => {
+    if (lab === null) throw new Error('the lab is not up');
+    await lab.clearCensor();
+    const facebook = LAB_TARGETS.find((t) => t.id === 'facebook')!;
+    const since = Date.now();
+    try {
+      await lab.domainGone(facebook.domains);
+      await waitForControl(since, 'dns.nxdomain');
+      const run = await oneDaemonRun('one run judged with the control and acknowledged', (st) => st.spool.count === 0 && Date.parse(st.last_run!.started_at) >= since);
+      const fb = run.taken.find((t) => t.target === 'facebook')!;
+      expect(fb.verdict, 'the probe judged with the control: down').toBe('down');
+      const [record] = storedOnce(run, [fb]);
+      expect(record!.measurement.verdict.verdict).toBe('down');
+      expect(record!.collector?.verdict.verdict, "the collector's own verdict, judged with its control").toBe('down');
+      expect(run.taken.filter((t) => t.target !== 'facebook' && t.verdict !== 'ok').map((t) => `${t.target}: ${t.verdict}`)).toEqual([]);
+    } finally {
+      await lab.domainGone([]);
     }
   }, 240_000);
 

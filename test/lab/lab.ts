@@ -327,6 +327,18 @@ export class Lab {
     if (ip !== null) await runIn(NS.internet, 'iptables', ['-w', '-A', 'INPUT', '-p', 'tcp', '--syn', '-d', ip, '-j', 'REJECT', '--reject-with', 'tcp-reset']);
   }
 
+  /**
+   * Domains gone for everyone (NXDOMAIN from the honest resolver itself, which the censor's resolver
+   * and the collector's control both ask): the honest resolver restarted with them. `[]` brings them back.
+   */
+  async domainGone(domains: readonly string[]): Promise<void> {
+    const pidFile = this.#file('dnsmasq-honest.pid');
+    await stopService(pidFile);
+    await writeFile(this.#file('dnsmasq-honest.conf'), honestDnsmasqConf(this.#file('dnsmasq-honest.log'), LAB_TARGETS, domains));
+    await startService(NS.internet, 'dnsmasq', [`--conf-file=${this.#file('dnsmasq-honest.conf')}`], { log: this.#file('dnsmasq-honest.out'), pidFile });
+    await waitFor('the honest resolver (dnsmasq)', () => listening(NS.internet, 'udp', HONEST_BACKEND.port), 10_000, this.#file('dnsmasq-honest.out'));
+  }
+
   /** Write a probe config (`<name>.yaml` in the lab dir) with other step bounds than the lab's short ones. */
   async writeProbeConfig(name: string, timing: ProbeTiming): Promise<string> {
     const file = this.#file(`${name}.yaml`);

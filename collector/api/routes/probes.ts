@@ -1,13 +1,13 @@
-// POST /api/v1/probes: registration of a probe's Ed25519 key with an enrollment token.
+// POST /api/v1/probes: registration of a probe's Ed25519 key with an enrollment token (a probe's, or a control's).
 import { createPublicKey, randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../../common/clock.js';
 import { API_PREFIX, PROBE_ID_PATTERN, type RegistrationAnswer } from '../../../contract/wire.js';
 import type { Enrollment } from '../../ingest/enrollment.js';
-import type { Store } from '../../storage/store.js';
+import type { ProbeRole, Store } from '../../storage/store.js';
 import { errorBody } from '../server.js';
 
-export function registrationRoutes(app: FastifyInstance, deps: { enrollment: Enrollment; store: Store; clock: Clock }): void {
+export function registrationRoutes(app: FastifyInstance, deps: { enrollment: Enrollment; controlEnrollment?: Enrollment; store: Store; clock: Clock }): void {
   const { enrollment, store, clock } = deps;
   app.post(`${API_PREFIX}/probes`, async (request, reply) => {
     const body = request.body;
@@ -25,7 +25,11 @@ export function registrationRoutes(app: FastifyInstance, deps: { enrollment: Enr
     if (proposed !== undefined && (typeof proposed !== 'string' || !PROBE_ID_PATTERN.test(proposed))) {
       return reply.code(400).send(errorBody('bad_request', 'probe_id: expected 8 to 64 characters of A-Z a-z 0-9 _ -'));
     }
-    if (!enrollment.accepts(token)) return reply.code(403).send(errorBody('bad_token', 'the enrollment token is not valid'));
+    // Both lists are always compared (constant time whichever the token is in).
+    const asProbe = enrollment.accepts(token);
+    const asControl = deps.controlEnrollment?.accepts(token) ?? false;
+    if (!asProbe && !asControl) return reply.code(403).send(errorBody('bad_token', 'the enrollment token is not valid'));
+    const role: ProbeRole = asControl && !asProbe ? 'control' : 'probe';
     let publicKey: string;
     try {
       const key = createPublicKey({ key: pem, format: 'pem' });
@@ -35,7 +39,7 @@ export function registrationRoutes(app: FastifyInstance, deps: { enrollment: Enr
       return reply.code(400).send(errorBody('bad_public_key', 'public_key: expected a PEM SubjectPublicKeyInfo of an Ed25519 key'));
     }
     const id = proposed ?? randomBytes(16).toString('base64url');
-    const outcome = store.registerProbe(id, publicKey, new Date(clock.now()).toISOString());
+    const outcome = store.registerProbe(id, publicKey, new Date(clock.now()).toISOString(), role);
     if (outcome === 'conflict') return reply.code(409).send(errorBody('probe_exists', 'this probe id is registered with another key'));
     const answer: RegistrationAnswer = { probe_id: id };
     return reply.code(outcome === 'created' ? 201 : 200).send(answer);
