@@ -24,7 +24,6 @@ const NOT_YET: Record<Tier, readonly Verdict[]> = {
     'tls.reset',
     'tls.timeout',
     'tls.eof',
-    'tls.interception',
     'http.blockpage',
     'http.reset',
     'http.timeout',

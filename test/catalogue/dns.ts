@@ -330,6 +330,15 @@ export const dnsCases: CatalogueCase[] = [
         return { ...e, tcp: [...e.tcp, tcp(FB, '157.240.9.35', 443)], tls: [...e.tls, tls(FB, '157.240.9.35', 443)] };
       })(),
     },
+    control: {
+      about: "the control resolved other addresses (a CDN's other edge); the probe's own answer completes a valid handshake: consistent",
+      target: facebook,
+      evidence: (() => {
+        const e = withDns(healthy(facebook), FB, answer(FB, SYSTEM, ['157.240.9.35']));
+        return { ...e, tcp: [...e.tcp, tcp(FB, '157.240.9.35', 443)], tls: [...e.tls, tls(FB, '157.240.9.35', 443)] };
+      })(),
+      control: withDns(healthy(facebook), FB, answer(FB, SYSTEM, [FB4])),
+    },
   },
 
   // dns.timeout

@@ -230,6 +230,15 @@ export const tlsCases: CatalogueCase[] = [
         reason: [/does not validate for www\.facebook\.com \(SELF_SIGNED_CERT_IN_CHAIN\), issued by "Corporate Proxy CA" \(O=Example Telecom, C=KZ\)/],
       },
     },
+    control: {
+      about: 'the control does not see that certificate: its handshake validates, so the interception stands',
+      target: facebook,
+      evidence: fbTls((t) =>
+        tlsUntrusted(FB, t.ip, t.port, [cert('CN=*.facebook.com', 'C=KZ, O=Example Telecom, CN=Corporate Proxy CA')], 'flags', 'SELF_SIGNED_CERT_IN_CHAIN'),
+      ),
+      control: healthy(facebook),
+      expect: { layer: 'tls', reason: [/issued by "Corporate Proxy CA"/] },
+    },
     lab: {
       summary: "YouTube's TLS is intercepted with certificates from a fake national root",
       mechanism: `iptables -t nat PREROUTING -d ${ip('youtube')} --dport 443 -j REDIRECT to sslsplit, signing with the lab's national root`,
