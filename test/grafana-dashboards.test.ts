@@ -145,7 +145,8 @@ const decision = (verdict: Decision['verdict'], layer: Decision['layer'], scope:
  * facebook on AS48503 in hours 1-4: tls.interception by the Qaznet chain; twitter on AS9198:
  * http.throttled (bulk 20 kB/s against the canaries' 2 MB/s; elsewhere 1.5 MB/s); the rest ok.
  * Timings: DNS 10 + hour, TCP 20 + probe index, TLS 30 + network index, HTTP 100 + 10 × service
- * index (ms). Probes on AS48503 run 0.2.0, the others 0.1.0. Upload lag 5 s, but AS21299's probe b
+ * index (ms). facebook on AS9198 in hour 5: tcp.refused for the probes, down for the collector (its
+ * control was refused too). Probes on AS48503 run 0.2.0, the others 0.1.0. Upload lag 5 s, but AS21299's probe b
  * delivers hour 1 two hours late.
  */
 function buildRecords(): ArchivedRecord[] {
@@ -161,6 +162,9 @@ function buildRecords(): ArchivedRecord[] {
           if (target.id === 'telegram' && asn === 21299) verdict = decision('tcp.timeout', 'tcp', 'partial');
           if (target.id === 'facebook' && asn === 48503 && h >= 1 && h <= 4) verdict = decision('tls.interception', 'tls');
           if (target.id === 'twitter' && asn === 9198) verdict = decision('http.throttled', 'http');
+          // facebook on AS9198 in hour 5: refused for the probes, and for the control too: the collector says down.
+          const siteDown = target.id === 'facebook' && asn === 9198 && h === 5;
+          if (siteDown) verdict = decision('tcp.refused', 'tcp');
           const probeId = `probe-${asn}-${letter}`;
           const r = makeRecord(i++, { startMs: 0, startedAt: new Date(started).toISOString(), target, verdict, asn, cc: 'KZ', probeId });
           const m = r.measurement;
@@ -173,9 +177,10 @@ function buildRecords(): ArchivedRecord[] {
               queries: [{ domain, qtype: 'A', resolver: 'system', kind: 'system', rcode: 'NOERROR', addresses: ['192.0.2.10'], ttl: 60, late: [], bogons: [], rtt_ms: 10 + h, failure: null, ...none }],
             },
           ];
-          const tcpFails = verdict.verdict === 'tcp.timeout';
+          if (siteDown) r.collector = { verdict: decision('down', 'tcp'), control_id: `control-${h}` };
+          const tcpFails = verdict.verdict === 'tcp.timeout' || siteDown;
           m.evidence.tcp = [
-            { domain, ip: '192.0.2.10', port: 443, rtt_ms: tcpFails ? null : 20 + pi, failure: tcpFails ? 'generic_timeout_error' : null, operation: tcpFails ? 'connect' : null, error: null },
+            { domain, ip: '192.0.2.10', port: 443, rtt_ms: tcpFails ? null : 20 + pi, failure: siteDown ? 'connection_refused' : tcpFails ? 'generic_timeout_error' : null, operation: tcpFails ? 'connect' : null, error: null },
           ];
           const cert = (subject: string, issuer: string) => ({ subject, issuer, fingerprint256: 'AA', spki_sha256: null, serial: '1', valid_from: '', valid_to: '', san: [] });
           const reset = verdict.verdict === 'tls.reset';
@@ -409,7 +414,8 @@ describe.skipIf(lookup.skip)('deploy/grafana dashboards against a real InfluxDB 
     expect(one(share.A!, { target: 'youtube', time: at(2) }).blocked).toBe(0.5);
     expect(one(share.A!, { target: 'youtube', time: at(0) }).blocked).toBe(0);
     expect(one(share.A!, { target: 'twitter', time: at(5) }).blocked).toBe(0.5);
-    expect(pick(share.A!, { target: 'facebook' }).map((r) => r.blocked)).toEqual(Array(HOURS).fill(0)); // its interception is on AS48503, not chosen
+    // Its interception is on AS48503, not chosen; its refusals on AS9198 in hour 5 are down for the collector (the control was refused too).
+    expect(pick(share.A!, { target: 'facebook' }).map((r) => r.blocked)).toEqual(Array(HOURS).fill(0));
     expect(share.A).toHaveLength(4 * HOURS);
     // Partial blocking apart: telegram's every hour; the others have none (null: a gap in the chart).
     expect(pick(share.B!, { target: 'telegram' }).map((r) => r.partial)).toEqual(Array(HOURS).fill(0.5));
@@ -440,6 +446,8 @@ describe.skipIf(lookup.skip)('deploy/grafana dashboards against a real InfluxDB 
       ['tls.reset', 2],
     ]);
     expect(one(perHour, { time: at(0), verdict: 'ok' }).measurements).toBe(12);
+    expect(one(perHour, { time: at(5), verdict: 'down' }).measurements, "counted by the collector's verdict").toBe(2);
+    expect(perHour.filter((r) => r.verdict === 'tcp.refused')).toEqual([]);
 
     const notes = await run(dash.annotations.list[0]!.query, values, dash.templating.list);
     expect(notes.map((r) => [r.time, r.text])).toEqual([
@@ -489,6 +497,8 @@ describe.skipIf(lookup.skip)('deploy/grafana dashboards against a real InfluxDB 
     expect(found.B!.map((r) => [r.asn, r.measurements])).toEqual([['48503', 8]]);
     const verdicts = (await panel(dash, "Probe's verdict against the collector's", values)).A!;
     expect(one(verdicts, { verdict: 'tls.interception' })).toMatchObject({ probe_verdict: 'tls.interception', measurements: 8 });
+    // Where the control changed the verdict: the probes said tcp.refused, the collector down.
+    expect(one(verdicts, { verdict: 'down' })).toMatchObject({ probe_verdict: 'tcp.refused', measurements: 2 });
     // Throttling is only measured where a service has a bulk resource.
     expect((await panel(dash, 'Throttling: bulk rate against the canaries\'', values)).A).toEqual([]);
     const notes = await run(dash.annotations.list[0]!.query, values, dash.templating.list);
