@@ -14,6 +14,7 @@ import { networkRoutes } from './api/routes/networks.js';
 import { pageRoutes } from './api/routes/page.js';
 import { controlRoutes } from './api/routes/control.js';
 import { ControlStage, type ControlDeps } from './control/stage.js';
+import { Invites } from './storage/invites.js';
 import type { ControlVantage } from './control/nearest.js';
 import { CONTROL_PROBE_ID } from './control/prober.js';
 import { ControlRunPoints } from './sinks/influx/control-points.js';
@@ -350,7 +351,8 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
   app.addHook('onRequest', async (request) => {
     if (request.method === 'GET') events.settle();
   });
-  registrationRoutes(app, { enrollment: new Enrollment(config.enrollment_tokens), controlEnrollment: new Enrollment(config.control?.enrollment_tokens ?? []), store, clock });
+  const invites = Invites.open(path.join(config.data_dir, 'store.sqlite'));
+  registrationRoutes(app, { enrollment: new Enrollment(config.enrollment_tokens), controlEnrollment: new Enrollment(config.control?.enrollment_tokens ?? []), invites, store, clock });
   await uploadRoutes(app, { ingest, maxBodyBytes: config.limits.max_body_bytes });
   targetRoutes(app, { served: new ServedTargets({ surges, events: eventSurges, base: targets }), lookup });
   seriesRoutes(app, { store, targets, clock });
@@ -384,6 +386,7 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
       await archive.close();
       eventStore.close();
       measurements.index.close();
+      invites.close();
       store.close();
     })();
     return closing;

@@ -107,6 +107,7 @@ export type BatchErrorCode =
   | 'bad_batch'
   | 'missing_signature'
   | 'unknown_probe'
+  | 'probe_revoked'
   | 'bad_signature'
   | 'timestamp_skew'
   | 'replay'

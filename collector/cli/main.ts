@@ -10,7 +10,7 @@ import { UsageError } from '../errors.js';
 import { InputError, type Output } from './output.js';
 import type { SurgeArgs } from './surge.js';
 
-const COMMANDS = ['serve', 'reindex', 'events', 'import', 'simulate', 'surge', 'report'];
+const COMMANDS = ['serve', 'reindex', 'events', 'import', 'simulate', 'surge', 'report', 'invite', 'probes', 'revoke'];
 
 const HELP = `Usage: ashyq-collector <command> [--config FILE] [options]
 
@@ -36,6 +36,14 @@ Commands:
              report.md, one CSV per table, charts/*.svg, and report.pdf when Chromium is found
              ($ASHYQ_CHROMIUM, or chromium / chromium-browser on the PATH):
                report --month YYYY-MM --out DIR [--country KZ] [--lang en|ru] [--base-url URL]
+
+  invite     print a single-use invite for one volunteer's probe (the collector URL, its key pin and an
+             enrollment secret in one string; the server may be running):
+               invite --url URL [--note TEXT] [--expires DURATION (default 7d, at most 90d)] [--json]
+  probes     list the registered probes: id, state, network, last seen, measurements, software, note
+               probes [--json]
+  revoke     refuse a probe's uploads from now on (what it uploaded stays in the archive):
+               revoke PROBE-ID
 
 Options:
   --config FILE   YAML configuration (default: the embedded one: data in ./var/collector,
@@ -73,7 +81,10 @@ const OPTIONS = {
   cc: { type: 'string', commands: ['events'] },
   method: { type: 'string', commands: ['events'] },
   open: { type: 'boolean', commands: ['events'] },
-  json: { type: 'boolean', commands: ['events', 'import'] },
+  json: { type: 'boolean', commands: ['events', 'import', 'invite', 'probes'] },
+  url: { type: 'string', commands: ['invite'] },
+  note: { type: 'string', commands: ['invite'] },
+  expires: { type: 'string', commands: ['invite'] },
   out: { type: 'string', commands: ['simulate', 'report'] },
   month: { type: 'string', commands: ['report'] },
   country: { type: 'string', commands: ['report'] },
@@ -86,7 +97,7 @@ const OPTIONS = {
 type OptionName = keyof typeof OPTIONS;
 
 /** Commands that take positional arguments (files). */
-const WITH_FILES = new Set(['import']);
+const WITH_FILES = new Set(['import', 'revoke']);
 
 export interface Args {
   command: string | undefined;
@@ -174,6 +185,12 @@ export async function main(argv: string[], options: CliOptions = {}): Promise<nu
     if (args.command === 'import') {
       const { runImport } = await import('./import.js');
       return await withDataDir(config, () => runImport(config, args.files, args.values.json === true, clock, stdout, stderr));
+    }
+    if (args.command === 'invite') return await (await import('./probes.js')).runInvite(config, args.values, clock, stdout);
+    if (args.command === 'probes') return await (await import('./probes.js')).runProbes(config, args.values.json === true, stdout);
+    if (args.command === 'revoke') {
+      if (args.files.length > 1) throw new UsageError(`revoke: one probe at a time (got ${args.files.length})`);
+      return await (await import('./probes.js')).runRevoke(config, args.files[0], clock, stdout);
     }
     if (args.command === 'simulate') return await (await import('./simulate.js')).runSimulate(args.values, stdout);
     if (args.command === 'report') return await (await import('./report.js')).runReport(config, args.values, clock, options.env ?? process.env, stdout, stderr);

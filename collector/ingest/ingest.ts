@@ -90,6 +90,7 @@ const STATUS: Record<BatchErrorCode, number> = {
   bad_batch: 400,
   missing_signature: 401,
   unknown_probe: 401,
+  probe_revoked: 403,
   bad_signature: 401,
   timestamp_skew: 401,
   replay: 409,
@@ -179,6 +180,7 @@ export class Ingest {
     const skewMs = limits.signature_skew_s * 1000;
     const check = verifyBatch(this.publicKey(probe.id, probe.public_key), req.headers, req.body, now, skewMs);
     if (!check.ok) return this.fail(check.reason, check.message);
+    if (probe.revoked_at !== null) return this.fail('probe_revoked', `the operator revoked this probe at ${probe.revoked_at}: its uploads are refused`);
     const signature = header(req.headers, HEADER_SIGNATURE)!;
     if (this.replay.has(signature, now)) return this.fail('replay', 'this signed request was already received');
     const allowed = this.rate.take(probe.id);

@@ -195,6 +195,21 @@ export class MeasurementIndex {
     return row.collector === null ? null : (JSON.parse(row.collector) as CollectorJudgement);
   }
 
+  /** Per probe: its measurements, and its latest one (its network, and where it is in the archive). */
+  probeStats(): Map<string, { measurements: number; asn: number | null; cc: string | null; latest: ArchiveCursor }> {
+    const rows = this.db
+      .prepare(
+        `SELECT m.probe AS probe, m.n AS n, l.asn AS asn, l.cc AS cc, l.segment AS segment, l.offset AS offset
+         FROM (SELECT probe, COUNT(*) AS n, MAX(t) AS t FROM measurement_index GROUP BY probe) m
+         JOIN measurement_index l ON l.probe = m.probe AND l.t = m.t
+         GROUP BY m.probe`,
+      )
+      .all() as Array<{ probe: string; n: number; asn: number; cc: string; segment: string; offset: number }>;
+    return new Map(
+      rows.map((r) => [r.probe, { measurements: r.n, asn: r.asn === -1 ? null : r.asn, cc: r.cc === '' ? null : r.cc, latest: { segment: r.segment, offset: r.offset } }]),
+    );
+  }
+
   count(): number {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM measurement_index').get() as { n: number }).n;
   }

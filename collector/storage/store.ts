@@ -16,7 +16,14 @@ export interface ProbeRecord {
   last_seen: string | null;
   /** `control`: a probe outside the censor, enrolled with a control token; its measurements are control evidence, never a network's. */
   role: ProbeRole;
+  /** The operator's note of the invite it joined with (null: joined with a shared token). */
+  note: string | null;
+  /** When the operator revoked it (its uploads are refused from then on), or null. */
+  revoked_at: string | null;
 }
+
+/** What `ashyq-collector probes` lists of one probe (its key left out). */
+export type ProbeSummary = Omit<ProbeRecord, 'public_key'>;
 
 export type ProbeRole = 'probe' | 'control';
 
@@ -77,7 +84,9 @@ CREATE TABLE IF NOT EXISTS probes (
   public_key TEXT NOT NULL,
   registered_at TEXT NOT NULL,
   last_seen TEXT,
-  role TEXT NOT NULL DEFAULT 'probe'
+  role TEXT NOT NULL DEFAULT 'probe',
+  note TEXT,
+  revoked_at TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS measurements (
   id TEXT PRIMARY KEY
@@ -117,7 +126,7 @@ export function bucketOf(startedAt: string): number {
 export class Store {
   private readonly db: Database.Database;
   private readonly stmt: {
-    insertProbe: Database.Statement<[string, string, string, ProbeRole]>;
+    insertProbe: Database.Statement<[string, string, string, ProbeRole, string | null]>;
     getProbe: Database.Statement<[string], ProbeRecord>;
     countProbes: Database.Statement<[], { n: number }>;
     touchProbe: Database.Statement<[string, string]>;
@@ -146,9 +155,12 @@ export class Store {
     // A store made before control probes: every probe it has is a probe of the measured networks.
     const probeColumns = this.db.prepare('SELECT name FROM pragma_table_info(?)').pluck().all('probes') as string[];
     if (!probeColumns.includes('role')) this.db.exec("ALTER TABLE probes ADD COLUMN role TEXT NOT NULL DEFAULT 'probe'");
+    // ... and before invites and revocation.
+    if (!probeColumns.includes('note')) this.db.exec('ALTER TABLE probes ADD COLUMN note TEXT');
+    if (!probeColumns.includes('revoked_at')) this.db.exec('ALTER TABLE probes ADD COLUMN revoked_at TEXT');
     this.stmt = {
-      insertProbe: this.db.prepare('INSERT INTO probes (id, public_key, registered_at, last_seen, role) VALUES (?, ?, ?, NULL, ?)'),
-      getProbe: this.db.prepare('SELECT id, public_key, registered_at, last_seen, role FROM probes WHERE id = ?'),
+      insertProbe: this.db.prepare('INSERT INTO probes (id, public_key, registered_at, last_seen, role, note) VALUES (?, ?, ?, NULL, ?, ?)'),
+      getProbe: this.db.prepare('SELECT id, public_key, registered_at, last_seen, role, note, revoked_at FROM probes WHERE id = ?'),
       countProbes: this.db.prepare('SELECT COUNT(*) AS n FROM probes'),
       touchProbe: this.db.prepare('UPDATE probes SET last_seen = ? WHERE id = ?'),
       hasMeasurement: this.db.prepare('SELECT 1 AS one FROM measurements WHERE id = ?'),
@@ -224,15 +236,28 @@ export class Store {
 
   /** Register a probe: 'created', 'exists' (same id and key: an idempotent retry) or 'conflict'. */
   /** Register a probe's key; a probe registered again with its key keeps the role it was given first. */
-  registerProbe(id: string, publicKey: string, registeredAt: string, role: ProbeRole = 'probe'): 'created' | 'exists' | 'conflict' {
+  registerProbe(id: string, publicKey: string, registeredAt: string, role: ProbeRole = 'probe', note: string | null = null): 'created' | 'exists' | 'conflict' {
     const existing = this.stmt.getProbe.get(id);
     if (existing) return existing.public_key === publicKey ? 'exists' : 'conflict';
-    this.stmt.insertProbe.run(id, publicKey, registeredAt, role);
+    this.stmt.insertProbe.run(id, publicKey, registeredAt, role, note);
     return 'created';
   }
 
   probe(id: string): ProbeRecord | undefined {
     return this.stmt.getProbe.get(id);
+  }
+
+  /** Every registered probe, oldest registration first. */
+  probes(): ProbeSummary[] {
+    return this.db.prepare('SELECT id, registered_at, last_seen, role, note, revoked_at FROM probes ORDER BY registered_at, id').all() as ProbeSummary[];
+  }
+
+  /** Refuse `id`'s uploads from `at` on; false when no such probe is registered. Revoking again keeps the first time. */
+  revokeProbe(id: string, at: string): boolean {
+    const probe = this.stmt.getProbe.get(id);
+    if (probe === undefined) return false;
+    if (probe.revoked_at === null) this.db.prepare('UPDATE probes SET revoked_at = ? WHERE id = ?').run(at, id);
+    return true;
   }
 
   probeCount(): number {

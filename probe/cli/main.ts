@@ -15,6 +15,9 @@ commands:
                     until the collector acknowledged it, upload in the background; runs until
                     SIGTERM or SIGINT (then it stops within about 20 s and exits 0)
       --config F    the probe config (state_dir, collector, schedule, spool, upload sections)
+  join INVITE       write the collector an operator's invite names (its URL, key pin and a single-use
+                    enrollment secret) into the probe config, keeping the rest of the file
+      --config F    the probe config to write (created when absent, mode 0640)
   status            show the daemon's schedule, last run, spool, last upload and last error
       --config F    the probe config the daemon runs with (to find its state_dir)
       --json        print the status file as JSON
@@ -54,6 +57,23 @@ export async function main(argv: string[], streams = { out: process.stdout, err:
     return 0;
   }
   const command = positionals[0];
+  if (command === 'join') {
+    if (positionals.length !== 2 || values.config === undefined || values.once || values.json || values.targets !== undefined) {
+      streams.err.write('ashyq-probe: usage: ashyq-probe join INVITE --config FILE\n');
+      return 2;
+    }
+    try {
+      streams.out.write(await (await import('./join.js')).joinCollector(positionals[1]!, values.config));
+      return 0;
+    } catch (err) {
+      if (err instanceof AshyqError) {
+        streams.err.write(`ashyq-probe: join: ${err.message}\n`);
+        return 2;
+      }
+      streams.err.write(`ashyq-probe: join: ${err instanceof Error ? err.message : String(err)}\n`);
+      return 1;
+    }
+  }
   if ((command === 'daemon' || command === 'status') && positionals.length === 1) {
     if (values.once || values.targets !== undefined || (command === 'daemon' && values.json)) {
       streams.err.write(`ashyq-probe: ${command} takes --config${command === 'status' ? ' and --json' : ''} only\n`);
