@@ -31,6 +31,7 @@ import type { CatchUpSummary } from './pipeline/catch-up.js';
 import type { Follower } from './pipeline/follower.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { StoreIndex } from './pipeline/store-index.js';
+import { countedArchive, countingFollower } from './pipeline/exclusions.js';
 import { MeasurementIndexFollower } from './pipeline/measurement-index-follower.js';
 import { MeasurementIndex } from './storage/measurement-index.js';
 import { EventFollower } from './events/follower.js';
@@ -41,7 +42,7 @@ import type { Revision } from './events/types.js';
 import { EventPoints } from './sinks/influx/event-points.js';
 import { SpoolOverflowPoints } from './sinks/influx/overflow-points.js';
 import { InfluxWriter, type LineWriter } from './sinks/influx/writer.js';
-import { Archive, type Recovery } from './storage/archive.js';
+import { Archive, type ArchiveReader, type Recovery } from './storage/archive.js';
 import { EventStore } from './storage/event-store.js';
 import { Store } from './storage/store.js';
 import { loadTargetList, type TargetList } from './targets/list.js';
@@ -53,6 +54,8 @@ import { SurgeWatcher } from './targets/surge.js';
 /** What a follower factory gets: the archive to read from (with cursors), the store and the config. */
 export interface FollowerContext {
   archive: Archive;
+  /** The archive less what revoked probes measured from their exclusion on: what series and counts follow. */
+  counted: ArchiveReader;
   store: Store;
   config: CollectorConfig;
   clock: Clock;
@@ -149,8 +152,10 @@ export function collectorFollowers(
   // In the store's database, on a connection of its own; closed by whoever closes the store.
   const measurements = new MeasurementIndexFollower(storage.archive, MeasurementIndex.open(path.join(config.data_dir, 'store.sqlite')));
   let shares: SharePoints | null = null;
+  // A revoked probe's measurements from its exclusion on: archived and indexed, never counted in events or series.
+  const exclusions = storage.store.exclusions();
   const events = new EventFollower({
-    archive: storage.archive,
+    archive: countedArchive(storage.archive, exclusions),
     store: storage.eventStore,
     clock,
     detector: detectorOptions(config),
@@ -167,7 +172,7 @@ export function collectorFollowers(
       logger: { info: log, warn: log, error: log },
     });
   }
-  return { index, events, measurements, followers: [events, measurements, ...extra], shares };
+  return { index, events, measurements, followers: [countingFollower(events, exclusions), measurements, ...extra.map((f) => countingFollower(f, exclusions))], shares };
 }
 
 /** The outboxes of the event revisions the config asks for: the webhook's and the InfluxDB event points'. */
@@ -207,7 +212,7 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
   const { clock } = deps;
   const targets = deps.targets ?? (await loadTargetList(config.targets_file));
   const { archive, store, eventStore } = await openStorage(config, clock);
-  const extra = typeof deps.followers === 'function' ? await deps.followers({ archive, store, config, clock }) : (deps.followers ?? []);
+  const extra = typeof deps.followers === 'function' ? await deps.followers({ archive, counted: countedArchive(archive, store.exclusions()), store, config, clock }) : (deps.followers ?? []);
   const metrics = new Metrics();
   // Set once the outboxes exist (before the followers start): told of every batch of saved revisions.
   const outboxes: RevisionOutbox[] = [];
@@ -359,7 +364,7 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
   healthRoutes(app, { store, metrics, surges, eventSurges, followers: extra });
   eventRoutes(app, { events: eventStore });
   measurementListRoutes(app, { index: measurements.index });
-  measurementRecordRoutes(app, { index: measurements.index, archive });
+  measurementRecordRoutes(app, { index: measurements.index, archive, exclusions: () => store.exclusions() });
   networkRoutes(app, { index: measurements.index, clock });
   pageRoutes(app, { reportsDir: config.reports_dir ?? null });
   controlRoutes(app, { control });

@@ -47,3 +47,22 @@ export class ReportError extends AshyqError {
     this.output = output;
   }
 }
+
+/** The server could not listen on its configured address (in use, not this machine's, or a privileged port): one line, naming the config key to change. */
+export class ListenError extends AshyqError {
+  /** The system's code: EADDRINUSE, EADDRNOTAVAIL, EACCES, … */
+  readonly cause_code: string;
+  constructor(host: string, port: number, code: string, cause?: unknown) {
+    const at = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const problem =
+      code === 'EADDRINUSE'
+        ? `port ${port} is taken by another process (another ashyq-collector?): stop it, or set listen.port in the config (--config FILE) to a free port`
+        : code === 'EADDRNOTAVAIL'
+          ? `${host} is not an address of this machine: set listen.host in the config (--config FILE) to one of its addresses (127.0.0.1: this machine only)`
+          : code === 'EACCES'
+            ? `not allowed to listen on port ${port} (ports below 1024 need privileges): set listen.port in the config (--config FILE) to 1024 or above`
+            : `${code}: check listen.host and listen.port in the config (--config FILE)`;
+    super('ASHYQ_ERR_LISTEN', `cannot listen on ${at}: ${problem}`, { cause });
+    this.cause_code = code;
+  }
+}

@@ -8,6 +8,7 @@ import { ConfigError, ConfigErrors } from '../common/errors.js';
 import { CATEGORIES } from './target.js';
 import type { Category, Endpoint, HttpExpectation, Target } from './target.js';
 import { isHostname, isIpAddress } from '../common/hostname.js';
+import { PACKAGE_NAMES } from '../common/version.js';
 import { YamlSource } from '../common/yaml-source.js';
 import type { YamlMap, YamlValue } from '../common/yaml-source.js';
 
@@ -77,7 +78,8 @@ export function formatTargets(targets: readonly Target[]): string {
 
 /**
  * The targets.yaml shipped with the package: the nearest one up from this module that sits
- * beside the package's package.json (works from the sources and from the built dist/).
+ * beside the package's package.json: the repository's or the probe's own package (works from the
+ * sources, from the built dist/ and from the installed probe package).
  */
 export function packagedTargetsPath(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
@@ -95,7 +97,8 @@ export function packagedTargetsPath(): string {
 
 function isAshyqPackage(file: string): boolean {
   try {
-    return (JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown }).name === 'ashyq';
+    const name = (JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown }).name;
+    return typeof name === 'string' && PACKAGE_NAMES.includes(name);
   } catch {
     return false;
   }

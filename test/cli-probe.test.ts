@@ -1,6 +1,6 @@
-// The real `ashyq-probe` command (bin → dist) run as a child process, talking only to a fake resolver on loopback.
+// The real `ashyq-probe` command (bin → dist) run as a child process, talking only to a fake resolver on loopback; its help per command and --version.
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -102,5 +102,61 @@ describe('ashyq-probe run --once', () => {
   it('explains its usage', async () => {
     expect((await run(['--help'])).stdout).toMatch(/run --once/);
     expect((await run(['frobnicate'])).code).toBe(2);
+  });
+});
+
+describe('ashyq-probe help and --version', () => {
+  it('gives each command its own help (usage line, what it does, its options), exit 0; --help alone the global one', async () => {
+    const global = await run(['--help']);
+    expect(global.code).toBe(0);
+    expect(global.stdout).toMatch(/^usage: ashyq-probe <command> \[options\]\n\ncommands:\n/);
+    expect(global.stdout).toContain('`ashyq-probe <command> --help` shows');
+    const OPTIONS: Record<string, string[]> = {
+      run: ['--once', '--json', '--targets F', '--config F', '--help'],
+      daemon: ['--config F', '--help'],
+      join: ['--config F', '--help'],
+      status: ['--config F', '--json', '--help'],
+    };
+    for (const [command, options] of Object.entries(OPTIONS)) {
+      const r = await run([command, '--help']);
+      expect(r.code, command).toBe(0);
+      expect(r.stderr).toBe('');
+      expect(r.stdout.startsWith(`usage: ashyq-probe ${command}`), r.stdout).toBe(true);
+      expect(r.stdout).not.toBe(global.stdout);
+      const listed = [...r.stdout.matchAll(/^ {2}(--\w+(?: \w+)?)/gm)].map((m) => m[1]);
+      expect(listed, command).toEqual(options);
+      expect(r.stdout).toMatch(/\nexit status: /);
+      for (const line of r.stdout.split('\n')) expect(line.length, line).toBeLessThanOrEqual(100);
+      expect((await run(['help', command])).stdout).toBe(r.stdout);
+    }
+    // join needs its INVITE and --config, but its help needs neither.
+    expect((await run(['join', '-h'])).stdout).toMatch(/^usage: ashyq-probe join INVITE --config F\n/);
+    const unknown = await run(['frobnicate', '--help']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^ashyq-probe: unknown command "frobnicate"\n\nusage: ashyq-probe <command>/);
+  });
+
+  it('answers --version with the version of package.json', async () => {
+    const pkg = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as { version: string };
+    for (const argv of [['--version'], ['daemon', '--version']]) {
+      const r = await run(argv);
+      expect(r).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: '' });
+    }
+  });
+
+  it('refuses unknown options and missing values in its own words, followed by the command`s help', async () => {
+    const a = await run(['status', '--frobnicate']);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toMatch(/^ashyq-probe: unknown option --frobnicate\n\nusage: ashyq-probe status /);
+    const b = await run(['--frobnicate']);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/^ashyq-probe: unknown option --frobnicate\n\nusage: ashyq-probe <command>/);
+    const c = await run(['run', '--once', '--config']);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toMatch(/^ashyq-probe: --config needs a value\n\nusage: ashyq-probe run --once/);
+    // Options of other commands are still refused.
+    const d = await run(['daemon', '--once']);
+    expect(d.code).toBe(2);
+    expect(d.stderr).toBe('ashyq-probe: daemon takes --config only\n');
   });
 });

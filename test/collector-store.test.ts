@@ -37,7 +37,7 @@ describe('Store', () => {
     expect(store.registerProbe('probe-0001', 'KEY-A', '2024-05-09T08:00:00.000Z')).toBe('exists');
     expect(store.registerProbe('probe-0001', 'KEY-B', '2024-05-09T08:00:00.000Z')).toBe('conflict');
     store.apply([], null, [['probe-0001', '2024-05-09T09:00:00.000Z']]);
-    expect(store.probe('probe-0001')).toEqual({ id: 'probe-0001', public_key: 'KEY-A', registered_at: '2024-05-09T07:00:00.000Z', last_seen: '2024-05-09T09:00:00.000Z', role: 'probe', note: null, revoked_at: null });
+    expect(store.probe('probe-0001')).toEqual({ id: 'probe-0001', public_key: 'KEY-A', registered_at: '2024-05-09T07:00:00.000Z', last_seen: '2024-05-09T09:00:00.000Z', role: 'probe', note: null, revoked_at: null, excluded_from: null });
     expect(store.probeCount()).toBe(1);
     // A probe enrolled with a control token keeps that role, also when it registers its key again.
     expect(store.registerProbe('control-0001', 'KEY-C', '2024-05-09T07:00:00.000Z', 'control')).toBe('created');
@@ -52,7 +52,7 @@ describe('Store', () => {
     db.exec("CREATE TABLE probes (id TEXT PRIMARY KEY, public_key TEXT NOT NULL, registered_at TEXT NOT NULL, last_seen TEXT) WITHOUT ROWID; INSERT INTO probes VALUES ('probe-0001', 'KEY-A', '2024-05-09T07:00:00.000Z', NULL);");
     db.close();
     store = Store.open(file);
-    expect(store.probe('probe-0001')).toMatchObject({ role: 'probe', note: null, revoked_at: null });
+    expect(store.probe('probe-0001')).toMatchObject({ role: 'probe', note: null, revoked_at: null, excluded_from: null });
     store.revokeProbe('probe-0001', '2024-05-10T00:00:00.000Z');
     expect(store.probe('probe-0001')?.revoked_at).toBe('2024-05-10T00:00:00.000Z');
   });

@@ -188,6 +188,21 @@ describe('the daemon sections', () => {
     expect(config.schedule).toEqual({ interval_minutes: 60, jitter_fraction: 0, surge_min_interval_minutes: 10, surge_max_hours: 0, data_budget_mb: 0 });
   });
 
+  it('let an unset surge_min_interval_minutes follow a shorter interval down (interval_minutes: 1 alone is valid)', () => {
+    const floor = (text: string) => parseProbeConfig(text, 'probe.yaml').schedule.surge_min_interval_minutes;
+    expect(floor('schedule:\n  interval_minutes: 1\n')).toBe(1);
+    expect(floor('schedule:\n  interval_minutes: 5\n')).toBe(5);
+    expect(floor('schedule:\n  interval_minutes: 10\n')).toBe(10);
+    expect(floor('schedule:\n  interval_minutes: 30\n')).toBe(10);
+    expect(floor('schedule:\n  interval_minutes: 1\n  surge_min_interval_minutes: null\n')).toBe(1);
+    // An explicit floor is kept as written, up to the interval; above it is refused (see config-invalid).
+    expect(floor('schedule:\n  interval_minutes: 30\n  surge_min_interval_minutes: 30\n')).toBe(30);
+    expect(floor('schedule:\n  interval_minutes: 1\n  surge_min_interval_minutes: 1\n')).toBe(1);
+    expect(() => parseProbeConfig('schedule:\n  interval_minutes: 1\n  surge_min_interval_minutes: 10\n', 'p.yaml')).toThrow(
+      'p.yaml:3: schedule.surge_min_interval_minutes: surge_min_interval_minutes (10) must not exceed interval_minutes (1)',
+    );
+  });
+
   it('put the state in state_dir, else systemd\'s STATE_DIRECTORY, else ./var/probe', () => {
     const config = defaultProbeConfig();
     expect(stateDirOf(config, {})).toBe(path.resolve('var/probe'));

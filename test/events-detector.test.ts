@@ -113,6 +113,25 @@ describe('EventDetector', () => {
     expect(d.events()).toEqual([]);
   });
 
+  it('weighs each probe once: one probe sending twenty blocked measurements a minute does not outweigh three that see none', () => {
+    const fleet = probes(9198, 3);
+    const flooder = { id: 'p9198-flood', asn: 9198 };
+    const data = fleetRun(fleet, T0, T0 + 24 * HOUR, () => 'ok');
+    const flood = fleetRun([flooder], T0, T0 + 24 * HOUR, () => 'ok');
+    for (let time = T0 + 6 * HOUR; time < T0 + 18 * HOUR; time += 3000) {
+      flood.push({ ...flood[0]!, id: `flood-${time}`, target: 'vk', time, verdict: 'dns.nxdomain', layer: 'dns' });
+    }
+    const d = detector();
+    d.observe([...data, ...flood].sort((a, b) => a.time - b.time));
+    expect(flood.length).toBeGreaterThan(10 * data.length);
+    expect(d.events()).toEqual([]);
+    // The same blocking from two of the four probes, one measurement each per interval, is an event.
+    const honest = detector();
+    const second = { id: 'p9198-second', asn: 9198 };
+    honest.observe(fleetRun([...fleet, second], T0, T0 + 24 * HOUR, (p, t, time) => (t === 'vk' && (p.id === second.id || p.id === fleet[0]!.id) && within(time, T0 + 6 * HOUR, T0 + 18 * HOUR) ? 'dns.nxdomain' : 'ok')));
+    expect(honest.events({ level: 'asn' }).map((e) => e.series)).toEqual(['vk/AS9198/dns']);
+  });
+
   it('takes one probe alone only when it persists and its other targets are fine', () => {
     const alone = probes(35104, 1);
     const short = detector();

@@ -5,6 +5,7 @@ import { collectorFollowers, openStorage } from '../app.js';
 import type { CollectorConfig } from '../config.js';
 import { Importer, type ImportProgress, type ImportSummary } from '../ingest/import.js';
 import { Pipeline } from '../pipeline/pipeline.js';
+import { countedArchive } from '../pipeline/exclusions.js';
 import { influxFollowers } from '../sinks/influx/from-config.js';
 import { InfluxSink } from '../sinks/influx/sink.js';
 import { loadTargetList } from '../targets/list.js';
@@ -44,7 +45,7 @@ export async function runImport(config: CollectorConfig, files: readonly string[
   const targets = await loadTargetList(config.targets_file);
   const storage = await openStorage(config, clock);
   const influxLog = (m: string) => stderr.write(`ashyq-collector: influx: ${m}\n`);
-  const extra = influxFollowers(config, storage.archive, { info: influxLog, warn: influxLog, error: influxLog });
+  const extra = influxFollowers(config, countedArchive(storage.archive, storage.store.exclusions()), { info: influxLog, warn: influxLog, error: influxLog });
   const { index, measurements, followers, shares } = collectorFollowers(config, storage, clock, extra);
   const pipeline = new Pipeline(index, followers, { warn: (o, m) => stderr.write(`ashyq-collector: ${m} ${JSON.stringify(o)}\n`) });
   const startedAt = clock.monotonic();

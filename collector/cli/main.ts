@@ -2,15 +2,18 @@
 import { mkdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { systemClock, type Clock } from '../../common/clock.js';
+import { argsProblem } from '../../common/args.js';
 import { AshyqError } from '../../common/errors.js';
 import { lockStateDir, type LockOwner } from '../../common/lock.js';
+import { version } from '../../common/version.js';
 import type { CollectorDeps } from '../app.js';
 import { loadCollectorConfig, type CollectorConfig } from '../config.js';
 import { UsageError } from '../errors.js';
+import { commandHelp } from './help.js';
 import { InputError, type Output } from './output.js';
 import type { SurgeArgs } from './surge.js';
 
-const COMMANDS = ['serve', 'reindex', 'events', 'import', 'simulate', 'surge', 'report', 'invite', 'probes', 'revoke'];
+export const COMMANDS = ['serve', 'reindex', 'events', 'import', 'simulate', 'surge', 'report', 'invite', 'probes', 'revoke'];
 
 const HELP = `Usage: ashyq-collector <command> [--config FILE] [options]
 
@@ -42,13 +45,17 @@ Commands:
                invite --url URL [--note TEXT] [--expires DURATION (default 7d, at most 90d)] [--json]
   probes     list the registered probes: id, state, network, last seen, measurements, software, note
                probes [--json]
-  revoke     refuse a probe's uploads from now on (what it uploaded stays in the archive):
-               revoke PROBE-ID
+  revoke     refuse a probe's uploads from now on (what it uploaded stays in the archive); with
+             --retroactive (all it measured) or --since TIME its past measurements stop counting in
+             aggregates, series and events too, once reindex has run:
+               revoke PROBE-ID [--retroactive | --since TIME]
 
 Options:
   --config FILE   YAML configuration (default: the embedded one: data in ./var/collector,
                   listening on 127.0.0.1:8480)
-  --help          show this text
+  --help          show this text; \`ashyq-collector <command> --help\` shows that command's usage
+                  and options
+  --version       print the version
 
 Environment:
   ASHYQ_ENROLLMENT_TOKEN   an enrollment token (else one is generated and kept in the data dir)
@@ -68,14 +75,15 @@ export interface CliOptions {
   clock?: Clock;
 }
 
-/** Every option besides --config and --help, and the commands it belongs to. */
-const OPTIONS = {
+/** Every option besides --config, --help and --version, and the commands it belongs to. */
+export const OPTIONS = {
   targets: { type: 'string', commands: ['surge'] },
   every: { type: 'string', commands: ['surge'] },
   for: { type: 'string', commands: ['surge'] },
   until: { type: 'string', commands: ['surge', 'events'] },
   stop: { type: 'boolean', commands: ['surge'] },
-  since: { type: 'string', commands: ['events'] },
+  since: { type: 'string', commands: ['events', 'revoke'] },
+  retroactive: { type: 'boolean', commands: ['revoke'] },
   target: { type: 'string', commands: ['events'] },
   asn: { type: 'string', commands: ['events'] },
   cc: { type: 'string', commands: ['events'] },
@@ -103,6 +111,7 @@ export interface Args {
   command: string | undefined;
   config: string | undefined;
   help: boolean;
+  version: boolean;
   /** Positional arguments after the command. */
   files: string[];
   values: { [K in OptionName]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
@@ -117,14 +126,15 @@ function parse(argv: string[]): Args {
       options: {
         config: { type: 'string', short: 'c' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
         ...Object.fromEntries(Object.entries(OPTIONS).map(([name, o]) => [name, { type: o.type }])),
       },
     });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError(argsProblem(err));
   }
   const [command, ...rest] = parsed.positionals;
-  if (rest.length > 0 && !WITH_FILES.has(command ?? '')) throw new UsageError(`unexpected argument ${rest[0]}`);
+  if (rest.length > 0 && !WITH_FILES.has(command ?? '') && !(command === 'help' && rest.length === 1)) throw new UsageError(`unexpected argument ${rest[0]}`);
   const v = parsed.values as Record<string, string | boolean | undefined>;
   if (!v['help']) {
     for (const name of Object.keys(OPTIONS) as OptionName[]) {
@@ -136,7 +146,28 @@ function parse(argv: string[]): Args {
   }
   const values: Args['values'] = {};
   for (const name of Object.keys(OPTIONS) as OptionName[]) if (v[name] !== undefined) (values as Record<string, unknown>)[name] = v[name];
-  return { command, config: v['config'] as string | undefined, help: v['help'] === true, files: rest, values };
+  return { command, config: v['config'] as string | undefined, help: v['help'] === true, version: v['version'] === true, files: rest, values };
+}
+
+/** The command named in argv, read leniently (for the help after a usage error); undefined when none is known. */
+function commandOf(argv: string[]): string | undefined {
+  const strings = Object.entries(OPTIONS).filter(([, o]) => o.type === 'string');
+  const { positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: false,
+    options: { config: { type: 'string', short: 'c' }, ...Object.fromEntries(strings.map(([name]) => [name, { type: 'string' as const }])) },
+  });
+  const command = positionals[0];
+  return command !== undefined && COMMANDS.includes(command) ? command : undefined;
+}
+
+/** The help of one command, listing the options the table above gives it. */
+function helpOf(command: string): string {
+  const owned = (Object.keys(OPTIONS) as OptionName[])
+    .filter((name) => (OPTIONS[name].commands as readonly string[]).includes(command))
+    .map((name) => ({ name, type: OPTIONS[name].type }));
+  return commandHelp(command, owned);
 }
 
 /**
@@ -161,6 +192,17 @@ export async function main(argv: string[], options: CliOptions = {}): Promise<nu
   const stderr = options.stderr ?? process.stderr;
   try {
     const args = parse(argv);
+    if (args.version) {
+      stdout.write(`${version}\n`);
+      return 0;
+    }
+    // `help COMMAND` is `COMMAND --help`.
+    const helpFor = args.command === 'help' ? args.files[0] : args.help ? args.command : undefined;
+    if (helpFor !== undefined) {
+      if (!COMMANDS.includes(helpFor)) throw new UsageError(`unknown command ${helpFor}`);
+      stdout.write(helpOf(helpFor));
+      return 0;
+    }
     if (args.help || args.command === 'help') {
       stdout.write(HELP);
       return 0;
@@ -187,10 +229,10 @@ export async function main(argv: string[], options: CliOptions = {}): Promise<nu
       return await withDataDir(config, () => runImport(config, args.files, args.values.json === true, clock, stdout, stderr));
     }
     if (args.command === 'invite') return await (await import('./probes.js')).runInvite(config, args.values, clock, stdout);
-    if (args.command === 'probes') return await (await import('./probes.js')).runProbes(config, args.values.json === true, stdout);
+    if (args.command === 'probes') return await (await import('./probes.js')).runProbes(config, args.values.json === true, clock, stdout);
     if (args.command === 'revoke') {
       if (args.files.length > 1) throw new UsageError(`revoke: one probe at a time (got ${args.files.length})`);
-      return await (await import('./probes.js')).runRevoke(config, args.files[0], clock, stdout);
+      return await (await import('./probes.js')).runRevoke(config, args.files[0], { retroactive: args.values.retroactive === true, since: args.values.since }, clock, stdout);
     }
     if (args.command === 'simulate') return await (await import('./simulate.js')).runSimulate(args.values, stdout);
     if (args.command === 'report') return await (await import('./report.js')).runReport(config, args.values, clock, options.env ?? process.env, stdout, stderr);
@@ -201,7 +243,8 @@ export async function main(argv: string[], options: CliOptions = {}): Promise<nu
       return 2;
     }
     if (err instanceof UsageError) {
-      stderr.write(`ashyq-collector: ${err.message}\n\n${HELP}`);
+      const command = commandOf(argv);
+      stderr.write(`ashyq-collector: ${err.message}\n\n${command === undefined ? HELP : helpOf(command)}`);
       return 2;
     }
     if (err instanceof AshyqError) {

@@ -8,6 +8,7 @@ import { encodeInvite } from '../../contract/invite.js';
 import type { CollectorConfig } from '../config.js';
 import { UsageError } from '../errors.js';
 import { Archive } from '../storage/archive.js';
+import { agreementOf, type ProbeAgreement } from '../fleet/agreement.js';
 import { Invites } from '../storage/invites.js';
 import { MeasurementIndex } from '../storage/measurement-index.js';
 import { Store } from '../storage/store.js';
@@ -80,8 +81,8 @@ export async function runInvite(config: CollectorConfig, args: InviteArgs, clock
         '',
         `invite ${id}${note !== null ? ` (${note})` : ''}: single use, valid until ${expires}.`,
         'Give it to the volunteer over a channel you trust; whoever holds it can enroll one probe.',
-        'The probe joins with its enrollment_token set to the secret it carries (collector.url, pin_spki_sha256 and',
-        'enrollment_token of the probe config are all in the invite).',
+        'The volunteer runs: ashyq-probe join INVITE --config /etc/ashyq/probe.yaml (it writes collector.url,',
+        'pin_spki_sha256 and enrollment_token from the invite), then starts the daemon.',
         '',
       ].join('\n'),
     );
@@ -93,18 +94,26 @@ interface ProbeLine {
   id: string;
   note: string | null;
   role: string;
-  state: 'active' | 'revoked';
+  /** flagged: active, but standing alone against the other probes of its network (see fleet/agreement.ts). */
+  state: 'active' | 'flagged' | 'revoked';
   registered_at: string;
   last_seen: string | null;
   revoked_at: string | null;
+  /** From when its measurements are left out of aggregates and events, or null. */
+  excluded_from: string | null;
   /** The network of its latest measurement, its measurements, and the software version of the latest. */
   asn: number | null;
   cc: string | null;
   measurements: number;
   software: string | null;
+  /** How its verdicts compare with the other probes of its network over the last week (null: never comparable). */
+  agreement: Omit<ProbeAgreement, 'probe' | 'flagged'> | null;
 }
 
-export async function runProbes(config: CollectorConfig, json: boolean, stdout: Output): Promise<number> {
+/** Agreement is judged over the last week of measurements. */
+const AGREEMENT_WINDOW_MS = 7 * 86_400_000;
+
+export async function runProbes(config: CollectorConfig, json: boolean, clock: Clock, stdout: Output): Promise<number> {
   const file = path.join(config.data_dir, 'store.sqlite');
   const store = Store.open(file);
   const index = MeasurementIndex.open(file);
@@ -118,20 +127,33 @@ export async function runProbes(config: CollectorConfig, json: boolean, stdout: 
       const record = await archive?.readAt(s.latest).catch(() => null);
       if (record?.measurement.probe.id === probe) software.set(probe, `${record.measurement.probe.software.name} ${record.measurement.probe.software.version}`);
     }
+    // Revoked probes are left out of the comparison: a fake is not a witness against the others.
+    const now = clock.now();
+    const exclusions = store.exclusions();
+    const cells = index.probeCells(now - AGREEMENT_WINDOW_MS, now + 3600_000).filter((c) => exclusions.excludedFrom(c.probe) === null);
+    const agreement = new Map<string, ProbeAgreement>();
+    // A probe that moved between networks: the network where it dissented most.
+    for (const a of agreementOf(cells)) {
+      const before = agreement.get(a.probe);
+      if (before === undefined || (a.flagged && !before.flagged) || a.missed + a.invented > before.missed + before.invented) agreement.set(a.probe, a);
+    }
     lines = store.probes().map((p) => {
       const s = stats.get(p.id);
+      const a = agreement.get(p.id);
       return {
         id: p.id,
         note: p.note,
         role: p.role,
-        state: p.revoked_at === null ? 'active' : 'revoked',
+        state: p.revoked_at !== null ? 'revoked' : a?.flagged === true ? 'flagged' : 'active',
         registered_at: p.registered_at,
         last_seen: p.last_seen,
         revoked_at: p.revoked_at,
+        excluded_from: p.excluded_from,
         asn: s?.asn ?? null,
         cc: s?.cc ?? null,
         measurements: s?.measurements ?? 0,
         software: software.get(p.id) ?? null,
+        agreement: a === undefined ? null : { asn: a.asn, others_blocked: a.others_blocked, missed: a.missed, others_ok: a.others_ok, invented: a.invented },
       };
     });
   } finally {
@@ -148,7 +170,7 @@ export async function runProbes(config: CollectorConfig, json: boolean, stdout: 
   }
   const rows = lines.map((l) => [
     l.id,
-    l.state === 'revoked' ? `revoked ${l.revoked_at}` : l.role === 'control' ? 'control' : 'active',
+    l.state === 'flagged' ? `flagged: ${flagReason(l.agreement!)}` : l.state === 'revoked' ? `revoked ${l.revoked_at}${l.excluded_from !== null && l.excluded_from < (l.revoked_at ?? '') ? `, uncounted from ${Date.parse(l.excluded_from) === 0 ? 'the start' : l.excluded_from}` : ''}` : l.role === 'control' ? 'control' : 'active',
     l.asn === null ? '-' : `AS${l.asn}${l.cc !== null ? ` ${l.cc}` : ''}`,
     l.last_seen ?? 'never',
     String(l.measurements),
@@ -161,15 +183,45 @@ export async function runProbes(config: CollectorConfig, json: boolean, stdout: 
   return 0;
 }
 
-export async function runRevoke(config: CollectorConfig, probeId: string | undefined, clock: Clock, stdout: Output): Promise<number> {
+/** Why a probe is flagged, in the table's words. */
+function flagReason(a: NonNullable<ProbeLine['agreement']>): string {
+  const parts: string[] = [];
+  if (a.missed > 0) parts.push(`missed ${a.missed} of ${a.others_blocked} blocked target-hours all its network's other probes saw`);
+  if (a.invented > 0) parts.push(`reported ${a.invented} of ${a.others_ok} target-hours blocked that all the others saw reachable`);
+  return `${parts.join('; ')} (AS${a.asn}, last 7 days)`;
+}
+
+export interface RevokeArgs {
+  /** Leave out everything the probe measured. */
+  retroactive: boolean;
+  /** Leave out what it measured from this time on (ISO 8601). */
+  since?: string | undefined;
+}
+
+export async function runRevoke(config: CollectorConfig, probeId: string | undefined, args: RevokeArgs, clock: Clock, stdout: Output): Promise<number> {
   if (probeId === undefined) throw new UsageError('revoke: name the probe (its id, as `ashyq-collector probes` lists it)');
+  if (args.retroactive && args.since !== undefined) throw new UsageError('revoke: --retroactive (everything it measured) or --since TIME, not both');
+  let since: string | undefined;
+  if (args.since !== undefined) {
+    const t = Date.parse(args.since);
+    if (!/^\d{4}-\d{2}-\d{2}/.test(args.since) || Number.isNaN(t)) throw new InputError(`revoke --since ${args.since}: expected a time such as 2024-05-09 or 2024-05-09T07:00:00Z`);
+    since = new Date(t).toISOString();
+  }
   const store = Store.open(path.join(config.data_dir, 'store.sqlite'));
   try {
     const at = new Date(clock.now()).toISOString();
-    if (!store.revokeProbe(probeId, at)) throw new InputError(`revoke ${probeId}: no probe is registered with this id`);
-    stdout.write(
-      `ashyq-collector: probe ${probeId} revoked at ${store.probe(probeId)?.revoked_at ?? at}: its uploads are refused from now on; what it uploaded before stays in the archive\n`,
-    );
+    const probe = store.probe(probeId);
+    if (probe === undefined) throw new InputError(`revoke ${probeId}: no probe is registered with this id`);
+    // Retroactive: from before anything it could have measured (its clock may run early: the epoch).
+    const from = args.retroactive ? new Date(0).toISOString() : (since ?? at);
+    store.revokeProbe(probeId, at, Date.parse(from) < Date.parse(at) ? from : at);
+    const after = store.probe(probeId)!;
+    const lines = [`ashyq-collector: probe ${probeId} revoked at ${after.revoked_at ?? at}: its uploads are refused from now on; what it uploaded stays in the archive`];
+    if (after.excluded_from !== null && Date.parse(after.excluded_from) < Date.parse(after.revoked_at ?? at)) {
+      const what = Date.parse(after.excluded_from) === 0 ? 'everything it measured' : `what it measured from ${after.excluded_from} on`;
+      lines.push(`ashyq-collector: ${what} is left out of the aggregates, the series and the events once \`ashyq-collector reindex\` has run (stop the server first)`);
+    }
+    stdout.write(`${lines.join('\n')}\n`);
   } finally {
     store.close();
   }

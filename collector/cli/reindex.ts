@@ -6,6 +6,7 @@ import { DEFAULT_CONTROL, type CollectorConfig } from '../config.js';
 import { ControlHistory } from '../control/history.js';
 import { RejudgedArchive } from '../control/rejudge.js';
 import { EventFollower } from '../events/follower.js';
+import { countedArchive } from '../pipeline/exclusions.js';
 import { reindex } from '../pipeline/reindex.js';
 import { MeasurementIndexFollower } from '../pipeline/measurement-index-follower.js';
 import { StoreIndex } from '../pipeline/store-index.js';
@@ -40,7 +41,8 @@ export async function runReindex(config: CollectorConfig, stdout: Output): Promi
       const source = history === null || history.size === 0 ? null : new RejudgedArchive(archive, history, (await loadTargetList(config.targets_file)).byId);
       const read = source ?? archive;
       const index = new StoreIndex(read, store);
-      const events = new EventFollower({ archive: read, store: eventStore, clock: systemClock, detector: detectorOptions(config) });
+      // A revoked probe's measurements from its exclusion on: indexed (known ids) but not counted in the aggregates or the events.
+      const events = new EventFollower({ archive: countedArchive(read, store.exclusions()), store: eventStore, clock: systemClock, detector: detectorOptions(config) });
       const measurements = new MeasurementIndexFollower(read, measurementIndex);
       await reindex([index, events, measurements]);
       if (source !== null) measurementIndex.saveRejudged(source.changes);
@@ -54,6 +56,8 @@ export async function runReindex(config: CollectorConfig, stdout: Output): Promi
         );
       }
       stdout.write(`ashyq-collector: measurement index: ${measurementIndex.count()} measurements\n`);
+      const excluded = store.exclusions().size;
+      if (excluded > 0) stdout.write(`ashyq-collector: ${excluded} revoked probe${excluded === 1 ? '' : 's'}: their measurements from their exclusion on are archived and indexed, not counted in aggregates, series or events\n`);
       stdout.write(`ashyq-collector: ${eventStore.events().length} blocking events, ${eventStore.incidents().length} incidents, ${eventStore.chronic().length} chronic blocks\n`);
     } finally {
       await archive.close();

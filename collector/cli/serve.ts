@@ -2,6 +2,7 @@
 import { systemClock } from '../../common/clock.js';
 import { createCollector, type CollectorDeps } from '../app.js';
 import type { CollectorConfig } from '../config.js';
+import { ListenError } from '../errors.js';
 import { bundledIpDatabaseFiles, loadIpDatabase, type AsnLookup } from '../ingest/asn.js';
 import { ensureEnrollmentToken } from '../ingest/enrollment.js';
 import { influxFollowers } from '../sinks/influx/from-config.js';
@@ -47,7 +48,7 @@ export async function serve(config: CollectorConfig, options: CliOptions, stdout
   const asnLookup = options.deps?.asnLookup ?? (await ipLookup(config, stderr));
   // The InfluxDB sink follows the archive when `influx` is configured (its cursor lives in the data dir).
   const line = (m: string) => stderr.write(`ashyq-collector: influx: ${m}\n`);
-  const followers: CollectorDeps['followers'] = options.deps?.followers ?? (({ archive }) => influxFollowers(config, archive, { info: line, warn: line, error: line }));
+  const followers: CollectorDeps['followers'] = options.deps?.followers ?? (({ counted }) => influxFollowers(config, counted, { info: line, warn: line, error: line }));
   const collector = await createCollector(config, {
     clock: systemClock,
     ...options.deps,
@@ -64,6 +65,9 @@ export async function serve(config: CollectorConfig, options: CliOptions, stdout
     address = await collector.app.listen({ host: config.listen.host, port: config.listen.port });
   } catch (err) {
     await stopAll();
+    // A taken port (or a host not of this machine) is the operator's to fix: one line naming the key, no stack.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'EACCES') throw new ListenError(config.listen.host, config.listen.port, code, err);
     throw err;
   }
   stdout.write(`ashyq-collector: listening on ${address} (data in ${config.data_dir})\n`);

@@ -5,6 +5,19 @@ import { indexRow, type IndexRow, type RowOfRecord } from './index-row.js';
 
 export { collectorDecision, indexRow, type IndexRow } from './index-row.js';
 
+/** One probe's judged measurements of one target on one network in one clock hour. */
+export interface ProbeCell {
+  probe: string;
+  asn: number;
+  target: string;
+  /** Epoch hour. */
+  hour: number;
+  /** Measurements with a verdict on reachability (not offline or inconclusive). */
+  judged: number;
+  /** Of which blocked. */
+  blocked: number;
+}
+
 export interface IndexQuery {
   /** Inclusive start and exclusive end of `t`, epoch ms. */
   from?: number;
@@ -193,6 +206,19 @@ export class MeasurementIndex {
     const row = this.db.prepare('SELECT collector FROM rejudged WHERE id = ?').get(id) as { collector: string | null } | undefined;
     if (row === undefined) return undefined;
     return row.collector === null ? null : (JSON.parse(row.collector) as CollectorJudgement);
+  }
+
+  /** Per probe, network, target and clock hour from `from` to `to` (epoch ms): measurements judged on reachability, and of them blocked (the collector's verdict). */
+  probeCells(from: number, to: number): ProbeCell[] {
+    return this.db
+      .prepare(
+        `SELECT probe, asn, target, t / 3600000 AS hour,
+                SUM(verdict NOT IN ('offline', 'inconclusive')) AS judged,
+                SUM(verdict NOT IN ('ok', 'down', 'offline', 'inconclusive')) AS blocked
+         FROM measurement_index WHERE t >= ? AND t < ? AND asn != -1
+         GROUP BY asn, target, hour, probe`,
+      )
+      .all(from, to) as ProbeCell[];
   }
 
   /** Per probe: its measurements, and its latest one (its network, and where it is in the archive). */

@@ -4,6 +4,7 @@ import { InvalidArgumentError } from '../../common/errors.js';
 import type { SpoolOverflowReport } from '../../contract/wire.js';
 import { isBlocked, type Verdict } from '../../contract/verdict.js';
 import { verdictOf, type ArchiveCursor } from './archive.js';
+import { ProbeExclusions } from './exclusions.js';
 import type { RecordDigest } from './record-digest.js';
 
 export const BUCKET_MS = 10 * 60 * 1000;
@@ -20,6 +21,8 @@ export interface ProbeRecord {
   note: string | null;
   /** When the operator revoked it (its uploads are refused from then on), or null. */
   revoked_at: string | null;
+  /** From when its measurements are left out of aggregates and events (the revocation, or earlier on request), or null. */
+  excluded_from: string | null;
 }
 
 /** What `ashyq-collector probes` lists of one probe (its key left out). */
@@ -86,7 +89,8 @@ CREATE TABLE IF NOT EXISTS probes (
   last_seen TEXT,
   role TEXT NOT NULL DEFAULT 'probe',
   note TEXT,
-  revoked_at TEXT
+  revoked_at TEXT,
+  excluded_from TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS measurements (
   id TEXT PRIMARY KEY
@@ -125,6 +129,7 @@ export function bucketOf(startedAt: string): number {
 
 export class Store {
   private readonly db: Database.Database;
+  #exclusions: ProbeExclusions = ProbeExclusions.none;
   private readonly stmt: {
     insertProbe: Database.Statement<[string, string, string, ProbeRole, string | null]>;
     getProbe: Database.Statement<[string], ProbeRecord>;
@@ -158,9 +163,10 @@ export class Store {
     // ... and before invites and revocation.
     if (!probeColumns.includes('note')) this.db.exec('ALTER TABLE probes ADD COLUMN note TEXT');
     if (!probeColumns.includes('revoked_at')) this.db.exec('ALTER TABLE probes ADD COLUMN revoked_at TEXT');
+    if (!probeColumns.includes('excluded_from')) this.db.exec('ALTER TABLE probes ADD COLUMN excluded_from TEXT');
     this.stmt = {
       insertProbe: this.db.prepare('INSERT INTO probes (id, public_key, registered_at, last_seen, role, note) VALUES (?, ?, ?, NULL, ?, ?)'),
-      getProbe: this.db.prepare('SELECT id, public_key, registered_at, last_seen, role, note, revoked_at FROM probes WHERE id = ?'),
+      getProbe: this.db.prepare('SELECT id, public_key, registered_at, last_seen, role, note, revoked_at, excluded_from FROM probes WHERE id = ?'),
       countProbes: this.db.prepare('SELECT COUNT(*) AS n FROM probes'),
       touchProbe: this.db.prepare('UPDATE probes SET last_seen = ? WHERE id = ?'),
       hasMeasurement: this.db.prepare('SELECT 1 AS one FROM measurements WHERE id = ?'),
@@ -201,6 +207,8 @@ export class Store {
           if (seen.has(m.id)) continue; // indexed before, or repeated in this list
           seen.add(m.id);
           added++;
+          // A revoked probe's measurement from its exclusion on: known (a repeat is a duplicate), not counted.
+          if (!this.#exclusions.counts(r.probe_id, m.started_at)) continue;
           const bucket = bucketOf(m.started_at);
           const asn = r.asn ?? NO_ASN;
           const cc = r.cc ?? NO_CC;
@@ -228,6 +236,7 @@ export class Store {
       for (const [probeId, at] of touches) this.stmt.touchProbe.run(at, probeId);
       return added;
     });
+    this.#exclusions = this.loadExclusions();
   }
 
   static open(file: string): Store {
@@ -249,15 +258,31 @@ export class Store {
 
   /** Every registered probe, oldest registration first. */
   probes(): ProbeSummary[] {
-    return this.db.prepare('SELECT id, registered_at, last_seen, role, note, revoked_at FROM probes ORDER BY registered_at, id').all() as ProbeSummary[];
+    return this.db.prepare('SELECT id, registered_at, last_seen, role, note, revoked_at, excluded_from FROM probes ORDER BY registered_at, id').all() as ProbeSummary[];
   }
 
-  /** Refuse `id`'s uploads from `at` on; false when no such probe is registered. Revoking again keeps the first time. */
-  revokeProbe(id: string, at: string): boolean {
+  /**
+   * Refuse `id`'s uploads from `at` on, and leave its measurements out of the aggregates and events
+   * from `excludeFrom` (default `at`; earlier on request: retroactively). Revoking again keeps the
+   * first revocation time and the earliest exclusion. False when no such probe is registered.
+   */
+  revokeProbe(id: string, at: string, excludeFrom: string = at): boolean {
     const probe = this.stmt.getProbe.get(id);
     if (probe === undefined) return false;
-    if (probe.revoked_at === null) this.db.prepare('UPDATE probes SET revoked_at = ? WHERE id = ?').run(at, id);
+    const from = probe.excluded_from !== null && Date.parse(probe.excluded_from) <= Date.parse(excludeFrom) ? probe.excluded_from : excludeFrom;
+    this.db.prepare('UPDATE probes SET revoked_at = ?, excluded_from = ? WHERE id = ?').run(probe.revoked_at ?? at, from, id);
+    this.#exclusions = this.loadExclusions();
     return true;
+  }
+
+  /** The probes whose measurements are left out from some time on (read at open, and after each revocation). */
+  exclusions(): ProbeExclusions {
+    return this.#exclusions;
+  }
+
+  private loadExclusions(): ProbeExclusions {
+    const rows = this.db.prepare('SELECT id, excluded_from FROM probes WHERE excluded_from IS NOT NULL').all() as Array<{ id: string; excluded_from: string }>;
+    return rows.length === 0 ? ProbeExclusions.none : new ProbeExclusions(new Map(rows.map((r) => [r.id, Date.parse(r.excluded_from)])));
   }
 
   probeCount(): number {

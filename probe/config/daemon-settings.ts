@@ -21,7 +21,7 @@ export interface ScheduleSettings {
   interval_minutes: number;
   /** Each run starts up to ±jitter_fraction·interval from its nominal time. */
   jitter_fraction: number;
-  /** The fastest a collector's surge may make this probe measure. */
+  /** The fastest a collector's surge may make this probe measure (default: 10, or interval_minutes when that is lower). */
   surge_min_interval_minutes: number;
   /** The longest a surge is followed (0: surges are ignored). */
   surge_max_hours: number;
@@ -163,12 +163,16 @@ export function readSchedule(m: YamlMap): ScheduleSettings | undefined {
   const L = DAEMON_LIMITS;
   const interval = m.optional('interval_minutes', d.interval_minutes, (x) => x.integer(...L.interval_minutes));
   const jitter = m.optional('jitter_fraction', d.jitter_fraction, (x) => number(x, ...L.jitter_fraction));
-  const surgeMin = m.optional('surge_min_interval_minutes', d.surge_min_interval_minutes, (x) => x.integer(...L.surge_min_interval_minutes));
+  // Unset, the surge floor follows a shorter interval down (a probe measuring every 5 minutes may be
+  // surged every 5): `interval_minutes: 1` alone is a valid config. Only an explicit one can contradict.
+  const surgeMinDefault = Math.min(d.surge_min_interval_minutes, interval ?? d.interval_minutes);
+  const surgeMin = m.optional('surge_min_interval_minutes', surgeMinDefault, (x) => x.integer(...L.surge_min_interval_minutes));
   const surgeMax = m.optional('surge_max_hours', d.surge_max_hours, (x) => x.integer(...L.surge_max_hours));
   const budget = m.optional('data_budget_mb', d.data_budget_mb, (x) => x.integer(...L.data_budget_mb));
   if (interval !== undefined && surgeMin !== undefined && surgeMin > interval) {
+    const which = m.get('interval_minutes')?.isNull === false ? `interval_minutes (${interval})` : `interval_minutes (${interval}, the default)`;
     (m.get('surge_min_interval_minutes') ?? m.get('interval_minutes'))?.fail(
-      `surge_min_interval_minutes (${surgeMin}) must not exceed interval_minutes (${interval}): a surge measures more often, never less`,
+      `surge_min_interval_minutes (${surgeMin}) must not exceed ${which}: a surge measures more often, never less; lower it, or leave it out to follow the interval`,
     );
   }
   if (interval === undefined || jitter === undefined || surgeMin === undefined || surgeMax === undefined || budget === undefined) return undefined;

@@ -1,14 +1,21 @@
 // GET /api/v1/measurements/:id: one whole measurement read back from the archive (evidence per layer, both verdicts, the reason).
 import type { FastifyInstance } from 'fastify';
 import { API_PREFIX } from '../../../contract/wire.js';
-import type { Archive } from '../../storage/archive.js';
+import type { Archive, ArchivedRecord } from '../../storage/archive.js';
+import type { ProbeExclusions } from '../../storage/exclusions.js';
 import type { MeasurementIndex } from '../../storage/measurement-index.js';
 import { errorBody } from '../server.js';
 import { recordView } from './measurement-view.js';
 
 const ID = /^[0-9A-Za-z]{1,64}$/;
 
-export function measurementRecordRoutes(app: FastifyInstance, deps: { index: MeasurementIndex; archive: Archive }): void {
+/** `counted: false` and since when, for a measurement of a revoked probe left out of aggregates and events. */
+function counting(record: ArchivedRecord, exclusions: ProbeExclusions): Record<string, unknown> {
+  if (exclusions.counts(record.probe_id, record.measurement.started_at)) return { counted: true };
+  return { counted: false, uncounted_reason: `its probe was revoked; its measurements from ${new Date(exclusions.excludedFrom(record.probe_id)!).toISOString()} on are left out of aggregates and events` };
+}
+
+export function measurementRecordRoutes(app: FastifyInstance, deps: { index: MeasurementIndex; archive: Archive; exclusions: () => ProbeExclusions }): void {
   app.get(`${API_PREFIX}/measurements/:id`, async (request, reply) => {
     const { id } = request.params as { id: string };
     if (!ID.test(id)) return reply.code(400).send(errorBody('bad_query', 'id: expected a measurement id (a ULID)'));
@@ -21,8 +28,9 @@ export function measurementRecordRoutes(app: FastifyInstance, deps: { index: Mea
     }
     // A reindex that judged the record again with the control archive keeps its new judgement beside the index.
     const rejudged = deps.index.rejudged(row.id);
-    if (rejudged === undefined) return reply.send({ measurement: recordView(row, record) });
+    const counted = counting(record, deps.exclusions());
+    if (rejudged === undefined) return reply.send({ measurement: { ...recordView(row, record), ...counted } });
     const { collector: _archived, ...rest } = record;
-    return reply.send({ measurement: recordView(row, rejudged === null ? rest : { ...rest, collector: rejudged }) });
+    return reply.send({ measurement: { ...recordView(row, rejudged === null ? rest : { ...rest, collector: rejudged }), ...counted } });
   });
 }

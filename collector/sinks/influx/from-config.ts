@@ -2,10 +2,10 @@
 import path from 'node:path';
 import type { CollectorConfig } from '../../config.js';
 import type { Follower } from '../../pipeline/follower.js';
-import type { Archive } from '../../storage/archive.js';
+import type { ArchiveReader } from '../../storage/archive.js';
 import { InfluxSink, type SinkLogger } from './sink.js';
 
-export function influxFollowers(config: CollectorConfig, archive: Archive, logger: SinkLogger): Follower[] {
+export function influxFollowers(config: CollectorConfig, archive: ArchiveReader, logger: SinkLogger): Follower[] {
   if (config.influx === null) return [];
   return [
     new InfluxSink({
