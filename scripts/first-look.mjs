@@ -25,7 +25,9 @@ function fail(message, code = 1) {
 
 function start(name, args, onLine = () => {}) {
   // Own process groups: a Ctrl-C reaches this script only, which stops the two in order.
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // Readable logs (a line per run and per request), though the children write to pipes, not a terminal.
+  const env = { ...process.env, ASHYQ_LOG: process.env.ASHYQ_LOG ?? 'text' };
+  const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const prefix = (stream, out) => {
     let rest = '';
     stream.on('data', (chunk) => {
@@ -135,7 +137,7 @@ async function main() {
     );
   }
 
-  const collectorArgs = ['bin/ashyq-collector.js', 'serve'];
+  const collectorArgs = ['bin/ashyq-collector.js', 'serve', '--log', 'text'];
   if (port !== DEFAULT_PORT) {
     // The embedded default on another port.
     await mkdir(collectorData, { recursive: true });

@@ -113,7 +113,9 @@ describe('ashyq-probe help and --version', () => {
     expect(global.stdout).toContain('`ashyq-probe <command> --help` shows');
     const OPTIONS: Record<string, string[]> = {
       run: ['--once', '--json', '--targets F', '--config F', '--help'],
-      daemon: ['--config F', '--help'],
+      daemon: ['--config F', '--json', '--help'],
+      setup: ['--config F', '--no', '--help'],
+      uninstall: ['--config F', '--yes', '--help'],
       join: ['--config F', '--help'],
       status: ['--config F', '--json', '--help'],
     };
@@ -157,6 +159,6 @@ describe('ashyq-probe help and --version', () => {
     // Options of other commands are still refused.
     const d = await run(['daemon', '--once']);
     expect(d.code).toBe(2);
-    expect(d.stderr).toBe('ashyq-probe: daemon takes --config only\n');
+    expect(d.stderr).toBe('ashyq-probe: daemon takes --config and --json only\n');
   });
 });

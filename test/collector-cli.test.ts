@@ -113,7 +113,7 @@ describe('ashyq-collector help and --version', () => {
   it('refuses unknown options and options without their value in its own words, followed by the command`s help', async () => {
     const a = capture();
     expect(await main(['serve', '--frobnicate'], a.io)).toBe(2);
-    expect(a.err.join('')).toMatch(/^ashyq-collector: unknown option --frobnicate\n\nUsage: ashyq-collector serve \[--config FILE\]\n/);
+    expect(a.err.join('')).toMatch(/^ashyq-collector: unknown option --frobnicate\n\nUsage: ashyq-collector serve \[--log text\|json\] \[--config FILE\]\n/);
     const b = capture();
     expect(await main(['--frobnicate'], b.io)).toBe(2);
     expect(b.err.join('')).toMatch(/^ashyq-collector: unknown option --frobnicate\n\nUsage: ashyq-collector <command>/);

@@ -19,12 +19,12 @@ const ENVIRONMENT = `Environment:
 
 const COMMANDS: Record<string, CommandHelp> = {
   serve: {
-    usage: 'ashyq-collector serve [--config FILE]',
+    usage: 'ashyq-collector serve [--log text|json] [--config FILE]',
     about: `Accept probe registrations and measurement batches and answer queries on the configured address
 (listen.host and listen.port; the embedded default is 127.0.0.1:8480) until SIGINT or SIGTERM.
 Without enrollment_tokens (or $ASHYQ_ENROLLMENT_TOKEN) it generates a token and keeps it in
 <data_dir>/enrollment-token. One serve or reindex at a time per data directory.`,
-    options: {},
+    options: { '--log text|json': 'the log as one readable line per request and event, or as JSON lines (default: text on a terminal, else json)' },
     extra: ENVIRONMENT,
   },
   reindex: {

@@ -101,6 +101,7 @@ export const OPTIONS = {
   days: { type: 'string', commands: ['simulate'] },
   probes: { type: 'string', commands: ['simulate'] },
   seed: { type: 'string', commands: ['simulate'] },
+  log: { type: 'string', commands: ['serve'] },
 } as const;
 type OptionName = keyof typeof OPTIONS;
 
@@ -214,7 +215,7 @@ export async function main(argv: string[], options: CliOptions = {}): Promise<nu
     // charting and browser libraries (tens of MB of code).
     if (args.command === 'serve') {
       const { serve } = await import('./serve.js');
-      return await withDataDir(config, () => serve(config, options, stdout, stderr));
+      return await withDataDir(config, () => serve(config, options, stdout, stderr, args.values.log));
     }
     if (args.command === 'reindex') {
       const { runReindex } = await import('./reindex.js');

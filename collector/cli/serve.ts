@@ -7,7 +7,8 @@ import { bundledIpDatabaseFiles, loadIpDatabase, type AsnLookup } from '../inges
 import { ensureEnrollmentToken } from '../ingest/enrollment.js';
 import { influxFollowers } from '../sinks/influx/from-config.js';
 import type { CliOptions } from './main.js';
-import type { Output } from './output.js';
+import { textLogStream } from './log-text.js';
+import { InputError, type Output } from './output.js';
 
 async function ipLookup(config: CollectorConfig, stderr: Output): Promise<AsnLookup | undefined> {
   try {
@@ -39,7 +40,15 @@ function waitForStop(signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
-export async function serve(config: CollectorConfig, options: CliOptions, stdout: Output, stderr: Output): Promise<number> {
+/** --log text|json; by default readable on a terminal, JSON lines otherwise (journald, docker, tooling). */
+function logFormat(asked: string | undefined, stdout: Output & { isTTY?: boolean }): 'text' | 'json' {
+  if (asked === undefined) return stdout.isTTY === true ? 'text' : 'json';
+  if (asked !== 'text' && asked !== 'json') throw new InputError(`serve --log ${asked}: expected text or json`);
+  return asked;
+}
+
+export async function serve(config: CollectorConfig, options: CliOptions, stdout: Output, stderr: Output, logAsked?: string): Promise<number> {
+  const format = logFormat(logAsked, stdout);
   if (config.enrollment_tokens.length === 0) {
     const { token, file, generated } = await ensureEnrollmentToken(config.data_dir);
     config.enrollment_tokens.push(token);
@@ -51,6 +60,7 @@ export async function serve(config: CollectorConfig, options: CliOptions, stdout
   const followers: CollectorDeps['followers'] = options.deps?.followers ?? (({ counted }) => influxFollowers(config, counted, { info: line, warn: line, error: line }));
   const collector = await createCollector(config, {
     clock: systemClock,
+    ...(format === 'text' ? { log: { stream: textLogStream(stdout) } } : {}),
     ...options.deps,
     ...(asnLookup ? { asnLookup } : {}),
     followers,

@@ -1,12 +1,12 @@
 // `ashyq-probe daemon`: run the daemon until SIGTERM or SIGINT, then stop within a bound and exit 0.
 import { loadProbeConfig, type ProbeConfig } from '../config/probe-config.js';
 import { runDaemon, type DaemonDeps } from '../daemon/daemon.js';
-import { streamLog, type Log } from '../daemon/log.js';
+import { logFor, type Log } from '../daemon/log.js';
 import { systemDeps, type Deps } from '../deps.js';
 import { AshyqError } from '../../common/errors.js';
 
 export interface DaemonStreams {
-  err: { write(text: string): unknown };
+  err: { write(text: string): unknown; isTTY?: boolean };
 }
 
 /** What `serveDaemon` may be given besides the network and the clock (the defaults are the real ones). */
@@ -17,8 +17,9 @@ export type ServeDeps = Deps & Partial<Omit<DaemonDeps, 'network' | 'clock' | 'l
  * 0 after a clean stop, 1 on a state fault, 2 on a configuration fault. A second signal while
  * stopping exits at once (the spool is crash-safe).
  */
-export async function serveDaemon(config: ProbeConfig, streams: DaemonStreams, deps: ServeDeps): Promise<number> {
-  const log = deps.log ?? streamLog(streams.err, { clock: deps.clock, journald: process.env['JOURNAL_STREAM'] !== undefined });
+export async function serveDaemon(config: ProbeConfig, streams: DaemonStreams, deps: ServeDeps, options: { json?: boolean } = {}): Promise<number> {
+  // JSON lines when asked (tooling); journald's lines under systemd; a readable line per run on a terminal.
+  const log = deps.log ?? logFor(streams.err, deps.clock, { json: options.json === true, env: process.env });
   const controller = new AbortController();
   const onSignal = (name: NodeJS.Signals) => {
     if (controller.signal.aborted) {
@@ -46,8 +47,8 @@ export async function serveDaemon(config: ProbeConfig, streams: DaemonStreams, d
   }
 }
 
-/** `ashyq-probe daemon [--config F]` on the machine's network and clock. */
-export async function daemonCommand(configFile: string | undefined, streams: DaemonStreams): Promise<number> {
+/** `ashyq-probe daemon [--config F] [--json]` on the machine's network and clock. */
+export async function daemonCommand(configFile: string | undefined, streams: DaemonStreams, options: { json?: boolean } = {}): Promise<number> {
   let config: ProbeConfig;
   try {
     config = await loadProbeConfig(configFile);
@@ -58,5 +59,5 @@ export async function daemonCommand(configFile: string | undefined, streams: Dae
     }
     throw err;
   }
-  return serveDaemon(config, streams, systemDeps());
+  return serveDaemon(config, streams, systemDeps(), options);
 }

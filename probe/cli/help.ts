@@ -18,7 +18,7 @@ options:
 
 exit status: 0 done, 1 the run failed, 2 bad usage or config, 130 interrupted
 `,
-  daemon: `usage: ashyq-probe daemon [--config F]
+  daemon: `usage: ashyq-probe daemon [--config F] [--json]
 
 Measure every target on the config's schedule, keep every measurement on disk until the collector
 acknowledged it, and upload in the background. Runs until SIGTERM or SIGINT, then stops within
@@ -27,6 +27,11 @@ about 20 s and exits 0. The log goes to stderr.
 options:
   --config F    the probe config (state_dir, collector, schedule, spool, upload sections;
                 default: embedded defaults, which only measure and spool)
+  --json        log one JSON object per line (time, level, kind, msg); else, on a terminal, a
+                readable line per run and per upload with a live progress line; under journald
+                (JOURNAL_STREAM) one line per event with its syslog priority; otherwise plain
+                timestamped lines, one per event and per measurement taken (ASHYQ_LOG=text,
+                lines or json in the environment chooses one of them)
   --help        print this text
 
 exit status: 0 stopped, 1 failed, 2 bad usage or config

@@ -17,6 +17,7 @@ commands:
                     until the collector acknowledged it, upload in the background; runs until
                     SIGTERM or SIGINT (then it stops within about 20 s and exits 0)
       --config F    the probe config (state_dir, collector, schedule, spool, upload sections)
+      --json        log one JSON object per line (time, level, kind, msg) instead of text
   setup INVITE      one command after install: check the collector through the invite's pinned key,
                     enroll, write the config, measure a first run, enable and start the service
       --config F    the probe config to write (default: /etc/ashyq/probe.yaml)
@@ -111,13 +112,13 @@ export async function main(argv: string[], streams = { out: process.stdout, err:
     }
   }
   if ((command === 'daemon' || command === 'status') && positionals.length === 1) {
-    if (values.once || values.targets !== undefined || (command === 'daemon' && values.json)) {
-      streams.err.write(`ashyq-probe: ${command} takes --config${command === 'status' ? ' and --json' : ''} only\n`);
+    if (values.once || values.targets !== undefined) {
+      streams.err.write(`ashyq-probe: ${command} takes --config and --json only\n`);
       return 2;
     }
     try {
       // Loaded only when used: `run --once` never needs the daemon's or the uploader's code (memory).
-      if (command === 'daemon') return await (await import('./daemon.js')).daemonCommand(values.config, streams);
+      if (command === 'daemon') return await (await import('./daemon.js')).daemonCommand(values.config, streams, { json: values.json === true });
       return await (await import('./status.js')).statusCommand({ json: values.json === true, ...(values.config !== undefined ? { configFile: values.config } : {}) }, streams);
     } catch (err) {
       if (err instanceof AshyqError && err.code === 'ASHYQ_ERR_CONFIG') {

@@ -1,5 +1,5 @@
 // `ashyq-probe setup <invite>`: one command after install: the collector checked through its pin, the config written, the probe enrolled, a first run measured and spooled, the service started.
-import { chown, mkdir } from 'node:fs/promises';
+import { chmod, chown, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { lockStateDir, type StateLock } from '../../common/lock.js';
 import { parseTargets, loadTargets } from '../../contract/target-list.js';
@@ -73,12 +73,21 @@ function enrollFailure(err: unknown, url: string): SetupError {
   return new SetupError(`enrolling with the collector at ${url} failed: ${err instanceof Error ? err.message : String(err)}. Nothing was written.`, 1);
 }
 
-/** The probe's state owned by the service user, so that the daemon (not root) can use it; the config readable by its group. */
-async function handOver(host: HostSystem, plan: JoinPlan, stateDir: string): Promise<void> {
+/**
+ * The probe's state owned by the service user, so that the daemon (not root) can use it; the config
+ * group-owned by it and readable by its group (never by others: it holds the secret). Returns what
+ * changed on the config, to be said.
+ */
+async function handOver(host: HostSystem, plan: JoinPlan, stateDir: string): Promise<string | null> {
   const user = await host.serviceUser(SERVICE_USER);
-  if (user === null || !host.isRoot()) return;
+  if (user === null || !host.isRoot()) return null;
   await host.chownTree(stateDir, user.uid, user.gid);
-  if (!plan.existed) await chown(plan.file, 0, user.gid);
+  const before = await stat(plan.file);
+  const mode = (before.mode & 0o770) | 0o040;
+  await chown(plan.file, before.uid, user.gid);
+  await chmod(plan.file, mode);
+  const was = before.mode & 0o777;
+  return before.gid === user.gid && was === mode ? null : `${plan.file} is now group ${SERVICE_USER}, mode ${mode.toString(8).padStart(4, '0')} (was ${was.toString(8).padStart(4, '0')}): the service reads it, nobody else may`;
 }
 
 /** The first run: the collector's target list (else the packaged one), judged with its control, spooled for the daemon to upload. */
@@ -158,7 +167,8 @@ export async function setupProbe(args: SetupArgs, io: SetupIo, deps: Deps, host:
   } finally {
     await lock.release();
   }
-  await handOver(host, plan, stateDir);
+  const handed = await handOver(host, plan, stateDir);
+  if (handed !== null) say(handed);
   say('');
   for (const m of measurements) say(`  ${formatLine(m)}`);
   say(`first run: ${formatSummary(measurements)}; spooled, the daemon uploads it.`);

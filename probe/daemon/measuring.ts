@@ -20,6 +20,7 @@ import type { Schedule } from './schedule.js';
 import { Scheduler, type Timers } from './scheduler.js';
 import type { Started } from './start-up.js';
 import type { StatusWriter } from './status-writer.js';
+import { runSummary } from './run-summary.js';
 
 export interface RunOptions {
   config: ProbeConfig;
@@ -71,6 +72,7 @@ export function measuringRun(o: RunOptions): (list: Target[], signal: AbortSigna
       ...engine,
       bulk: { ...engine.bulk, enabled: engine.bulk.enabled && bulkDue },
       onMeasured: (m: MeasuredTarget) => o.journal.note(m),
+      ...(log.progress !== undefined ? { onProgress: log.progress } : {}),
       ...(controls !== undefined ? { controls } : {}),
     };
     await o.journal.begin();
@@ -101,7 +103,7 @@ export function measuringRun(o: RunOptions): (list: Target[], signal: AbortSigna
         activity.taken++;
         await o.journal.spooled(m.id);
         verdicts[m.verdict.verdict] = (verdicts[m.verdict.verdict] ?? 0) + 1;
-        log('info', `taken ${m.id} ${m.target.id} ${m.verdict.verdict}`);
+        log('info', `taken ${m.id} ${m.target.id} ${m.verdict.verdict}`, 'taken');
       }
     } catch (err) {
       const why = `the spool could not store a measurement (${measurements.length - appended} of this run lost): ${errorText(err)}`;
@@ -111,6 +113,7 @@ export function measuringRun(o: RunOptions): (list: Target[], signal: AbortSigna
       if (appended > 0) o.kickUploads();
       status.update();
     }
+    log('info', runSummary(measurements, clock.now() - began, appended), 'run');
     const line = lineOfRun(measurements);
     const lineText = describeRunLine(line);
     if (lineText !== null) log(line?.portal !== null ? 'warn' : 'info', `line: ${lineText}`);
@@ -166,7 +169,7 @@ export async function spoolCutShortRun(o: Pick<RunOptions, 'config' | 'started' 
     for (const m of measurements) {
       await o.started.spool.append(m);
       o.activity.taken++;
-      o.log('info', `taken ${m.id} ${m.target.id} ${m.verdict.verdict} (measured by the run cut short)`);
+      o.log('info', `taken ${m.id} ${m.target.id} ${m.verdict.verdict} (measured by the run cut short)`, 'taken');
     }
     spooled = measurements.length;
     if (spooled > 0) {

@@ -47,7 +47,7 @@ export interface UploaderStatus {
   rejected: number;
 }
 
-export type UploadLog = (level: 'info' | 'warn' | 'error', msg: string) => void;
+export type UploadLog = (level: 'info' | 'warn' | 'error', msg: string, kind?: 'upload') => void;
 
 export interface UploaderOptions {
   spool: UploadSpool;
@@ -248,6 +248,12 @@ export class Uploader {
     }
     this.state.uploaded += accepted;
     this.state.lastUploadAt = new Date(this.opts.clock.now()).toISOString();
+    if (batch.length > 0) {
+      const duplicates = results.filter((r) => r.status === 'duplicate').length;
+      const rejected = ack.length - accepted;
+      const parts = [`${accepted - duplicates} accepted`, ...(duplicates > 0 ? [`${duplicates} already there`] : []), ...(rejected > 0 ? [`${rejected} rejected`] : [])];
+      log?.('info', `uploaded ${batch.length} measurement${batch.length === 1 ? '' : 's'} (${parts.join(', ')})`, 'upload');
+    }
     this.state.consecutiveFailures = 0;
     // A full batch means more may be waiting (at the size that worked); a partial one drained the spool.
     if (batch.length > 0 && batch.length >= limit) return { delay: 0, mode: 'now' };
