@@ -1,5 +1,5 @@
 // The collector's wiring: storage, the followers of the archive, ingest and the HTTP API, started and stopped in order.
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../common/clock.js';
@@ -50,6 +50,7 @@ import { combineSurges, EventSurges } from './targets/event-surge.js';
 import type { SurgeAnswer } from '../contract/wire.js';
 import { ServedTargets } from './targets/served.js';
 import { SurgeWatcher } from './targets/surge.js';
+import { serverTls } from './tls-auto.js';
 
 /** What a follower factory gets: the archive to read from (with cursors), the store and the config. */
 export interface FollowerContext {
@@ -222,7 +223,7 @@ export async function createCollector(config: CollectorConfig, deps: CollectorDe
     deps.onRevisions?.(revisions);
   };
   const { index, events, measurements, followers: others, shares } = collectorFollowers(config, { archive, store, eventStore }, clock, extra, onRevisions);
-  const tls = config.tls ? { cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) } : null;
+  const tls = await serverTls(config, deps.log);
 
   const app = createServer({
     log: deps.log,

@@ -76,8 +76,11 @@ export interface CollectorConfig {
   /** Where the archive, the store and the generated enrollment token live. */
   data_dir: string;
   listen: { host: string; port: number };
-  /** PEM files; when set the API is served over HTTPS. */
-  tls: { cert: string; key: string } | null;
+  /**
+   * PEM files; when set the API is served over HTTPS. `tls: auto` in the file gives <data_dir>/tls/cert.pem
+   * and key.pem with `auto: true`: the collector makes them at first start and keeps them (collector/tls-auto.ts).
+   */
+  tls: { cert: string; key: string; auto?: boolean } | null;
   /** Take the client address from X-Forwarded-For (behind a reverse proxy). */
   trust_proxy: boolean;
   enrollment_tokens: string[];
@@ -129,12 +132,35 @@ export function defaultCollectorConfig(env: Env = process.env): CollectorConfig 
   );
 }
 
+/** How every value of deploy/collector.env.example begins: a secret still starting so was never set. */
+export const PLACEHOLDER_PREFIX = 'replace-with-';
+
+/** The secrets the collector reads from the environment, with the variable of deploy/collector.env that docker-compose.yml passes as each. */
+const ENV_SECRETS: ReadonlyArray<readonly [variable: string, envFileVariable: string]> = [
+  ['ASHYQ_ENROLLMENT_TOKEN', 'ASHYQ_ENROLLMENT_TOKEN'],
+  ['ASHYQ_INFLUX_TOKEN', 'INFLUX_TOKEN'],
+];
+
+/** The subdirectory of the data dir where `tls: auto` keeps its certificate and key. */
+export const AUTO_TLS_DIR = 'tls';
+
+/** The files of `tls: auto` for a data dir. */
+export function autoTlsFiles(dataDir: string): { cert: string; key: string; auto: true } {
+  return { cert: path.join(dataDir, AUTO_TLS_DIR, 'cert.pem'), key: path.join(dataDir, AUTO_TLS_DIR, 'key.pem'), auto: true };
+}
+
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
 }
 
 /** ASHYQ_ENROLLMENT_TOKEN adds a token; ASHYQ_INFLUX_URL/TOKEN/ORG/BUCKET override the influx block. */
 function applyEnv(config: CollectorConfig, env: Env, file: string): CollectorConfig {
+  for (const [variable, envFileVariable] of ENV_SECRETS) {
+    if (env[variable]?.trim().startsWith(PLACEHOLDER_PREFIX)) {
+      const where = envFileVariable === variable ? variable : `${envFileVariable} (passed as ${variable})`;
+      throw new ConfigError('(environment)', undefined, variable, `still the placeholder of deploy/collector.env.example (${PLACEHOLDER_PREFIX}…): set ${where} in deploy/collector.env to a long random value (e.g. from \`openssl rand -base64 32\`) and start again`);
+    }
+  }
   const token = nonEmpty(env['ASHYQ_ENROLLMENT_TOKEN']);
   if (token !== undefined && !config.enrollment_tokens.includes(token)) config.enrollment_tokens.push(token);
   const url = nonEmpty(env['ASHYQ_INFLUX_URL']);
@@ -249,6 +275,8 @@ export function parseCollectorConfig(text: string, file: string, baseDir: string
   /** control.enrollment_tokens as written (checked against the probes' tokens once both are read). */
   let controlTokens: Node | undefined;
   const tokenItem = (node: Node | undefined, i: number): Node | undefined => (node as { items?: Node[] } | undefined)?.items?.[i];
+  /** `tls: auto`: its files are in the data dir, known once every key is read. */
+  let tlsAuto = false;
 
   if (reader.errors.length === 0 && doc.contents !== null) {
     const top = reader.map(doc.contents, '', TOP_KEYS);
@@ -270,6 +298,19 @@ export function parseCollectorConfig(text: string, file: string, baseDir: string
           }
           case 'tls': {
             if (isScalar(node) && node.value === null) break;
+            if (isScalar(node) && node.value === 'auto') {
+              tlsAuto = true;
+              break;
+            }
+            if (isScalar(node)) {
+              reader.error(node, key, `expected auto (a self-signed certificate the collector makes in data_dir/${AUTO_TLS_DIR}) or a mapping with cert and key, got ${JSON.stringify(node.value)}`);
+              break;
+            }
+            const autoKey = isMap(node) ? node.items.find((pair) => isScalar(pair.key) && pair.key.value === 'auto') : undefined;
+            if (autoKey !== undefined) {
+              reader.error(autoKey.key as Node, 'tls.auto', 'write `tls: auto` on its own (the certificate and key are then made in data_dir/tls), or give cert and key');
+              break;
+            }
             const m = reader.map(node, key, ['cert', 'key']);
             if (!m) break;
             if (!m.has('cert') || !m.has('key')) {
@@ -449,6 +490,7 @@ export function parseCollectorConfig(text: string, file: string, baseDir: string
       reader.error(tokenItem(controlTokens, i), `control.enrollment_tokens[${i}]`, 'is also in enrollment_tokens: a token enrolls either probes of the measured networks or controls, not both');
     }
   }
+  if (tlsAuto) config.tls = autoTlsFiles(config.data_dir);
   reader.errors.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
   if (reader.errors.length === 1) throw reader.errors[0];
   if (reader.errors.length > 1) throw new ConfigErrors(reader.errors);

@@ -1,7 +1,7 @@
 // The collector config: embedded defaults, a YAML file validated with file:line, environment overrides.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CONTROL, DEFAULT_EVENTS, DEFAULT_LIMITS, defaultCollectorConfig, loadCollectorConfig, parseCollectorConfig } from '../collector/config.js';
+import { autoTlsFiles, DEFAULT_CONTROL, DEFAULT_EVENTS, DEFAULT_LIMITS, defaultCollectorConfig, loadCollectorConfig, parseCollectorConfig, PLACEHOLDER_PREFIX } from '../collector/config.js';
 import { ConfigError, ConfigErrors } from '../common/errors.js';
 import { FIXTURES } from './fixtures/collector/helpers.js';
 
@@ -111,5 +111,45 @@ describe('collector config', () => {
     );
     expect(one('')).toBe('no error');
     expect(parseCollectorConfig('data_dir: d\n', 'c.yaml', '/base', {}).data_dir).toBe('/base/d');
+  });
+
+  it('takes tls: auto as the certificate and key kept in data_dir/tls, wherever data_dir is written', () => {
+    const auto = { cert: '/srv/ashyq/tls/cert.pem', key: '/srv/ashyq/tls/key.pem', auto: true };
+    expect(parseCollectorConfig('tls: auto\ndata_dir: /srv/ashyq\n', 'c.yaml', '/base', {}).tls).toEqual(auto);
+    expect(parseCollectorConfig('data_dir: ashyq\ntls: auto\n', 'c.yaml', '/srv', {}).tls).toEqual(auto);
+    expect(parseCollectorConfig('tls: auto\n', 'c.yaml', '/base', {}).tls).toEqual(autoTlsFiles(path.resolve('var/collector')));
+    expect(parseCollectorConfig('tls: { cert: c.pem, key: k.pem }\n', 'c.yaml', '/base', {}).tls, 'configured files are not made').toEqual({ cert: '/base/c.pem', key: '/base/k.pem' });
+    const one = (text: string) => {
+      try {
+        parseCollectorConfig(text, 'c.yaml', '/base', {});
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'no error';
+    };
+    expect(one('tls: Auto')).toBe('c.yaml:1: tls: expected auto (a self-signed certificate the collector makes in data_dir/tls) or a mapping with cert and key, got "Auto"');
+    expect(one('tls: 1')).toBe('c.yaml:1: tls: expected auto (a self-signed certificate the collector makes in data_dir/tls) or a mapping with cert and key, got 1');
+    expect(one('tls: { auto: true, cert: c.pem }')).toBe('c.yaml:1: tls.auto: write `tls: auto` on its own (the certificate and key are then made in data_dir/tls), or give cert and key');
+    expect(one('tls: [auto]')).toBe('c.yaml:1: tls: expected a mapping');
+  });
+
+  it("refuses the example env file's placeholder secrets, naming the variable and the file to edit", () => {
+    const message = (env: Record<string, string>) => {
+      try {
+        parseCollectorConfig('data_dir: d\n', 'c.yaml', '/base', env);
+      } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        return (e as Error).message;
+      }
+      return 'no error';
+    };
+    expect(message({ ASHYQ_ENROLLMENT_TOKEN: `${PLACEHOLDER_PREFIX}a-long-random-token` })).toBe(
+      '(environment): ASHYQ_ENROLLMENT_TOKEN: still the placeholder of deploy/collector.env.example (replace-with-…): set ASHYQ_ENROLLMENT_TOKEN in deploy/collector.env to a long random value (e.g. from `openssl rand -base64 32`) and start again',
+    );
+    expect(message({ ASHYQ_INFLUX_URL: 'http://influxdb:8086', ASHYQ_INFLUX_BUCKET: 'ashyq', ASHYQ_INFLUX_TOKEN: ' replace-with-a-long-random-token' })).toBe(
+      '(environment): ASHYQ_INFLUX_TOKEN: still the placeholder of deploy/collector.env.example (replace-with-…): set INFLUX_TOKEN (passed as ASHYQ_INFLUX_TOKEN) in deploy/collector.env to a long random value (e.g. from `openssl rand -base64 32`) and start again',
+    );
+    expect(() => defaultCollectorConfig({ ASHYQ_ENROLLMENT_TOKEN: 'replace-with-a-long-random-token' }), 'the embedded default too').toThrow(/ASHYQ_ENROLLMENT_TOKEN: still the placeholder/);
+    expect(message({ ASHYQ_ENROLLMENT_TOKEN: 'a-real-token-with-replace-with-inside', ASHYQ_INFLUX_URL: 'http://i:8086', ASHYQ_INFLUX_BUCKET: 'b', ASHYQ_INFLUX_TOKEN: 'r3al' })).toBe('no error');
   });
 });

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, ConfigErrors } from '../common/errors.js';
+import { loadCollectorConfig } from '../collector/config.js';
 import { loadProbeConfig, parseProbeConfig } from '../probe/config/probe-config.js';
 import { loadTargets, packagedTargetsPath, parseTargets } from '../contract/target-list.js';
 
@@ -19,7 +20,7 @@ interface Case {
   problem: string;
 }
 
-/** One fixture per rule. Files named probe-*.yaml are probe configs, the others target files. */
+/** One fixture per rule. Files named probe-*.yaml are probe configs, collector-*.yaml collector configs, the others target files. */
 const CASES: Case[] = [
   // target files
   { fixture: 'unknown-key.yaml', line: 6, key: 'targets[0].domain', problem: 'unknown key "domain"' },
@@ -101,14 +102,23 @@ const CASES: Case[] = [
   { fixture: 'probe-spool-cap-range.yaml', line: 3, key: 'spool.cap_mb', problem: 'expected an integer 1..100000, got 0' },
   { fixture: 'probe-upload-batch-range.yaml', line: 3, key: 'upload.batch_size', problem: 'expected an integer 1..1000, got 5000' },
   { fixture: 'probe-upload-backoff-order.yaml', line: 3, key: 'upload.backoff_base_s', problem: 'must not exceed backoff_cap_s (60)' },
+  // collector configs
+  { fixture: 'collector-tls-not-auto.yaml', line: 4, key: 'tls', problem: 'expected auto (a self-signed certificate the collector makes in data_dir/tls) or a mapping with cert and key, got true' },
+  { fixture: 'collector-tls-auto-in-mapping.yaml', line: 4, key: 'tls.auto', problem: 'write `tls: auto` on its own (the certificate and key are then made in data_dir/tls), or give cert and key' },
 ];
 
+type Loader = 'probe' | 'collector' | 'targets';
+const loaderOf = (fixture: string): Loader => (fixture.startsWith('probe-') ? 'probe' : fixture.startsWith('collector-') ? 'collector' : 'targets');
+
 /** Loads a fixture with the loader its name calls for; returns the errors it threw. */
-async function errorsOf(file: string, probe: boolean): Promise<ConfigError[]> {
+async function errorsOf(file: string, loader: Loader): Promise<ConfigError[]> {
   try {
-    if (probe) await loadProbeConfig(file);
+    if (loader === 'probe') await loadProbeConfig(file);
+    else if (loader === 'collector') await loadCollectorConfig(file, {});
     else await loadTargets(file);
   } catch (err) {
+    // The collector's loader throws a lone problem as the ConfigError itself.
+    if (loader === 'collector' && err instanceof ConfigError) return [err];
     expect(err).toBeInstanceOf(ConfigErrors);
     const errors = (err as ConfigErrors).errors;
     for (const e of errors) expect(e).toBeInstanceOf(ConfigError);
@@ -127,7 +137,7 @@ describe('one invalid fixture per rule', () => {
 
   it.each(CASES)('$fixture → line $line: $problem', async ({ fixture, line, key, problem }) => {
     const file = `${INVALID}/${fixture}`;
-    const errors = await errorsOf(file, fixture.startsWith('probe-'));
+    const errors = await errorsOf(file, loaderOf(fixture));
     expect(errors).toHaveLength(1);
     const [error] = errors;
     expect(error?.file).toBe(file);
@@ -142,7 +152,7 @@ describe('one invalid fixture per rule', () => {
 
 describe('a file with several errors', () => {
   it('reports all of them, in line order, each with its line and key', async () => {
-    const errors = await errorsOf(dir('multi/several-errors.yaml'), false);
+    const errors = await errorsOf(dir('multi/several-errors.yaml'), 'targets');
     expect(errors.map((e) => [e.line, e.key])).toEqual([
       [6, 'targets[0].domains[1]'],
       [7, 'targets[0].ports[1]'],

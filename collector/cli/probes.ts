@@ -10,6 +10,7 @@ import { UsageError } from '../errors.js';
 import { Archive } from '../storage/archive.js';
 import { agreementOf, type ProbeAgreement } from '../fleet/agreement.js';
 import { Invites } from '../storage/invites.js';
+import { ensureAutoTls } from '../tls-auto.js';
 import { MeasurementIndex } from '../storage/measurement-index.js';
 import { Store } from '../storage/store.js';
 import { InputError, type Output } from './output.js';
@@ -43,6 +44,8 @@ function collectorUrl(text: string | undefined): string {
 /** The pin of the collector's TLS certificate (base64 SHA-256 of its public key), as the probe checks it. */
 async function pinOf(config: CollectorConfig): Promise<string[]> {
   if (config.tls === null) return [];
+  // `tls: auto` before the first start: the certificate the server will use is made now (and kept).
+  if (config.tls.auto === true) await ensureAutoTls(config.tls);
   const cert = new X509Certificate(await readFile(config.tls.cert));
   return [createHash('sha256').update(cert.publicKey.export({ type: 'spki', format: 'der' })).digest('base64')];
 }

@@ -122,7 +122,8 @@ async function firstRun(config: ProbeConfig, identity: Identity, client: Collect
  */
 export async function setupProbe(args: SetupArgs, io: SetupIo, deps: Deps, host: HostSystem, signal: AbortSignal): Promise<number> {
   const say = (s: string) => io.out.write(`${s}\n`);
-  const plan = await planJoin(args.invite, args.configFile, { state_dir: SYSTEM_STATE_DIR });
+  // The packaged layout: the system config keeps its state where the unit expects it; another config, where the daemon would.
+  const plan = await planJoin(args.invite, args.configFile, path.resolve(args.configFile) === SYSTEM_CONFIG ? { state_dir: SYSTEM_STATE_DIR } : {});
   const config = plan.config;
   const stateDir = stateDirOf(config);
   const url = plan.invite.url;
