@@ -270,10 +270,16 @@ describe('scripts/package-probe.mjs: what it refuses', () => {
 
 // ---- the real thing: apt-get install, remove, purge (root, and only when asked: it changes the machine) ----
 
-const SYSTEM = isRoot && process.env['ASHYQ_TEST_SYSTEM_INSTALL'] === '1';
+/** The version of the Debian package nodejs, when dpkg knows one (Node installed another way is not a package apt can count on). */
+const nodejsPackage = spawnSync('dpkg-query', ['-W', '-f=${Version}', 'nodejs'], { encoding: 'utf8' });
+const nodejsVersion = nodejsPackage.status === 0 ? String(nodejsPackage.stdout).trim() : '';
+const nodejsOk = nodejsVersion !== '' && spawnSync('dpkg', ['--compare-versions', nodejsVersion, 'ge', '20.19'], { encoding: 'utf8' }).status === 0;
+const SYSTEM = isRoot && process.env['ASHYQ_TEST_SYSTEM_INSTALL'] === '1' && nodejsOk;
 const systemWhy = !isRoot
   ? 'not root (it runs apt-get install and purge of the .deb)'
-  : 'ASHYQ_TEST_SYSTEM_INSTALL is not 1 (set it, as root on a disposable machine, to install and purge the .deb for real; CI sets it)';
+  : process.env['ASHYQ_TEST_SYSTEM_INSTALL'] !== '1'
+    ? 'ASHYQ_TEST_SYSTEM_INSTALL is not 1 (set it, as root on a disposable machine, to install and purge the .deb for real; CI sets it)'
+    : `the .deb depends on the Debian package nodejs (>= 20.19), and dpkg has ${nodejsVersion === '' ? 'no nodejs package (Node.js was installed another way)' : `nodejs ${nodejsVersion}`}: apt-get could not install it here without the network`;
 if (!SYSTEM) console.warn(`SKIPPING the system install of the probe's .deb: ${systemWhy}`);
 
 const aptEnv = (): NodeJS.ProcessEnv => ({ ...process.env, DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C' });
