@@ -28,10 +28,11 @@ describe('the daemon log', () => {
       `${hhmm}  run: 3 targets in 2.0 s: 3 ok; 3 spooled for upload\n`,
       `${hhmm}  WARNING: upload failed (1 in a row)\n          second line\n`,
     ]);
-    // Not a terminal (a pipe): no live line.
+    // Not a terminal (a pipe, as under npm start): a line at each quarter, no live line.
     const pipe = sink(false);
-    terminalLog(pipe.stream, clock).progress?.({ type: 'target-done', done: 1, total: 3, target: { id: 'x' } } as never);
-    expect(pipe.chunks).toEqual([]);
+    const piped = terminalLog(pipe.stream, clock);
+    for (let done = 1; done <= 8; done++) piped.progress?.({ type: 'target-done', done, total: 8, target: { id: `t${done}` } } as never);
+    expect(pipe.chunks).toEqual(['          measuring: 2/8 done\n', '          measuring: 4/8 done\n', '          measuring: 6/8 done\n']);
   });
 
   it('--json: one object per line with time, level, kind and msg; every measurement taken is there', () => {

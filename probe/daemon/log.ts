@@ -39,7 +39,8 @@ export function jsonLog(stream: { write(text: string): unknown }, clock: Clock):
 
 /**
  * For a person at a terminal: local clock time and the message, a run as one line (not a line per
- * measurement), warnings and errors marked, and a live progress line while a run goes.
+ * measurement), warnings and errors marked, and a progress line while a run goes (live on a terminal,
+ * at each quarter of the run through a pipe).
  */
 export function terminalLog(stream: { write(text: string): unknown; isTTY?: boolean }, clock: Clock): Log {
   const tty = stream.isTTY === true;
@@ -57,10 +58,16 @@ export function terminalLog(stream: { write(text: string): unknown; isTTY?: bool
     stream.write(`${time}  ${mark}${msg.replace(/\r?\n/g, '\n          ')}\n`);
   };
   log.progress = (event) => {
-    if (!tty || event.type !== 'target-done') return;
+    if (event.type !== 'target-done') return;
     if (event.done === event.total) return clear();
-    stream.write(`\r\x1b[2K          measuring: ${event.done}/${event.total} done (${event.target.id})`);
-    live = true;
+    if (tty) {
+      stream.write(`\r\x1b[2K          measuring: ${event.done}/${event.total} done (${event.target.id})`);
+      live = true;
+      return;
+    }
+    // Through a pipe (npm start): a line at each quarter of the run, not one per target.
+    const quarter = Math.floor((event.done * 4) / event.total);
+    if (quarter > Math.floor(((event.done - 1) * 4) / event.total)) stream.write(`          measuring: ${event.done}/${event.total} done\n`);
   };
   return log;
 }
