@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { ConfigError } from '../common/errors.js';
-import { spkiSha256 } from '../probe/upload/pin.js';
+import { spkiSha256 } from '../contract/pin.js';
 import type { ServerLog } from './api/server.js';
 import type { CollectorConfig } from './config.js';
 

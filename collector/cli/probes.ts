@@ -1,10 +1,11 @@
 // `ashyq-collector invite`, `probes` and `revoke`: single-use invites for volunteers, the fleet as the store knows it, and a probe's uploads refused.
-import { createHash, randomBytes, X509Certificate } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { systemClock, type Clock } from '../../common/clock.js';
 import { parseDuration } from '../../common/duration.js';
 import { encodeInvite } from '../../contract/invite.js';
+import { spkiSha256 } from '../../contract/pin.js';
 import type { CollectorConfig } from '../config.js';
 import { UsageError } from '../errors.js';
 import { Archive } from '../storage/archive.js';
@@ -46,8 +47,7 @@ async function pinOf(config: CollectorConfig): Promise<string[]> {
   if (config.tls === null) return [];
   // `tls: auto` before the first start: the certificate the server will use is made now (and kept).
   if (config.tls.auto === true) await ensureAutoTls(config.tls);
-  const cert = new X509Certificate(await readFile(config.tls.cert));
-  return [createHash('sha256').update(cert.publicKey.export({ type: 'spki', format: 'der' })).digest('base64')];
+  return [spkiSha256(await readFile(config.tls.cert))];
 }
 
 export async function runInvite(config: CollectorConfig, args: InviteArgs, clock: Clock, stdout: Output): Promise<number> {

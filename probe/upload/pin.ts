@@ -22,12 +22,10 @@ import type { TlsObservation } from '../../contract/evidence.js';
 import { MEASUREMENT_SCHEMA, type Measurement, type ProbeInfo } from '../../contract/measurement.js';
 import { peerChain } from '../measure/tls.js';
 import { COLLECTOR_TARGET } from '../../contract/wire.js';
+import { spkiSha256 } from '../../contract/pin.js';
 
-/** The pin of a certificate (PEM, DER or parsed): base64 SHA-256 of its SubjectPublicKeyInfo. */
-export function spkiSha256(cert: string | Buffer | X509Certificate): string {
-  const x = cert instanceof X509Certificate ? cert : new X509Certificate(cert);
-  return createHash('sha256').update(x.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
-}
+export { spkiSha256 };
+
 
 /** A pin as configured ("base64" or "sha256/base64"), checked to be 32 bytes; returns the bare base64. */
 export function parsePin(pin: string): string {
