@@ -5,6 +5,16 @@ import { autoTlsFiles, DEFAULT_CONTROL, DEFAULT_EVENTS, DEFAULT_LIMITS, defaultC
 import { ConfigError, ConfigErrors } from '../common/errors.js';
 import { FIXTURES } from './fixtures/collector/helpers.js';
 
+/** The error parsing `text` as c.yaml gives, or 'no error'. */
+function one(text: string): string {
+  try {
+    parseCollectorConfig(text, 'c.yaml', '/base', {});
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return 'no error';
+}
+
 describe('collector config', () => {
   it('has an embedded default that needs no other service', () => {
     const c = defaultCollectorConfig({});
@@ -81,14 +91,6 @@ describe('collector config', () => {
   });
 
   it('reports YAML syntax errors, short tokens, half a tls block and a bad influx URL', () => {
-    const one = (text: string) => {
-      try {
-        parseCollectorConfig(text, 'c.yaml', '/base', {});
-      } catch (e) {
-        return (e as Error).message;
-      }
-      return 'no error';
-    };
     expect(one('listen: [1, 2')).toMatch(/^c\.yaml:1: /);
     expect(one('enrollment_tokens: [short]')).toBe('c.yaml:1: enrollment_tokens[0]: a token must have at least 16 characters');
     expect(one('tls:\n  cert: a.pem\n')).toBe('c.yaml:2: tls: needs both cert and key');
@@ -119,14 +121,6 @@ describe('collector config', () => {
     expect(parseCollectorConfig('data_dir: ashyq\ntls: auto\n', 'c.yaml', '/srv', {}).tls).toEqual(auto);
     expect(parseCollectorConfig('tls: auto\n', 'c.yaml', '/base', {}).tls).toEqual(autoTlsFiles(path.resolve('var/collector')));
     expect(parseCollectorConfig('tls: { cert: c.pem, key: k.pem }\n', 'c.yaml', '/base', {}).tls, 'configured files are not made').toEqual({ cert: '/base/c.pem', key: '/base/k.pem' });
-    const one = (text: string) => {
-      try {
-        parseCollectorConfig(text, 'c.yaml', '/base', {});
-      } catch (e) {
-        return (e as Error).message;
-      }
-      return 'no error';
-    };
     expect(one('tls: Auto')).toBe('c.yaml:1: tls: expected auto (a self-signed certificate the collector makes in data_dir/tls) or a mapping with cert and key, got "Auto"');
     expect(one('tls: 1')).toBe('c.yaml:1: tls: expected auto (a self-signed certificate the collector makes in data_dir/tls) or a mapping with cert and key, got 1');
     expect(one('tls: { auto: true, cert: c.pem }')).toBe('c.yaml:1: tls.auto: write `tls: auto` on its own (the certificate and key are then made in data_dir/tls), or give cert and key');

@@ -138,10 +138,8 @@ describe('tls: auto', () => {
     expect(autoTlsNames('not a host name!')).toEqual(['ashyq-collector']);
   });
 
-  it('ashyq-collector invite carries the pin of the certificate the collector made', async () => {
-    const dir = await freshDir();
-    const c = await start(dir);
-    const pin = tlsLines(c)[0]!.pin_spki_sha256;
+  /** `ashyq-collector invite` with `tls: auto` on `dir`: the invite it prints, decoded. */
+  async function inviteOf(dir: string) {
     const config = path.join(dir, 'cli.yaml');
     await writeFile(config, `data_dir: ${JSON.stringify(dir)}\ntls: auto\n`);
     let out = '';
@@ -149,28 +147,24 @@ describe('tls: auto', () => {
     const code = await main(['invite', '--config', config, '--url', 'https://collector.example.org:8480', '--json'], {
       stdout: { write: (s: string) => void (out += s) },
       stderr: { write: (s: string) => void (err += s) },
-      clock: c.clock,
       env: {},
     });
     expect([code, err]).toEqual([0, '']);
-    const decoded = decodeInvite((JSON.parse(out) as { invite: string }).invite);
+    return decodeInvite((JSON.parse(out) as { invite: string }).invite);
+  }
+
+  it('ashyq-collector invite carries the pin of the certificate the collector made', async () => {
+    const dir = await freshDir();
+    const c = await start(dir);
+    const pin = tlsLines(c)[0]!.pin_spki_sha256;
+    const decoded = await inviteOf(dir);
     expect(decoded.pins).toEqual([pin]);
     expect(decoded.url).toBe('https://collector.example.org:8480');
   });
 
   it('an invite made before the first start makes the certificate the collector then serves (the same pin)', async () => {
     const dir = await freshDir();
-    const config = path.join(dir, 'cli.yaml');
-    await writeFile(config, `data_dir: ${JSON.stringify(dir)}\ntls: auto\n`);
-    let out = '';
-    let err = '';
-    const code = await main(['invite', '--config', config, '--url', 'https://collector.example.org:8480', '--json'], {
-      stdout: { write: (s: string) => void (out += s) },
-      stderr: { write: (s: string) => void (err += s) },
-      env: {},
-    });
-    expect([code, err]).toEqual([0, '']);
-    const pinned = decodeInvite((JSON.parse(out) as { invite: string }).invite).pins;
+    const pinned = (await inviteOf(dir)).pins;
     const c = await start(dir);
     expect([tlsLines(c)[0]!.pin_spki_sha256]).toEqual(pinned);
   });

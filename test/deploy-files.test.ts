@@ -1,12 +1,13 @@
 // The deployment files parse, the collector config they ship is one the collector accepts (HTTPS, tls: auto), the image is built from deploy/Dockerfile, placeholders are refused.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { autoTlsFiles, parseCollectorConfig, PLACEHOLDER_PREFIX } from '../collector/config.js';
+import { executable } from './services/server-process.js';
 
 const read = (p: string) => readFileSync(new URL(`../deploy/${p}`, import.meta.url), 'utf8');
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -45,15 +46,6 @@ function runSecretsCheck(script: string, env: Record<string, string>) {
 
 /** How to run Docker Compose: the command and its leading arguments, or why it cannot be run. */
 type Compose = { command: string; prefix: string[]; message: '' } | { command: null; prefix: []; message: string };
-
-function executable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Docker Compose: $ASHYQ_DOCKER_COMPOSE when set, else `docker-compose` (Debian's package) in /usr/bin or

@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import type { DetectorState } from '../events/state.js';
 import type { BlockingEvent, ChronicBlock, EventFilter, Incident, Revision } from '../events/types.js';
 import type { ArchiveCursor } from './archive.js';
+import { openDatabase } from './sqlite.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -101,11 +102,7 @@ export class EventStore {
   private readonly applyTx: (changes: EventChanges) => void;
 
   private constructor(file: string) {
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+    this.db = openDatabase(file, SCHEMA, 'NORMAL');
     this.stmt = {
       putEvent: this.db.prepare('INSERT OR REPLACE INTO events (id, start, end_at, status, json) VALUES (?, ?, ?, ?, ?)'),
       putRevision: this.db.prepare('INSERT OR REPLACE INTO revisions (seq, event_id, json) VALUES (?, ?, ?)'),

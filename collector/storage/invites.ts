@@ -1,6 +1,7 @@
 // Single-use invites in the store's database: only the secret's SHA-256 is kept, with the operator's note, its expiry and who used it.
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
+import { openDatabase } from './sqlite.js';
 
 export interface InviteRow {
   id: string;
@@ -40,11 +41,7 @@ export class Invites {
   private readonly db: Database.Database;
 
   private constructor(file: string) {
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+    this.db = openDatabase(file, SCHEMA, 'FULL');
   }
 
   static open(file: string): Invites {

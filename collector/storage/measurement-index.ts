@@ -2,6 +2,7 @@
 import Database from 'better-sqlite3';
 import type { ArchiveCursor, ArchivedRecord, CollectorJudgement } from './archive.js';
 import { indexRow, type IndexRow, type RowOfRecord } from './index-row.js';
+import { openDatabase } from './sqlite.js';
 
 export { collectorDecision, indexRow, type IndexRow } from './index-row.js';
 
@@ -126,11 +127,7 @@ export class MeasurementIndex {
   private readonly applyTx: (rows: readonly IndexRow[], names: ReadonlyArray<readonly [number, string, string | null, number]>, cursor: ArchiveCursor | null) => void;
 
   private constructor(file: string) {
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+    this.db = openDatabase(file, SCHEMA, 'NORMAL');
     this.insert = this.db.prepare(`INSERT OR IGNORE INTO measurement_index (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`);
     // The name kept is the one of the latest measurement (a network renamed in the ASN database moves on).
     this.network = this.db.prepare(

@@ -6,6 +6,7 @@ import { isBlocked, type Verdict } from '../../contract/verdict.js';
 import { verdictOf, type ArchiveCursor } from './archive.js';
 import { ProbeExclusions } from './exclusions.js';
 import type { RecordDigest } from './record-digest.js';
+import { openDatabase } from './sqlite.js';
 
 export const BUCKET_MS = 10 * 60 * 1000;
 
@@ -149,11 +150,7 @@ export class Store {
   private readonly applyTx: (records: readonly RecordDigest[], cursor: ArchiveCursor | null, touches: ReadonlyArray<readonly [string, string]>) => number;
 
   private constructor(file: string) {
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+    this.db = openDatabase(file, SCHEMA, 'FULL');
     // A store made before partial blocking was counted apart: add the column (its rows count 0 until a reindex).
     const columns = this.db.prepare('SELECT name FROM pragma_table_info(?)').pluck().all('aggregates') as string[];
     if (!columns.includes('partial')) this.db.exec('ALTER TABLE aggregates ADD COLUMN partial INTEGER NOT NULL DEFAULT 0');

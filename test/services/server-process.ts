@@ -16,7 +16,7 @@ export interface BinaryLookup {
   message: string;
 }
 
-function executable(file: string): boolean {
+export function executable(file: string): boolean {
   try {
     accessSync(file, constants.X_OK);
     return true;
