@@ -244,12 +244,18 @@ describe('ashyq-collector', () => {
     expect(after.out.join('')).toContain('reindexed 0 archived records');
   });
 
-  it('says in one line that the port is taken (the address, the key to change), exits 1, and leaves the data dir free', async () => {
+  /** A port held by another listener, and a collector config asking for it. */
+  async function configOnTakenPort() {
     const taken = await occupyPort();
     const dir = await tempDir();
     dirs.push(dir);
     const file = path.join(dir, 'collector.yaml');
     await writeFile(file, `data_dir: data\nlisten: { host: 127.0.0.1, port: ${taken.port} }\nenrollment_tokens: [cli-test-token-0123456789]\ntargets_file: ${JSON.stringify(TARGETS_FILE)}\n`);
+    return { taken, file };
+  }
+
+  it('says in one line that the port is taken (the address, the key to change), exits 1, and leaves the data dir free', async () => {
+    const { taken, file } = await configOnTakenPort();
     try {
       const cap = capture();
       expect(await main(['serve', '--config', file], { ...cap.io, env: {}, deps: { asnLookup: () => null, log: false } })).toBe(1);
@@ -271,11 +277,7 @@ describe('ashyq-collector', () => {
   });
 
   it('the real command: a taken port gives one line on stderr, no stack trace, exit status 1', async () => {
-    const taken = await occupyPort();
-    const dir = await tempDir();
-    dirs.push(dir);
-    const file = path.join(dir, 'collector.yaml');
-    await writeFile(file, `data_dir: data\nlisten: { host: 127.0.0.1, port: ${taken.port} }\nenrollment_tokens: [cli-test-token-0123456789]\ntargets_file: ${JSON.stringify(TARGETS_FILE)}\n`);
+    const { taken, file } = await configOnTakenPort();
     const bin = fileURLToPath(new URL('../bin/ashyq-collector.js', import.meta.url));
     try {
       const err = await promisify(execFile)(process.execPath, [bin, 'serve', '--config', file], { timeout: 60_000 }).then(
