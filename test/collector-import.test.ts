@@ -113,6 +113,31 @@ describe('Importer', () => {
     expect(text.split('\n')[0]).toBe(JSON.stringify(some[0]));
   });
 
+  it('keeps a line of non-ASCII text byte for byte, across read chunks, and one whose bytes are not UTF-8 as decoded', async () => {
+    const { importer: imp, dir, done } = await importer(3);
+    // A network name in Kazakh (two-byte characters) and one with an emoji (four bytes).
+    const named = records.slice(0, 4).map((r, i) => ({ ...r, network: i % 2 === 0 ? 'Қазақтелеком АҚ' : 'Beeline 📶' }));
+    const good = named.map((r) => Buffer.from(`${JSON.stringify(r)}\n`, 'utf8'));
+    // The last record's name with a byte that starts no UTF-8 character: read as U+FFFD.
+    const bad = Buffer.from(`${JSON.stringify({ ...records[4]!, network: 'Kcell XX' })}\n`, 'utf8');
+    const at = bad.indexOf('XX');
+    bad[at] = 0xff;
+    bad[at + 1] = 0x41;
+    // Enough lines that the file takes several reads of a megabyte (a line split between two).
+    const filler = records.slice(5).map((r) => Buffer.from(`${JSON.stringify(r)}\n`, 'utf8'));
+    const copies = Math.ceil((3 * 1024 * 1024) / Buffer.concat(filler).length);
+    const file = path.join(dir, 'in.jsonl');
+    await writeFile(file, Buffer.concat([...good, ...Array.from({ length: copies }, () => filler).flat(), bad]));
+    await imp.importFile(file);
+    await done();
+    expect(imp.summary).toMatchObject({ accepted: good.length + filler.length + 1, rejected: 0 });
+    const text = await readFile(path.join(dir, 'archive', `${records[0]!.received_at.slice(0, 10)}.jsonl`));
+    expect(text.subarray(0, Buffer.concat(good).length).equals(Buffer.concat(good))).toBe(true);
+    const last = text.subarray(text.lastIndexOf(0x0a, text.length - 2) + 1).toString('utf8');
+    expect(JSON.parse(last).network).toBe('Kcell \uFFFDA');
+    expect(text.includes(Buffer.from([0xff, 0x41]))).toBe(false);
+  });
+
   it('names the line of a bad record after CRLF lines', async () => {
     const { importer: imp, dir, done } = await importer(100);
     const file = path.join(dir, 'in.jsonl');

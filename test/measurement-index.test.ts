@@ -160,6 +160,41 @@ describe('measurement index', () => {
     }
   });
 
+  it('drops an index of the earlier layout (keyed by id, without rowid) and builds it again from the archive at start', async () => {
+    const dir = await tempDir();
+    dirs.push(dir);
+    const c = await startCollector({ dir });
+    await twoDays(c);
+    await c.stop();
+    const file = path.join(dir, 'store.sqlite');
+    const live = rowsOf(file);
+    expect(live.length).toBe(24);
+
+    // The earlier table, holding only some of the rows, one of them wrong.
+    const db = new Database(file);
+    const columns = Object.keys(live[0]!).join(', ');
+    db.exec(`ALTER TABLE measurement_index RENAME TO newer; CREATE TABLE measurement_index (
+      id TEXT PRIMARY KEY, t INTEGER NOT NULL, target TEXT NOT NULL, asn INTEGER NOT NULL, cc TEXT NOT NULL, probe TEXT NOT NULL,
+      verdict TEXT NOT NULL, probe_verdict TEXT NOT NULL, layer TEXT, scope TEXT, dns_ms REAL, tcp_ms REAL, tls_ms REAL, http_ms REAL,
+      bulk_kBps REAL, canary_kBps REAL, issuer TEXT, segment TEXT NOT NULL, offset INTEGER NOT NULL) WITHOUT ROWID;
+      INSERT INTO measurement_index (${columns}) SELECT ${columns} FROM newer WHERE verdict != 'ok'; DROP TABLE newer;
+      UPDATE measurement_index SET issuer = 'x';`);
+    db.close();
+
+    const again = await startCollector({ dir });
+    try {
+      expect(rowsOf(file)).toEqual(live);
+      const check = new Database(file, { readonly: true });
+      const sql = check.prepare("SELECT sql FROM sqlite_master WHERE name = 'measurement_index'").pluck().get() as string;
+      const indexes = check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'measurement_index' AND sql IS NOT NULL ORDER BY name").pluck().all();
+      check.close();
+      expect(sql).not.toMatch(/WITHOUT ROWID/i);
+      expect(indexes).toEqual(['measurement_index_asn_t', 'measurement_index_probe_t', 'measurement_index_t', 'measurement_index_target_t']);
+    } finally {
+      await again.dispose();
+    }
+  });
+
   it('keeps indexing when a day rolls over and after an offer it could not take', async () => {
     const dir = await tempDir();
     dirs.push(dir);

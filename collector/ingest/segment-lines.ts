@@ -1,14 +1,25 @@
-// Reading an archive segment (JSON lines, or gzipped) as lines of text: large reads, LF-split, a CR before the LF dropped.
+// Reading an archive segment (JSON lines, or gzipped) as lines: large reads, LF-split, a CR before the LF dropped.
 import { createReadStream } from 'node:fs';
-import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 
 /** Bytes read from a file (and gunzipped) at a time. */
 const READ_CHUNK = 1024 * 1024;
 const CR = 0x0d;
+const LF = 0x0a;
 
-/** The file's lines; `onBytes` is told how many bytes of the file (compressed ones for .gz) were read. */
-export function segmentLines(file: string, onBytes: (bytes: number) => void): AsyncGenerator<string> {
+/** Lines of a segment as byte ranges of one buffer: line i is `data[starts[i], ends[i])`, without its LF (nor a CR before it). */
+export interface LineBatch {
+  data: Buffer;
+  starts: number[];
+  ends: number[];
+}
+
+/**
+ * The file's lines, a batch per read (bytes, not text: a line that is kept as it is is copied, not
+ * decoded and encoded again); `onBytes` is told how many bytes of the file (compressed ones for
+ * .gz) were read.
+ */
+export function segmentLines(file: string, onBytes: (bytes: number) => void): AsyncGenerator<LineBatch> {
   const source = createReadStream(file, { highWaterMark: READ_CHUNK });
   source.on('data', (data) => onBytes(data.length));
   let input: AsyncIterable<Buffer> = source;
@@ -20,21 +31,23 @@ export function segmentLines(file: string, onBytes: (bytes: number) => void): As
   return lines(input);
 }
 
-/** The lines of UTF-8 text split at LF (a CR before it is dropped), the last one even without a final LF. */
-async function* lines(input: AsyncIterable<Buffer>): AsyncGenerator<string> {
-  const decoder = new StringDecoder('utf8');
-  let rest = '';
+/** The lines split at LF (a CR before it is dropped), the last one even without a final LF. LF never occurs inside a UTF-8 sequence. */
+async function* lines(input: AsyncIterable<Buffer>): AsyncGenerator<LineBatch> {
+  let rest: Buffer | null = null;
   for await (const chunk of input) {
-    const text = rest + decoder.write(chunk);
+    const data: Buffer = rest === null ? chunk : Buffer.concat([rest, chunk]);
+    const starts: number[] = [];
+    const ends: number[] = [];
     let start = 0;
-    let nl = text.indexOf('\n');
+    let nl = data.indexOf(LF);
     while (nl >= 0) {
-      yield text.charCodeAt(nl - 1) === CR && nl > start ? text.slice(start, nl - 1) : text.slice(start, nl);
+      starts.push(start);
+      ends.push(nl > start && data[nl - 1] === CR ? nl - 1 : nl);
       start = nl + 1;
-      nl = text.indexOf('\n', start);
+      nl = data.indexOf(LF, start);
     }
-    rest = text.slice(start);
+    rest = start < data.length ? data.subarray(start) : null;
+    if (starts.length > 0) yield { data, starts, ends };
   }
-  rest += decoder.end();
-  if (rest !== '') yield rest.charCodeAt(rest.length - 1) === CR ? rest.slice(0, -1) : rest;
+  if (rest !== null) yield { data: rest, starts: [0], ends: [rest[rest.length - 1] === CR ? rest.length - 1 : rest.length] };
 }

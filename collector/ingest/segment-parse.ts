@@ -1,7 +1,8 @@
 // One segment's lines checked as an upload's would be, in chunks: the digests of the valid records, their archive lines encoded, and the problems by file and line.
+import { isUtf8 } from 'node:buffer';
 import type { Target } from '../../contract/target.js';
 import { recordEnvelope, type ArchivedRecord } from '../storage/archive.js';
-import { rowOfRecord } from '../storage/index-row.js';
+import { extrasOf } from '../storage/index-row.js';
 import { digestOf, type RecordDigest } from '../storage/record-digest.js';
 import { segmentLines } from './segment-lines.js';
 import { validateArchivedRecord } from './validate.js';
@@ -56,13 +57,28 @@ class LineBuffer {
   }
 
   push(line: string): void {
-    const need = this.size + 3 * line.length + 1;
+    this.reserve(3 * line.length + 1);
+    this.size += this.buf.write(line, this.size, 'utf8');
+    this.end();
+  }
+
+  /** A line as it was read: `source[start, end)`, valid UTF-8. */
+  pushBytes(source: Buffer, start: number, end: number): void {
+    this.reserve(end - start + 1);
+    this.size += source.copy(this.buf, this.size, start, end);
+    this.end();
+  }
+
+  private reserve(bytes: number): void {
+    const need = this.size + bytes;
     if (need > this.buf.length) {
       const grown = Buffer.allocUnsafeSlow(Math.max(need, 2 * this.buf.length));
       this.buf.copy(grown, 0, 0, this.size);
       this.buf = grown;
     }
-    this.size += this.buf.write(line, this.size, 'utf8');
+  }
+
+  private end(): void {
     this.buf[this.size++] = 0x0a;
     this.ends.push(this.size);
   }
@@ -95,26 +111,35 @@ export async function parseSegment(file: string, ctx: ParseContext, options: Par
     await emit({ ...rest, data, ends, bytes });
     chunk = fresh(options.chunk);
   };
-  for await (const text of segmentLines(file, (n) => (bytes += n))) {
-    lineNo++;
-    if (text.trim() === '') continue;
-    chunk.read++;
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (err) {
-      reject({ file, line: lineNo, id: null, code: 'bad_json', reason: `not JSON: ${(err as Error).message}` });
+  for await (const batch of segmentLines(file, (n) => (bytes += n))) {
+    const { data, starts, ends } = batch;
+    for (let i = 0; i < starts.length; i++) {
+      lineNo++;
+      const text = data.toString('utf8', starts[i], ends[i]);
+      if (text.trim() === '') continue;
+      chunk.read++;
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch (err) {
+        reject({ file, line: lineNo, id: null, code: 'bad_json', reason: `not JSON: ${(err as Error).message}` });
+        if (chunk.read >= options.chunk) await flush();
+        continue;
+      }
+      const v = validateArchivedRecord(value, check);
+      if (!v.ok) reject({ file, line: lineNo, id: v.id, code: v.code, reason: v.reason });
+      else {
+        // What the measurement index needs of the evidence too: derived here, so the importer's thread does not read it.
+        const digest = digestOf(v.record);
+        digest.index = extrasOf(v.record);
+        chunk.digests.push(digest);
+        // The archive's own line is kept byte for byte (unless its bytes were not UTF-8: then as decoded).
+        if (!isArchiveLine(text, v.record)) chunk.lines.push(JSON.stringify(v.record));
+        else if (isUtf8(data.subarray(starts[i], ends[i]))) chunk.lines.pushBytes(data, starts[i]!, ends[i]!);
+        else chunk.lines.push(text);
+      }
       if (chunk.read >= options.chunk) await flush();
-      continue;
     }
-    const v = validateArchivedRecord(value, check);
-    if (!v.ok) reject({ file, line: lineNo, id: v.id, code: v.code, reason: v.reason });
-    else {
-      // The measurement index's row too: derived here, so the importer's thread does not read the evidence.
-      chunk.digests.push({ ...digestOf(v.record), index: rowOfRecord(v.record) });
-      chunk.lines.push(isArchiveLine(text, v.record) ? text : JSON.stringify(v.record));
-    }
-    if (chunk.read >= options.chunk) await flush();
   }
   if (chunk.read > 0) await flush();
 }

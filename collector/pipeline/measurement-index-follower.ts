@@ -1,6 +1,6 @@
 // The measurement index as a follower of the archive: every record indexed with where its line starts, from its own cursor.
 import type { AppendedSpan, ArchiveReader, ArchiveCursor, ArchivedRecord } from '../storage/archive.js';
-import { withPlace } from '../storage/index-row.js';
+import { rowOf } from '../storage/index-row.js';
 import type { MeasurementIndex } from '../storage/measurement-index.js';
 import type { RecordDigest } from '../storage/record-digest.js';
 import type { Follower } from './follower.js';
@@ -53,11 +53,11 @@ export class MeasurementIndexFollower implements Follower {
     );
   }
 
-  /** Digests of an import carry their rows: indexed like an offer of the records; without rows, read from the archive. */
+  /** Digests of an import carry what their rows need beyond the digest: indexed like an offer of the records; without it, read from the archive. */
   offerDigests(digests: readonly RecordDigest[], span: AppendedSpan): boolean {
     return this.take(digests.length, span, digests.every((d) => d.index !== undefined), (starts) =>
       this.index.applyRows(
-        digests.map((d, i) => ({ row: withPlace(d.index!.row, starts[i]!), network: d.index!.network })),
+        digests.map((d, i) => ({ row: rowOf(d, d.index!, starts[i]!), network: d.network })),
         span.to,
       ),
     );

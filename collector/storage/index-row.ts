@@ -1,7 +1,8 @@
-// One row of the measurement index derived from an archived record: by the index itself, or by an import's parsing thread (no database here).
+// One row of the measurement index derived from an archived record: by the index itself, or from its digest and extras derived by an import's parsing thread (no database here).
 import type { Decision } from '../../contract/verdict.js';
 import { verdictOf } from './archive.js';
 import type { ArchiveCursor, ArchivedRecord } from './archive.js';
+import type { RecordDigest } from './record-digest.js';
 
 /** One row of `measurement_index` (the column names are relied on by the monthly report). */
 export interface IndexRow {
@@ -32,11 +33,13 @@ export interface IndexRow {
   offset: number;
 }
 
-/** A row without its place in the archive (known once the record is appended), and the record's network name. */
-export interface RowOfRecord {
-  row: Omit<IndexRow, 'segment' | 'offset'>;
-  network: string | null;
-}
+/**
+ * What a row holds beyond the record's digest, in column order: the layers' times (dns, tcp, tls,
+ * http), the target's best bulk rate and the canaries', the interceptor's issuer. Derived where the
+ * record is parsed (an import's thread) and handed on with the digest: a short array, cheap to copy
+ * between threads, while the rest of the row is read from the digest itself.
+ */
+export type RowExtras = [dns_ms: number | null, tcp_ms: number | null, tls_ms: number | null, http_ms: number | null, bulk_kBps: number | null, canary_kBps: number | null, issuer: string | null];
 
 const NO_ASN = -1;
 const NO_CC = '';
@@ -81,43 +84,41 @@ function interceptionIssuer(r: ArchivedRecord, verdict: string): string | null {
   return chosen === undefined ? null : (chosen.chain.at(-1)!.issuer ?? null);
 }
 
-/** The index row of a record whose line starts at `at`. */
-export function indexRow(r: ArchivedRecord, at: ArchiveCursor): IndexRow {
-  const m = r.measurement;
-  const decision = collectorDecision(r);
+/** The part of a record's row that its digest does not hold. */
+export function extrasOf(r: ArchivedRecord): RowExtras {
   const { bulk, canary } = throughput(r);
+  return [layerMs(r, 'dns'), layerMs(r, 'tcp'), layerMs(r, 'tls'), layerMs(r, 'http'), bulk, canary, interceptionIssuer(r, collectorDecision(r).verdict)];
+}
+
+/** The index row of a record (as its digest and the extras derived from it) whose line starts at `at`. */
+export function rowOf(d: RecordDigest, x: Readonly<RowExtras>, at: ArchiveCursor): IndexRow {
+  const m = d.measurement;
+  const decision = verdictOf(d);
   const scope = decision.scope ?? (decision.layer !== null && decision.layer !== undefined ? 'full' : null);
   return {
     id: m.id,
     t: Date.parse(m.started_at),
     target: m.target.id,
-    asn: r.asn ?? NO_ASN,
-    cc: r.cc ?? NO_CC,
-    probe: r.probe_id,
+    asn: d.asn ?? NO_ASN,
+    cc: d.cc ?? NO_CC,
+    probe: d.probe_id,
     verdict: decision.verdict,
     probe_verdict: m.verdict.verdict,
     layer: decision.layer ?? null,
     scope,
-    dns_ms: layerMs(r, 'dns'),
-    tcp_ms: layerMs(r, 'tcp'),
-    tls_ms: layerMs(r, 'tls'),
-    http_ms: layerMs(r, 'http'),
-    bulk_kBps: bulk,
-    canary_kBps: canary,
-    issuer: interceptionIssuer(r, decision.verdict),
+    dns_ms: x[0],
+    tcp_ms: x[1],
+    tls_ms: x[2],
+    http_ms: x[3],
+    bulk_kBps: x[4],
+    canary_kBps: x[5],
+    issuer: x[6],
     segment: at.segment,
     offset: at.offset,
   };
 }
 
-
-/** The row of a record before it is appended (its place filled in by withPlace). */
-export function rowOfRecord(r: ArchivedRecord): RowOfRecord {
-  const { segment: _s, offset: _o, ...row } = indexRow(r, { segment: '', offset: 0 });
-  return { row, network: r.network };
-}
-
-/** A row with the place its record's line starts at. */
-export function withPlace(row: RowOfRecord['row'], at: ArchiveCursor): IndexRow {
-  return { ...row, segment: at.segment, offset: at.offset };
+/** The index row of a record whose line starts at `at`. */
+export function indexRow(r: ArchivedRecord, at: ArchiveCursor): IndexRow {
+  return rowOf(r, extrasOf(r), at);
 }

@@ -1,7 +1,7 @@
 // The measurement index in the store's database: one row per measurement (time, target, network, probe, both verdicts, timings, throttling and interception evidence) and where its record is in the archive.
 import Database from 'better-sqlite3';
 import type { ArchiveCursor, ArchivedRecord, CollectorJudgement } from './archive.js';
-import { indexRow, type IndexRow, type RowOfRecord } from './index-row.js';
+import { indexRow, type IndexRow } from './index-row.js';
 import { openDatabase } from './sqlite.js';
 
 export { collectorDecision, indexRow, type IndexRow } from './index-row.js';
@@ -49,7 +49,7 @@ const CURSOR_KEY = 'measurement_index_cursor';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS measurement_index (
-  id TEXT PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
   t INTEGER NOT NULL,
   target TEXT NOT NULL,
   asn INTEGER NOT NULL,
@@ -68,7 +68,7 @@ CREATE TABLE IF NOT EXISTS measurement_index (
   issuer TEXT,
   segment TEXT NOT NULL,
   offset INTEGER NOT NULL
-) WITHOUT ROWID;
+);
 CREATE INDEX IF NOT EXISTS measurement_index_t ON measurement_index (t);
 CREATE INDEX IF NOT EXISTS measurement_index_target_t ON measurement_index (target, t);
 CREATE INDEX IF NOT EXISTS measurement_index_asn_t ON measurement_index (asn, t);
@@ -128,6 +128,7 @@ export class MeasurementIndex {
 
   private constructor(file: string) {
     this.db = openDatabase(file, SCHEMA, 'NORMAL');
+    this.dropOutdated();
     this.insert = this.db.prepare(`INSERT OR IGNORE INTO measurement_index (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`);
     // The name kept is the one of the latest measurement (a network renamed in the ASN database moves on).
     this.network = this.db.prepare(
@@ -144,6 +145,21 @@ export class MeasurementIndex {
     });
   }
 
+  /**
+   * An index made before its rows were kept in arrival order (a table keyed by the measurement id,
+   * whose random order made every insert land anywhere in the file) is dropped, with its cursor:
+   * the follower builds it again from the archive at start.
+   */
+  private dropOutdated(): void {
+    const table = this.db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'measurement_index'").pluck().get() as string | undefined;
+    if (table === undefined || !/WITHOUT\s+ROWID/i.test(table)) return;
+    this.db.transaction(() => {
+      this.db.exec('DROP TABLE measurement_index');
+      this.db.prepare('DELETE FROM meta WHERE key = ?').run(CURSOR_KEY);
+      this.db.exec(SCHEMA);
+    })();
+  }
+
   static open(file: string): MeasurementIndex {
     return new MeasurementIndex(file);
   }
@@ -157,7 +173,7 @@ export class MeasurementIndex {
   }
 
   /** Index rows already derived (by an import's parsing thread), each with its record's network name. */
-  applyRows(rows: ReadonlyArray<{ row: IndexRow; network: RowOfRecord['network'] }>, cursor: ArchiveCursor | null): void {
+  applyRows(rows: ReadonlyArray<{ row: IndexRow; network: string | null }>, cursor: ArchiveCursor | null): void {
     const kept: IndexRow[] = [];
     const names = new Map<string, [number, string, string | null, number]>();
     for (const { row, network } of rows) {

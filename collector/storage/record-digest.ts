@@ -2,7 +2,7 @@
 import type { Category } from '../../contract/target.js';
 import type { Decision, Layer, Scope, Verdict } from '../../contract/verdict.js';
 import type { ArchivedRecord } from './archive.js';
-import type { RowOfRecord } from './index-row.js';
+import type { RowExtras } from './index-row.js';
 
 /** Structurally a part of {@link ArchivedRecord}: every archived record is a digest of itself. */
 export interface RecordDigest {
@@ -19,8 +19,8 @@ export interface RecordDigest {
     target: { id: string; category: Category };
     verdict: { verdict: Verdict; layer: Layer | null; confidence: number; scope?: Scope };
   };
-  /** The measurement index's row of the record, derived where the record was parsed (an import's thread). */
-  index?: RowOfRecord;
+  /** What the measurement index's row holds beyond the digest, derived where the record was parsed (an import's thread). */
+  index?: RowExtras;
 }
 
 /** The digest of a record (a new object holding only the digest's fields). */
