@@ -1,4 +1,4 @@
-// Benchmark: bytes one measuring run of the shipped target list sends and receives, against loopback fakes serving front pages of realistic size, and what the default schedule makes of it in a month.
+// Benchmark: bytes one measuring run of the shipped target list sends and receives, against loopback fakes serving front pages of realistic size, where they go (page reads, handshakes, port 80), and what the default schedule makes of it in a month.
 // Every domain resolves to an address of its own; port 443 serves a front page of --page-kb (300 by default: a
 // real service's front page is hundreds of kB) with a certificate chain of the lab root, port 80 answers a 301
 // to https:// as real sites do, the bulk resources are 1 MiB, the endpoints accept and wait. The bytes are
@@ -63,11 +63,16 @@ const zone: FakeZone = (name, qtype) => {
   return i >= 0 && qtype === 'A' ? { kind: 'answer', addresses: [ipOf(i)] } : { kind: 'nodata' };
 };
 const dnsServer = await startFakeDns(zone, { recvBufferSize: 1 << 22 });
+/** The TCP connections of the run being measured, with the bytes each moved. */
+const connections: Array<{ kind: 'https' | 'http' | 'endpoint'; read: number; written: number }> = [];
 const lab: Network = {
   async dialTcp(ip, port, signal) {
     const mapped = map.get(`${ip}:${port}`);
     if (mapped === undefined) throw Object.assign(new Error(`connect EHOSTUNREACH ${ip}:${port}`), { code: 'EHOSTUNREACH' });
-    return connectSocket('127.0.0.1', mapped, signal);
+    const socket = await connectSocket('127.0.0.1', mapped, signal);
+    const kind = mapped === tls.port ? 'https' : mapped === plain.port ? 'http' : 'endpoint';
+    socket.once('close', () => connections.push({ kind, read: socket.bytesRead, written: socket.bytesWritten }));
+    return socket;
   },
   createUdpSocket: (type) => dgram.createSocket(type),
   async lookup(domain, family) {
@@ -84,24 +89,49 @@ const base = {
   controlDoh: null,
 };
 
-async function measureRun(bulk: boolean): Promise<{ bytes: number; verdicts: Record<string, number> }> {
+interface RunUse {
+  bytes: number;
+  verdicts: Record<string, number>;
+  /** Port 443 connections that read a body (more than a handshake's bytes), and those that did not; port 80; in bytes. */
+  reads: { count: number; bytes: number; each: number[] };
+  handshakes: { count: number; bytes: number };
+  plain: { count: number; bytes: number };
+}
+
+/** A connection on 443 that read more than this carried a response body (a handshake of the lab's certificates is under 2 kB). */
+const BODY_BYTES = 8000;
+
+async function measureRun(bulk: boolean): Promise<RunUse> {
   const meter = new DataMeter();
+  connections.length = 0;
   const options = { ...base, bulk: { ...base.bulk, enabled: bulk && base.bulk.enabled } };
   const measurements = await runTargets(targets, options, { network: meteredNetwork(lab, meter), clock: systemClock });
   await new Promise((r) => setTimeout(r, 200)); // let the last sockets close
   const verdicts: Record<string, number> = {};
   for (const m of measurements) verdicts[m.verdict.verdict] = (verdicts[m.verdict.verdict] ?? 0) + 1;
-  return { bytes: meter.bytes, verdicts };
+  const sum = (list: typeof connections) => list.reduce((a, c) => a + c.read + c.written, 0);
+  const reads = connections.filter((c) => c.kind === 'https' && c.read >= BODY_BYTES);
+  const handshakes = connections.filter((c) => c.kind === 'https' && c.read < BODY_BYTES);
+  const plainOnes = connections.filter((c) => c.kind === 'http');
+  return {
+    bytes: meter.bytes,
+    verdicts,
+    reads: { count: reads.length, bytes: sum(reads), each: reads.map((c) => c.read) },
+    handshakes: { count: handshakes.length, bytes: sum(handshakes) },
+    plain: { count: plainOnes.length, bytes: sum(plainOnes) },
+  };
 }
 
 const withBulk: number[] = [];
 const withoutBulk: number[] = [];
 let verdicts: Record<string, number> = {};
+let parts: RunUse | null = null;
 for (let i = 0; i < runs; i++) {
   const a = await measureRun(true);
   withBulk.push(a.bytes);
   verdicts = a.verdicts;
-  withoutBulk.push((await measureRun(false)).bytes);
+  parts = await measureRun(false);
+  withoutBulk.push(parts.bytes);
 }
 const mb = (b: number) => (b / 1e6).toFixed(2);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -113,6 +143,12 @@ console.log(`data use of one run: ${targets.length} shipped targets, ${domains.l
 console.log(`  verdicts                  ${Object.entries(verdicts).map(([v, c]) => `${c} ${v}`).join(', ')}`);
 console.log(`  run with bulk reads       ${withBulk.map(mb).join(', ')} MB`);
 console.log(`  run without bulk reads    ${withoutBulk.map(mb).join(', ')} MB`);
+if (parts !== null) {
+  const kb = (b: number) => `${(b / 1000).toFixed(1)} kB`;
+  const each = [...parts.reads.each].sort((a, b) => a - b);
+  console.log(`  of a run without bulk     ${parts.reads.count} page reads on 443: ${mb(parts.reads.bytes)} MB (${kb(each[0] ?? 0)}–${kb(each.at(-1) ?? 0)} read from the socket each, whatever the bound: one read of the socket takes what has arrived)`);
+  console.log(`                            ${parts.handshakes.count} connections on 443 without a body (handshakes): ${mb(parts.handshakes.bytes)} MB; ${parts.plain.count} on port 80: ${mb(parts.plain.bytes)} MB; DNS and the rest: ${mb(median(withoutBulk) - parts.reads.bytes - parts.handshakes.bytes - parts.plain.bytes)} MB`);
+}
 console.log(`  default schedule          every ${interval} min (${runsPerMonth} runs in 30 days), bulk reads every ${every} runs: ${mb(perRun)} MB per run on average`);
 console.log(`  per month                 ${(perRun * runsPerMonth / 1e9).toFixed(2)} GB  (goal < 1 GB)`);
 await Promise.all([tls.close(), plain.close(), dnsServer.close(), new Promise((r) => quiet.close(r))]);
