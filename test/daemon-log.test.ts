@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Measurement } from '../contract/measurement.js';
 import { jsonLog, logFor, streamLog, terminalLog } from '../probe/daemon/log.js';
 import { runSummary } from '../probe/daemon/run-summary.js';
+import { revocationNotice } from '../probe/daemon/revoked-text.js';
 import { ManualClock } from './fixtures/collector/helpers.js';
 
 function sink(isTTY: boolean) {
@@ -58,6 +59,40 @@ describe('the daemon log', () => {
     const plain = sink(false);
     streamLog(plain.stream, { clock })('info', 'taken 01HX youtube ok', 'taken');
     expect(plain.chunks).toEqual(['2024-05-09T07:02:03.000Z info  taken 01HX youtube ok\n']);
+  });
+
+  it("says a revocation by the collector as one plain error line in every format, whatever the collector's reason held", () => {
+    const notice = revocationNotice({
+      collector: 'https://collector.example.org',
+      probeId: 'q3T0m1nV8bS4pXo2yZk9Lw',
+      revocation: { seen_at: '2024-05-09T07:02:03.000Z', reason: 'the operator revoked this probe at 2024-05-09T07:00:00.000Z: its uploads are refused' },
+      waiting: 1,
+      stateDir: '/var/lib/ashyq',
+    });
+    expect(notice).toBe(
+      'the collector at https://collector.example.org revoked this probe q3T0m1nV8bS4pXo2yZk9Lw (the operator revoked this probe at 2024-05-09T07:00:00.000Z: its uploads are refused): ' +
+        'uploads and measuring stopped until the daemon restarts (it stays up, idle); 1 measurement stays in the spool. ' +
+        "Ask the collector's operator, or enroll again as a new probe with a new invite: move identity.json and key.pem out of /var/lib/ashyq, then run ashyq-probe setup INVITE (setup alone keeps the revoked identity)",
+    );
+    const formats = {
+      lines: (s: ReturnType<typeof sink>) => streamLog(s.stream, { clock }),
+      journald: (s: ReturnType<typeof sink>) => streamLog(s.stream, { clock, journald: true }),
+      terminal: (s: ReturnType<typeof sink>) => terminalLog(s.stream, clock),
+      json: (s: ReturnType<typeof sink>) => jsonLog(s.stream, clock),
+    };
+    const shown: Record<string, string> = {};
+    for (const [name, make] of Object.entries(formats)) {
+      const s = sink(name === 'terminal');
+      make(s)('error', notice);
+      shown[name] = s.chunks.join('');
+      // One line, the whole notice in it.
+      expect(shown[name]!.split('\n'), name).toHaveLength(2);
+      expect(shown[name], name).toContain(name === 'json' ? JSON.stringify(notice).slice(1, -1) : notice);
+    }
+    expect(shown['lines']).toMatch(/^2024-05-09T07:02:03\.000Z error the collector at /);
+    expect(shown['journald']).toMatch(/^<3>the collector at /);
+    expect(shown['terminal']).toMatch(/^\d\d:\d\d:03 {2}ERROR: the collector at /);
+    expect(JSON.parse(shown['json']!)).toEqual({ time: '2024-05-09T07:02:03.000Z', level: 'error', msg: notice });
   });
 
   it('sums a run up in one line: ok first, then each verdict with its targets', () => {

@@ -77,6 +77,29 @@ describe('formatStatus', () => {
     expect(formatStatus(sample(), NOW, true)).not.toMatch(/^line /m);
   });
 
+  it('shows a revocation by the collector instead of a failure count: when it was seen, the reason, what stopped and what to do', () => {
+    const upload = { ...sample().upload!, consecutiveFailures: 0, nextAttemptAt: null, revokedAt: at(20), lastError: 'the collector answered 403 (probe_revoked: …)' };
+    const revoked = { seen_at: at(20), reason: 'the operator revoked this probe at 2024-05-09T07:30:00.000Z: its uploads are refused' };
+    const s = sample({ revoked, upload, schedule: { ...sample().schedule, next_run_at: null, surge: null } });
+    const text = formatStatus(s, NOW, true, '/var/lib/ashyq');
+    expect(text).toMatch(/^daemon {7}running \(pid \d+, up 3 h 10 min; status written 12 s ago\); IDLE: the collector revoked this probe$/m);
+    expect(text).toContain('revoked      REVOKED by the collector, seen 2024-05-09 07:40:00Z (20 min ago): the operator revoked this probe at 2024-05-09T07:30:00.000Z: its uploads are refused\n');
+    expect(text).toContain('             uploads and measuring stopped until the daemon restarts (it stays up, idle); 12 measurements stay in the spool.\n');
+    expect(text).toContain(
+      "             Ask the collector's operator, or enroll again as a new probe with a new invite: move identity.json and key.pem out of /var/lib/ashyq, then run ashyq-probe setup INVITE (setup alone keeps the revoked identity)\n",
+    );
+    expect(text).toContain('next run none (measuring stopped: the collector revoked this probe)');
+    expect(text).toContain('last upload  2024-05-09 07:24:00Z (36 min ago); 96 uploaded, 0 rejected since start\n             stopped: the collector revoked this probe (see revoked above)\n');
+    expect(text).not.toMatch(/failure\(s\) in a row/);
+    // Stopped since: no "stays up"; a restart asks again. A status of an older version has no revoked key.
+    const stopped = formatStatus({ ...s, state: 'stopped' }, NOW, false, '/var/lib/ashyq');
+    expect(stopped).toContain('uploads and measuring stopped; a restart of the daemon asks the collector again; 12 measurements stay in the spool.');
+    expect(stopped).not.toContain('IDLE');
+    const older = formatStatus(sample(), NOW, true);
+    expect(older).not.toMatch(/^revoked/m);
+    expect(older).toContain('3 failure(s) in a row');
+  });
+
   it('says plainly when the daemon is gone without a clean stop, and when it stopped', () => {
     expect(formatStatus(sample(), NOW, false)).toContain('NOT RUNNING: pid');
     const stopped = formatStatus(sample({ state: 'stopped' }), NOW, false);

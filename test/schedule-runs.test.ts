@@ -356,3 +356,24 @@ describe('stopping', () => {
     expect(schedule.running()).toBe(false);
   });
 });
+
+describe('halting (the collector revoked the probe)', () => {
+  it('starts no run again, lets the run in flight finish, ignores wake() and start(); stop() still ends it', async () => {
+    const schedule = new Schedule(settings(), { clock, random: () => 0 }, ALL);
+    const h = harness(schedule, 3000);
+    h.scheduler.start();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(h.runs).toHaveLength(1);
+    h.scheduler.halt();
+    expect(h.scheduler.halted).toBe(true);
+    await vi.advanceTimersByTimeAsync(2000);
+    // The run in flight was not aborted; nothing started after it, in two days.
+    expect(h.errors).toEqual([]);
+    expect(h.scheduler.current()).toBeNull();
+    h.scheduler.wake();
+    h.scheduler.start();
+    await vi.advanceTimersByTimeAsync(48 * 60 * MIN);
+    expect(h.runs).toHaveLength(1);
+    await stopNow(h.scheduler);
+  });
+});

@@ -4,6 +4,7 @@ import type { TlsObservation } from '../contract/evidence.js';
 import type { Measurement } from '../contract/measurement.js';
 import { UploadError, type SpoolOverflow } from '../probe/upload/client.js';
 import { Uploader, type UploaderOptions } from '../probe/upload/uploader.js';
+import type { Revocation } from '../probe/upload/revocation.js';
 import type { ItemResult } from '../contract/wire.js';
 import { MemorySpool } from './fakes/upload-memory-spool.js';
 import { makeMeasurement } from './fixtures/collector/helpers.js';
@@ -478,6 +479,91 @@ describe('Uploader', () => {
       await u.stop();
       await vi.advanceTimersByTimeAsync(120_000);
       expect(state.checks).toHaveLength(0);
+    });
+  });
+
+  describe('when the collector revoked the probe', () => {
+    const revocation: Revocation = { seen_at: '2024-05-09T07:00:00.000Z', reason: 'the operator revoked this probe at 2024-05-09T06:00:00.000Z: its uploads are refused' };
+    const revokedAnswer = (): never => {
+      throw new UploadError('revoked', `the collector answered 403 (probe_revoked: ${revocation.reason})`, { status: 403, apiCode: 'probe_revoked', revocation });
+    };
+    const DAYS_2 = 48 * 3_600_000;
+
+    it('stops for good after the answer: no retry, no kick, nothing acked; onRevoked once; no failure counted', async () => {
+      const spool = new MemorySpool();
+      const first = measurements(4);
+      const rest = measurements(3);
+      spool.add([...first, ...rest]);
+      const client = new ScriptedClient((batch, n) => (n === 1 ? acceptAll(batch) : revokedAnswer()));
+      const told: Revocation[] = [];
+      const u = uploader(spool, client, { onRevoked: (r) => told.push(r), reachable: async () => true, recheckMs: 1000 });
+      u.start();
+      await settle();
+      expect(client.calls.map((c) => c.ids.length)).toEqual([4, 3]);
+      expect(told).toEqual([revocation]);
+      expect(spool.acked).toEqual(first.map((m) => m.id));
+      expect(spool.ids()).toEqual(rest.map((m) => m.id));
+      expect(u.status()).toMatchObject({ revokedAt: revocation.seen_at, consecutiveFailures: 0, nextAttemptAt: null, uploaded: 4, rejected: 0 });
+      expect(u.status().lastError).toContain('probe_revoked');
+
+      // Two days, new measurements and kicks: not one more attempt, nothing dropped.
+      for (let h = 0; h < 48; h++) {
+        spool.add(measurements(1));
+        u.kick();
+        await vi.advanceTimersByTimeAsync(DAYS_2 / 48);
+      }
+      expect(client.calls).toHaveLength(2);
+      expect(spool.size).toBe(3 + 48);
+      expect(told).toHaveLength(1);
+      // Told to the owner, not logged by the uploader (the daemon says it once, in its own words).
+      expect(logs).toEqual([['info', 'uploaded 4 measurements (4 accepted)']]);
+    });
+
+    it('without an owner to tell, logs it once itself', async () => {
+      const spool = new MemorySpool();
+      spool.add(measurements(2));
+      const client = new ScriptedClient(revokedAnswer);
+      const u = uploader(spool, client);
+      u.start();
+      await vi.advanceTimersByTimeAsync(DAYS_2);
+      expect(client.calls).toHaveLength(1);
+      expect(logs).toEqual([['error', `upload: the collector answered 403 (probe_revoked: ${revocation.reason}); uploads stopped, the spool is kept`]]);
+      u.start();
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(client.calls).toHaveLength(1);
+    });
+
+    it('revoked() from outside (another request saw it) cancels the retry a backoff was waiting for', async () => {
+      const spool = new MemorySpool();
+      spool.add(measurements(1));
+      const client = new ScriptedClient(networkDown);
+      const told: Revocation[] = [];
+      const u = uploader(spool, client, { onRevoked: (r) => told.push(r) });
+      u.start();
+      await settle();
+      expect(u.status()).toMatchObject({ consecutiveFailures: 1 });
+      expect(u.status().nextAttemptAt).not.toBeNull();
+      u.revoked(revocation);
+      u.revoked({ ...revocation, seen_at: '2024-05-09T08:00:00.000Z' });
+      await vi.advanceTimersByTimeAsync(DAYS_2);
+      expect(client.calls).toHaveLength(1);
+      expect(told).toEqual([revocation]);
+      expect(u.status()).toMatchObject({ revokedAt: revocation.seen_at, consecutiveFailures: 0, nextAttemptAt: null });
+      expect(spool.size).toBe(1);
+    });
+
+    it('a 403 that is not probe_revoked is still an ordinary failure, retried after its backoff', async () => {
+      const spool = new MemorySpool();
+      spool.add(measurements(1));
+      const client = new ScriptedClient((batch, n) => {
+        if (n === 1) throw new UploadError('http', 'upload: the collector answered 403 (HTTP 403)', { status: 403 });
+        return acceptAll(batch);
+      });
+      const u = uploader(spool, client);
+      u.start();
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(client.calls).toHaveLength(2);
+      expect(u.status()).toMatchObject({ revokedAt: null, consecutiveFailures: 0, uploaded: 1 });
     });
   });
 });

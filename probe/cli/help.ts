@@ -22,7 +22,9 @@ exit status: 0 done, 1 the run failed, 2 bad usage or config, 130 interrupted
 
 Measure every target on the config's schedule, keep every measurement on disk until the collector
 acknowledged it, and upload in the background. Runs until SIGTERM or SIGINT, then stops within
-about 20 s and exits 0. The log goes to stderr.
+about 20 s and exits 0. The log goes to stderr. When the collector answers that its operator
+revoked this probe, the daemon says so once, stops uploading and measuring (the spool is kept) and
+stays up, idle; its next start asks the collector again.
 
 options:
   --config F    the probe config (state_dir, collector, schedule, spool, upload sections;
@@ -80,7 +82,8 @@ exit status: 0 written, 1 failed, 2 bad usage, a bad invite or a config that is 
   status: `usage: ashyq-probe status [--json] [--config F]
 
 Show the daemon's schedule, last run, spool, last upload and last error, from the status file in
-its state directory.
+its state directory; when the collector revoked this probe, when that was seen, the collector's
+reason and what to do.
 
 options:
   --config F    the probe config the daemon runs with (to find its state_dir)

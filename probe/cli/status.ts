@@ -28,6 +28,6 @@ export async function statusCommand(args: StatusArgs, streams: { out: { write(te
   // The lock socket tells a live daemon from a PID reused after a crash; the PID is the fallback.
   const alive = status.state !== 'stopped' && ((await stateDirLocked(stateDir)) ?? processAlive(status.pid));
   if (args.json) streams.out.write(`${JSON.stringify({ ...status, alive }, null, 2)}\n`);
-  else streams.out.write(formatStatus(status, now, alive));
+  else streams.out.write(formatStatus(status, now, alive, stateDir));
   return alive ? 0 : 3;
 }

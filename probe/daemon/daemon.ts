@@ -12,6 +12,9 @@
 // stopped and the spool closed. A network failure is never fatal; only configuration and state
 // faults (a bad local target file, unusable identity files, a locked state directory) throw.
 //
+// Revoked (the collector answers 403 probe_revoked, see revoked.ts): the daemon says so once, starts
+// no run, upload or poll again and idles until it is stopped; the spool is kept as it is.
+//
 // The phases live beside this file: start-up.ts, measuring.ts, uploads.ts, poll.ts, status-writer.ts
 // and shutdown.ts; activity.ts holds what the status reports, closers.ts what the stop closes.
 import { RunJournal } from './run-journal.js';
@@ -32,6 +35,8 @@ import { CollectorPoll } from './poll.js';
 import { Schedule } from './schedule.js';
 import { systemTimers, type Timers } from './scheduler.js';
 import { shutDown } from './shutdown.js';
+import { RevokedProbe } from './revoked.js';
+import type { Revocation } from '../upload/revocation.js';
 import { startUp, type Started } from './start-up.js';
 import type { DaemonStatus } from './status.js';
 import { StatusWriter } from './status-writer.js';
@@ -84,6 +89,8 @@ export async function runDaemon(config: ProbeConfig, deps: DaemonDeps, signal: A
   try {
     let uploader: Uploader | null = null;
     const kickUploads = () => uploader?.kick();
+    // Bound once the daemon can act on it; one seen during start-up is in client.revocation().
+    let revokedBy: (revocation: Revocation) => void = () => undefined;
     const started = await startUp(
       {
         config,
@@ -97,6 +104,7 @@ export async function runDaemon(config: ProbeConfig, deps: DaemonDeps, signal: A
         kickUploads,
         collectorTimeoutMs: DAEMON_TUNING.collectorTimeoutMs,
         locationMaxAgeMs: DAEMON_TUNING.locationMaxAgeMs,
+        onRevoked: (r) => revokedBy(r),
       },
       signal,
     );
@@ -130,9 +138,19 @@ export async function runDaemon(config: ProbeConfig, deps: DaemonDeps, signal: A
         ...(controls !== null ? { controls: () => controls.forRun() } : {}),
       }),
     });
-    if (client !== null) uploader = uploaderFor({ config, started, client, clock, random, log, status, stopTimeoutMs: stopGraceMs });
+    const revoked = new RevokedProbe({
+      collector: config.collector?.url ?? 'collector',
+      probeId: started.identity.probeId,
+      stateDir,
+      log,
+      status,
+      waiting: () => started.spool.stats().count,
+    });
+    if (client !== null) {
+      uploader = uploaderFor({ config, started, client, clock, random, log, status, stopTimeoutMs: stopGraceMs, timers, onRevoked: (r) => revoked.seen(r) });
+    }
 
-    status.begin(() => statusOf(config, started, { schedule, uploader, activity, startedAt, clock, dataUse }));
+    status.begin(() => statusOf(config, started, { schedule, uploader, activity, startedAt, clock, dataUse, revoked: revoked.status() }));
     const poll = new CollectorPoll({
       enabled: client !== null,
       targets,
@@ -147,6 +165,16 @@ export async function runDaemon(config: ProbeConfig, deps: DaemonDeps, signal: A
       status,
       signal,
     });
+    // Revoked: nothing more can be delivered to this collector, so nothing more is measured or asked.
+    revoked.halts(() => scheduler.halt());
+    revoked.halts(() => poll.halt());
+    revoked.halts(() => {
+      const r = revoked.status();
+      if (r !== null) uploader?.revoked(r);
+    });
+    revokedBy = (r) => revoked.seen(r);
+    const early = client?.revocation() ?? null;
+    if (early !== null) revoked.seen(early);
 
     if (!signal.aborted) {
       scheduler.start();
@@ -173,7 +201,7 @@ export async function runDaemon(config: ProbeConfig, deps: DaemonDeps, signal: A
 function statusOf(
   config: ProbeConfig,
   started: Started,
-  now: { schedule: Schedule; uploader: Uploader | null; activity: Activity; startedAt: string; clock: Clock; dataUse: DataUse },
+  now: { schedule: Schedule; uploader: Uploader | null; activity: Activity; startedAt: string; clock: Clock; dataUse: DataUse; revoked: Revocation | null },
 ): DaemonStatus {
   const { identity, spool, targets, location } = started;
   const { activity } = now;
@@ -188,7 +216,8 @@ function statusOf(
     updated_at: new Date(now.clock.now()).toISOString(),
     collector: c?.url ?? null,
     proxy: c?.proxy != null,
-    schedule: now.schedule.snapshot(),
+    // Revoked: no run is due any more.
+    schedule: now.revoked === null ? now.schedule.snapshot() : { ...now.schedule.snapshot(), next_run_at: null },
     runs: activity.runs,
     taken: activity.taken,
     last_run: activity.lastRun,
@@ -198,6 +227,7 @@ function statusOf(
     targets: targets.status(),
     location: location.status(),
     last_error: activity.lastError,
+    revoked: now.revoked,
   };
 }
 

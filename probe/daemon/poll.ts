@@ -28,6 +28,7 @@ export interface CollectorPollOptions {
 export class CollectorPoll {
   readonly #o: CollectorPollOptions;
   #timer: unknown = null;
+  #halted = false;
 
   constructor(options: CollectorPollOptions) {
     this.#o = options;
@@ -36,7 +37,7 @@ export class CollectorPoll {
   /** Arm the next poll (each poll arms the one after it). */
   start(): void {
     const { enabled, signal, timers, everyMs, random } = this.#o;
-    if (!enabled || signal.aborted) return;
+    if (!enabled || signal.aborted || this.#halted) return;
     this.#timer = timers.setTimeout(() => {
       void this.#poll().finally(() => this.start());
     }, everyMs * (0.9 + 0.2 * random()));
@@ -45,6 +46,13 @@ export class CollectorPoll {
   /** Cancel the armed poll (one in flight finishes and arms no other once the signal aborted). */
   stop(): void {
     if (this.#timer !== null) this.#o.timers.clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  /** Ask the collector no more (it revoked this probe): the armed poll is cancelled, one in flight arms no other. */
+  halt(): void {
+    this.#halted = true;
+    this.stop();
   }
 
   async #poll(): Promise<void> {

@@ -33,6 +33,8 @@ export class Scheduler {
   readonly #o: SchedulerOptions & { timers: Timers; maxSleepMs: number };
   #timer: unknown = null;
   #stopped = true;
+  /** halt(): no run starts again (the daemon idles; stop() still ends it). */
+  #halted = false;
   #current: { planned: PlannedRun; controller: AbortController; done: Promise<void> } | null = null;
 
   constructor(options: SchedulerOptions) {
@@ -40,7 +42,7 @@ export class Scheduler {
   }
 
   start(): void {
-    if (!this.#stopped) return;
+    if (!this.#stopped || this.#halted) return;
     this.#stopped = false;
     this.#arm();
   }
@@ -48,6 +50,18 @@ export class Scheduler {
   /** Look again at the schedule now (after a new target list or a surge). */
   wake(): void {
     if (!this.#stopped && this.#current === null) this.#arm(0);
+  }
+
+  /** Start no run from now on; a run in flight finishes as usual (stop() still bounds it). */
+  halt(): void {
+    this.#halted = true;
+    if (this.#timer !== null) this.#o.timers.clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  /** Whether halt() was called. */
+  get halted(): boolean {
+    return this.#halted;
   }
 
   /** The run in flight, if any. */
@@ -59,7 +73,7 @@ export class Scheduler {
     const { timers, clock, schedule, maxSleepMs } = this.#o;
     if (this.#timer !== null) timers.clearTimeout(this.#timer);
     this.#timer = null;
-    if (this.#stopped || this.#current !== null) return;
+    if (this.#stopped || this.#halted || this.#current !== null) return;
     const next = schedule.nextDueAt();
     const wait = delay ?? (next === null ? maxSleepMs : Math.min(Math.max(0, next - clock.now()), maxSleepMs));
     this.#timer = timers.setTimeout(() => this.#tick(), wait);
@@ -67,7 +81,7 @@ export class Scheduler {
 
   #tick(): void {
     this.#timer = null;
-    if (this.#stopped || this.#current !== null) return;
+    if (this.#stopped || this.#halted || this.#current !== null) return;
     const planned = this.#o.schedule.takeDue();
     if (planned === null) {
       this.#arm();

@@ -9,6 +9,7 @@ import { probeInfo } from '../probe-info.js';
 import { Spool } from '../spool/spool.js';
 import { trustOf, type TrustStore } from '../trust.js';
 import { CollectorClient, UploadError } from '../upload/client.js';
+import type { Revocation } from '../upload/revocation.js';
 import type { Activity } from './activity.js';
 import type { Closers } from './closers.js';
 import { InterceptionRecorder } from './interception.js';
@@ -36,6 +37,8 @@ export interface StartUpOptions {
   collectorTimeoutMs: number;
   /** A collector answer about the network is forgotten after this long without a new one. */
   locationMaxAgeMs: number;
+  /** The collector answered that it revoked this probe (to any request; the client then sends nothing more). */
+  onRevoked?: (revocation: Revocation) => void;
 }
 
 /** What start-up made, for the run loop, the uploads and the stop. */
@@ -137,7 +140,7 @@ function collectorClientOf(o: StartUpOptions, identity: Identity): CollectorClie
   return new CollectorClient(
     { url: c.url, pinSpkiSha256: c.pin_spki_sha256, proxy: c.proxy, enrollmentToken: c.enrollment_token, timeoutMs: o.collectorTimeoutMs },
     identity,
-    { clock: o.clock, network: o.network, stateDir: o.stateDir },
+    { clock: o.clock, network: o.network, stateDir: o.stateDir, ...(o.onRevoked !== undefined ? { onRevoked: o.onRevoked } : {}) },
   );
 }
 
@@ -151,6 +154,8 @@ async function register(o: StartUpOptions, client: CollectorClient | null, ident
     log('info', `registered with the collector as probe ${identity.probeId}`);
   } catch (err) {
     if (err instanceof UploadError && err.kind === 'pin_mismatch' && err.pinEvidence !== undefined) onPinMismatch(err.pinEvidence);
+    // Said once by the daemon (RevokedProbe), not as a registration failure.
+    if (err instanceof UploadError && err.kind === 'revoked') return;
     const why = `registration with the collector failed (measurements are kept in the spool; it is tried again with the uploads): ${errorText(err)}`;
     activity.fail(why);
     log(err instanceof UploadError && err.kind === 'network' ? 'warn' : 'error', why);

@@ -8,6 +8,8 @@ import type { UploaderStatus } from '../upload/uploader.js';
 import type { ScheduleSnapshot } from './schedule.js';
 import type { DataUseStatus } from './data-use.js';
 import { describeRunLine, type RunLine } from '../classify/line.js';
+import type { Revocation } from '../upload/revocation.js';
+import { revocationAdvice, revocationEffect } from './revoked-text.js';
 
 export const STATUS_FILE = 'status.json';
 export const STATUS_VERSION = 1;
@@ -70,6 +72,8 @@ export interface DaemonStatus {
   targets: TargetsStatus;
   location: LocationStatus;
   last_error: { at: string; message: string } | null;
+  /** The collector revoked this probe: when the daemon saw it and the collector's reason (absent in older status files). */
+  revoked?: Revocation | null;
 }
 
 /** Replace the status file atomically (a reader sees the old or the new one, never half). */
@@ -135,19 +139,30 @@ function verdicts(v: Record<string, number>): string {
   return parts.length > 0 ? parts.join(', ') : 'none';
 }
 
-/** The status for people: one labelled line per topic. `alive`: whether the daemon's process still exists. */
-export function formatStatus(s: DaemonStatus, now: number, alive: boolean): string {
+/**
+ * The status for people: one labelled line per topic. `alive`: whether the daemon's process still
+ * exists; `stateDir`: where its identity is (named when the collector revoked the probe).
+ */
+export function formatStatus(s: DaemonStatus, now: number, alive: boolean, stateDir = 'the state directory'): string {
   const lines: string[] = [];
   const row = (label: string, text: string) => lines.push(`${label.padEnd(13)}${text}`);
   let head: string;
   if (s.state === 'stopped') head = `stopped (${when(s.updated_at, now)})`;
   else if (!alive) head = `NOT RUNNING: pid ${s.pid} is gone without a clean stop (killed, crashed or a power cut); last status ${when(s.updated_at, now)}`;
   else head = `${s.state} (pid ${s.pid}, up ${span(now - Date.parse(s.started_at))}; status written ${ago(now - Date.parse(s.updated_at))})`;
+  const revoked = s.revoked ?? null;
+  if (revoked !== null && s.state === 'running' && alive) head += '; IDLE: the collector revoked this probe';
   row('daemon', head);
   row('probe id', `${s.probe_id}  (ashyq-probe ${s.software})`);
   row('collector', s.collector === null ? 'none: measurements stay in the spool' : `${s.collector}${s.proxy ? ' through a proxy' : ''}`);
+  if (revoked !== null) {
+    row('revoked', `REVOKED by the collector, seen ${when(revoked.seen_at, now)}: ${revoked.reason}`);
+    row('', `${revocationEffect(s.spool.count, s.state !== 'stopped' && alive)}.`);
+    row('', revocationAdvice(stateDir));
+  }
   const sc = s.schedule;
-  const next = s.state === 'stopped' ? '—' : sc.running ? 'a run is in flight' : when(sc.next_run_at, now);
+  const next =
+    s.state === 'stopped' ? '—' : sc.running ? 'a run is in flight' : revoked !== null ? 'none (measuring stopped: the collector revoked this probe)' : when(sc.next_run_at, now);
   row('schedule', `every ${sc.interval_minutes} min ±${Math.round(sc.jitter_fraction * 100)} %, ${sc.targets} targets; next run ${next}`);
   if (sc.surge !== null && s.state !== 'stopped') {
     row('surge', `${sc.surge.targets.join(', ')} every ${sc.surge.interval_minutes} min until ${when(sc.surge.until, now)} (asked by the collector)`);
@@ -176,7 +191,8 @@ export function formatStatus(s: DaemonStatus, now: number, alive: boolean): stri
   if (u === null) row('upload', 'off (no collector configured)');
   else {
     row('last upload', `${when(u.lastUploadAt, now)}; ${u.uploaded} uploaded, ${u.rejected} rejected since start`);
-    if (u.consecutiveFailures > 0) {
+    if (revoked !== null || (u.revokedAt ?? null) !== null) row('', 'stopped: the collector revoked this probe (see revoked above)');
+    else if (u.consecutiveFailures > 0) {
       row('', `${u.consecutiveFailures} failure(s) in a row; next attempt ${when(u.nextAttemptAt, now)}: ${u.lastError ?? ''}`);
     }
   }

@@ -2,8 +2,10 @@
 import type { Clock } from '../../common/clock.js';
 import type { ProbeConfig } from '../config/probe-config.js';
 import type { CollectorClient } from '../upload/client.js';
+import type { Revocation } from '../upload/revocation.js';
 import { Uploader } from '../upload/uploader.js';
 import type { Log } from './log.js';
+import type { Timers } from './scheduler.js';
 import type { Started } from './start-up.js';
 import type { StatusWriter } from './status-writer.js';
 
@@ -17,6 +19,9 @@ export interface UploadsOptions {
   status: StatusWriter;
   /** How long the batch in flight may finish once a stop is asked. */
   stopTimeoutMs: number;
+  timers: Timers;
+  /** The collector revoked this probe (the daemon says it and stops the rest). */
+  onRevoked: (revocation: Revocation) => void;
 }
 
 export function uploaderFor(o: UploadsOptions): Uploader {
@@ -35,5 +40,8 @@ export function uploaderFor(o: UploadsOptions): Uploader {
     onAttempt: () => status.update(),
     // While backing off from an unreachable collector, its return is looked for every ~30 s.
     reachable: () => o.client.reachable(),
+    // Revoked: the uploads stop for good; the daemon says it once and idles.
+    onRevoked: o.onRevoked,
+    timers: o.timers,
   });
 }

@@ -9,6 +9,8 @@
 //   pin_mismatch   the handshake completed with an unpinned key: `pinEvidence` holds it
 //   http           an error answer (status, the collector's error code, retry-after for 429/503)
 //   rejected_batch the collector refused the batch as a whole (400/413/415): resending it unchanged fails again
+//   revoked        the collector revoked this probe (403 probe_revoked, see revocation.ts); after that answer
+//                  the client sends nothing more (every request fails at once, without a byte on the wire)
 import type net from 'node:net';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -26,6 +28,7 @@ import { classifyTlsError, secureHandshake } from '../measure/tls.js';
 import type { Measurement } from '../../contract/measurement.js';
 import { checkPins, handshakeEvidence, parsePin, presentedChain } from './pin.js';
 import { httpConnect, parseProxy, socks5Connect, type ProxySpec } from './proxy.js';
+import { REVOKED_CODE, revocationIn, type Revocation } from './revocation.js';
 import {
   API_PREFIX,
   CONTROL_EVIDENCE_PATH,
@@ -55,7 +58,7 @@ export interface CollectorEndpoint {
   proxyCa?: string[];
 }
 
-export type UploadErrorKind = 'network' | 'pin_mismatch' | 'http' | 'rejected_batch';
+export type UploadErrorKind = 'network' | 'pin_mismatch' | 'http' | 'rejected_batch' | 'revoked';
 
 export class UploadError extends AshyqError {
   readonly kind: UploadErrorKind;
@@ -67,11 +70,13 @@ export class UploadError extends AshyqError {
   pinEvidence?: TlsObservation;
   /** The collector's error code from the answer body, e.g. unknown_probe, rate_limited. */
   apiCode?: string;
+  /** Kind revoked: what the collector said, and when it was seen. */
+  revocation?: Revocation;
 
   constructor(
     kind: UploadErrorKind,
     message: string,
-    extra: { status?: number; retryAfterMs?: number; pinEvidence?: TlsObservation; apiCode?: string; cause?: unknown } = {},
+    extra: { status?: number; retryAfterMs?: number; pinEvidence?: TlsObservation; apiCode?: string; revocation?: Revocation; cause?: unknown } = {},
   ) {
     super(`ASHYQ_ERR_UPLOAD_${kind.toUpperCase()}`, message, extra.cause === undefined ? undefined : { cause: extra.cause });
     this.kind = kind;
@@ -79,6 +84,7 @@ export class UploadError extends AshyqError {
     if (extra.retryAfterMs !== undefined) this.retryAfterMs = extra.retryAfterMs;
     if (extra.pinEvidence !== undefined) this.pinEvidence = extra.pinEvidence;
     if (extra.apiCode !== undefined) this.apiCode = extra.apiCode;
+    if (extra.revocation !== undefined) this.revocation = extra.revocation;
   }
 }
 
@@ -93,6 +99,8 @@ export interface CollectorClientDeps {
   network?: Network;
   /** When set, a successful registration is persisted there (markRegistered). */
   stateDir?: string;
+  /** Called once, with the first answer that says the collector revoked this probe (any request). */
+  onRevoked?: (revocation: Revocation) => void;
 }
 
 /** Largest answer body read (a target list, the results of a batch). */
@@ -181,6 +189,8 @@ export class CollectorClient {
   private readonly closing = new AbortController();
   private registered: boolean;
   private lastSignedAt = 0;
+  /** The collector's revocation of this probe, once an answer said so: nothing more is sent. */
+  private revokedBy: Revocation | null = null;
 
   constructor(
     private readonly endpoint: CollectorEndpoint,
@@ -346,6 +356,11 @@ export class CollectorClient {
     }
   }
 
+  /** The collector's revocation of this probe, when an answer said so (then every request fails at once). */
+  revocation(): Revocation | null {
+    return this.revokedBy;
+  }
+
   /** Abort what is in flight and close the connection. */
   async close(): Promise<void> {
     if (!this.closing.signal.aborted) this.closing.abort(new UploadError('network', 'the collector client was closed'));
@@ -413,6 +428,33 @@ export class CollectorClient {
 
   private async request(method: 'GET' | 'POST', path: string, headers: Record<string, string>, body?: Buffer | string): Promise<Answer> {
     if (this.closing.signal.aborted) throw new UploadError('network', 'the collector client was closed');
+    const earlier = this.revokedBy;
+    if (earlier !== null) {
+      throw new UploadError('revoked', `the collector revoked this probe (${earlier.reason}): nothing more is sent to it`, { status: 403, apiCode: REVOKED_CODE, revocation: earlier });
+    }
+    const answer = await this.exchange(method, path, headers, body);
+    if (answer.status === 403) this.checkRevoked(answer);
+    return answer;
+  }
+
+  /** A 403 probe_revoked: remembered (nothing more is sent), told once, and thrown as kind revoked. */
+  private checkRevoked(answer: Answer): void {
+    const api = apiError(answer.body);
+    const revocation = revocationIn(answer.status, api, this.deps.clock.now());
+    if (revocation === null) return;
+    const first = this.revokedBy === null;
+    this.revokedBy ??= revocation;
+    if (first) {
+      try {
+        this.deps.onRevoked?.(revocation);
+      } catch {
+        // the owner's hook must not turn the answer into another failure
+      }
+    }
+    throw new UploadError('revoked', `the collector answered 403 (probe_revoked: ${revocation.reason})`, { status: 403, apiCode: REVOKED_CODE, revocation });
+  }
+
+  private async exchange(method: 'GET' | 'POST', path: string, headers: Record<string, string>, body?: Buffer | string): Promise<Answer> {
     try {
       const res = await this.http.request(this.dispatcher, {
         path,

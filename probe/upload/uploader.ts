@@ -5,7 +5,7 @@
 // `rejected` items are acked too — retrying them forever would block the spool — but each is
 // logged as an error with the collector's reason and counted in status().rejected.
 //
-// Timing (setTimeout, so fake timers drive it; timestamps from clock.now()):
+// Timing (timers.setTimeout, so fake timers drive it; timestamps from clock.now()):
 // * after a full batch the next one goes at once; after a partial one the uploader idles until
 //   kick() (a new measurement was spooled) or `idleMs` passes;
 // * after a failure it waits a full-jitter exponential backoff: random() × min(capMs, baseMs × 2^(n−1))
@@ -20,11 +20,17 @@
 //   measurement the collector refuses as too large is acked and logged as rejected (it can never
 //   be delivered); other whole-batch refusals (400, 415) are backed off like any failure, never
 //   dropped: they mean a probe/collector mismatch, not a bad measurement;
-// * a pin mismatch: nothing was sent; onPinMismatch(evidence) is called and the uploader backs off.
+// * a pin mismatch: nothing was sent; onPinMismatch(evidence) is called and the uploader backs off;
+// * the collector revoked this probe (kind revoked, 403 probe_revoked): the uploader stops for good
+//   (no retry, no kick, no reachability check; nothing is acked, so the spool keeps every
+//   measurement) and calls onRevoked once; only a new Uploader (a restart of the daemon) tries again.
+//
+// Timers: the injected `timers` (setTimeout and clearTimeout of the host by default).
 import type { TlsObservation } from '../../contract/evidence.js';
 import type { Clock } from '../../common/clock.js';
 import type { Measurement } from '../../contract/measurement.js';
 import { UploadError, type CollectorClient, type SpoolOverflow } from './client.js';
+import type { Revocation } from './revocation.js';
 
 /** What the uploader needs of the spool (probe/spool/spool.ts's Spool has all of it). */
 export interface UploadSpool {
@@ -45,7 +51,20 @@ export interface UploaderStatus {
   uploaded: number;
   /** Measurements the collector refused (acked and dropped, each logged with its reason) since start. */
   rejected: number;
+  /** When the collector's revocation of this probe stopped the uploads for good (null: not revoked; absent in older status files). */
+  revokedAt?: string | null;
 }
+
+/** setTimeout and clearTimeout (the host's by default; fake ones in tests). */
+export interface UploadTimers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const hostTimers: UploadTimers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
 
 export type UploadLog = (level: 'info' | 'warn' | 'error', msg: string, kind?: 'upload') => void;
 
@@ -69,19 +88,25 @@ export interface UploaderOptions {
   reachable?: () => Promise<boolean>;
   /** How often reachable() is asked during a backoff, before jitter (default 30 s). */
   recheckMs?: number;
+  /** The collector revoked this probe: called once, when the uploads stopped (without it the uploader logs it). */
+  onRevoked?: (revocation: Revocation) => void;
+  timers?: UploadTimers;
 }
 
 /** `recheck`: a backoff that reachable() may end early (the collector was unreachable or failing, not refusing). */
-type Next = { delay: number; mode: 'idle' | 'backoff' | 'now'; recheck?: boolean };
+type Timed = { delay: number; mode: 'idle' | 'backoff' | 'now'; recheck?: boolean };
+/** `revoked`: no next attempt at all. */
+type Next = Timed | { mode: 'revoked' };
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
 export class Uploader {
-  private readonly opts: Required<Omit<UploaderOptions, 'onPinMismatch' | 'log' | 'onAttempt' | 'reachable'>> & Pick<UploaderOptions, 'onPinMismatch' | 'log' | 'onAttempt' | 'reachable'>;
-  private timer: ReturnType<typeof setTimeout> | null = null;
-  private recheckTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly opts: Required<Omit<UploaderOptions, 'onPinMismatch' | 'log' | 'onAttempt' | 'reachable' | 'onRevoked'>> &
+    Pick<UploaderOptions, 'onPinMismatch' | 'log' | 'onAttempt' | 'reachable' | 'onRevoked'>;
+  private timer: unknown = null;
+  private recheckTimer: unknown = null;
   private waiting: Next['mode'] | null = null;
   private inFlight: Promise<void> | null = null;
   private kicked = false;
@@ -96,6 +121,7 @@ export class Uploader {
     nextAttemptAt: null,
     uploaded: 0,
     rejected: 0,
+    revokedAt: null,
   };
 
   constructor(opts: UploaderOptions) {
@@ -103,20 +129,20 @@ export class Uploader {
     if (!(opts.backoff.baseMs > 0) || !(opts.backoff.capMs >= opts.backoff.baseMs)) {
       throw new RangeError(`backoff needs 0 < baseMs <= capMs, got ${opts.backoff.baseMs} and ${opts.backoff.capMs}`);
     }
-    this.opts = { random: Math.random, idleMs: 5 * 60_000, stopTimeoutMs: 15_000, recheckMs: 30_000, ...opts };
+    this.opts = { random: Math.random, idleMs: 5 * 60_000, stopTimeoutMs: 15_000, recheckMs: 30_000, timers: hostTimers, ...opts };
     this.size = opts.batchSize;
   }
 
   /** Start uploading (the first attempt is made at once). */
   start(): void {
-    if (this.started || this.stopped) return;
+    if (this.started || this.stopped || this.state.revokedAt !== null) return;
     this.started = true;
     this.schedule({ delay: 0, mode: 'now' });
   }
 
   /** A measurement was spooled: upload soon if idle (a backoff is not cut short). */
   kick(): void {
-    if (!this.started || this.stopped) return;
+    if (!this.started || this.stopped || this.state.revokedAt !== null) return;
     if (this.inFlight !== null) {
       this.kicked = true;
       return;
@@ -127,19 +153,19 @@ export class Uploader {
   /** Start no new batch; wait (at most stopTimeoutMs) for the one in flight to be answered and acked. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer !== null) clearTimeout(this.timer);
+    if (this.timer !== null) this.opts.timers.clearTimeout(this.timer);
     this.timer = null;
     this.clearRecheck();
     this.waiting = null;
     this.state.nextAttemptAt = null;
     const running = this.inFlight;
     if (running === null) return;
-    let bound: ReturnType<typeof setTimeout> | undefined;
+    let bound: unknown = null;
     const timedOut = new Promise<'timeout'>((resolve) => {
-      bound = setTimeout(() => resolve('timeout'), this.opts.stopTimeoutMs);
+      bound = this.opts.timers.setTimeout(() => resolve('timeout'), this.opts.stopTimeoutMs);
     });
     const outcome = await Promise.race([running.then(() => 'done' as const), timedOut]);
-    clearTimeout(bound);
+    this.opts.timers.clearTimeout(bound);
     if (outcome === 'timeout') this.opts.log?.('warn', `upload: stopped while a batch was still in flight after ${this.opts.stopTimeoutMs} ms; it stays in the spool and is resent next time`);
   }
 
@@ -147,13 +173,41 @@ export class Uploader {
     return { ...this.state };
   }
 
+  /**
+   * The collector revoked this probe (seen by an upload, or by another request to it): no attempt
+   * from now on, nothing acked or dropped. The first call counts; onRevoked is called once.
+   */
+  revoked(revocation: Revocation, error = `the collector revoked this probe: ${revocation.reason}`): void {
+    if (this.state.revokedAt !== null) return;
+    if (this.timer !== null) this.opts.timers.clearTimeout(this.timer);
+    this.timer = null;
+    this.clearRecheck();
+    this.waiting = 'revoked';
+    Object.assign(this.state, { revokedAt: revocation.seen_at, lastError: error, lastErrorAt: revocation.seen_at, consecutiveFailures: 0, nextAttemptAt: null });
+    const { onRevoked, log } = this.opts;
+    if (onRevoked === undefined) {
+      log?.('error', `upload: ${error}; uploads stopped, the spool is kept`);
+      return;
+    }
+    try {
+      onRevoked(revocation);
+    } catch (err) {
+      log?.('error', `upload: revocation hook failed: ${message(err)}`);
+    }
+  }
+
   private schedule(next: Next): void {
     if (this.stopped) return;
-    if (this.timer !== null) clearTimeout(this.timer);
+    if (this.timer !== null) this.opts.timers.clearTimeout(this.timer);
     this.clearRecheck();
     this.waiting = next.mode;
+    if (next.mode === 'revoked' || this.state.revokedAt !== null) {
+      this.timer = null;
+      this.state.nextAttemptAt = null;
+      return;
+    }
     this.state.nextAttemptAt = next.mode === 'backoff' ? new Date(this.opts.clock.now() + next.delay).toISOString() : null;
-    this.timer = setTimeout(() => {
+    this.timer = this.opts.timers.setTimeout(() => {
       this.timer = null;
       this.clearRecheck();
       this.waiting = null;
@@ -171,7 +225,7 @@ export class Uploader {
     if (reachable === undefined) return;
     const wait = Math.floor(this.opts.recheckMs * (0.75 + 0.5 * this.opts.random()));
     if (this.opts.clock.now() + wait >= until) return;
-    this.recheckTimer = setTimeout(() => {
+    this.recheckTimer = this.opts.timers.setTimeout(() => {
       this.recheckTimer = null;
       void reachable().then(
         (up) => this.rechecked(up, until),
@@ -189,7 +243,7 @@ export class Uploader {
   }
 
   private clearRecheck(): void {
-    if (this.recheckTimer !== null) clearTimeout(this.recheckTimer);
+    if (this.recheckTimer !== null) this.opts.timers.clearTimeout(this.recheckTimer);
     this.recheckTimer = null;
   }
 
@@ -204,7 +258,7 @@ export class Uploader {
       next = this.failed(`spool: ${message(err)}`, undefined);
       this.opts.log?.('error', `upload: ${this.state.lastError}`);
     }
-    if (this.kicked && next.mode === 'idle') next = { delay: 0, mode: 'now' };
+    if (this.kicked && next.mode === 'idle' && this.state.revokedAt === null) next = { delay: 0, mode: 'now' };
     this.schedule(next);
     try {
       this.opts.onAttempt?.();
@@ -263,6 +317,11 @@ export class Uploader {
 
   private async uploadFailed(err: unknown, batch: Measurement[]): Promise<Next> {
     const { log, spool } = this.opts;
+    if (err instanceof UploadError && err.kind === 'revoked' && err.revocation !== undefined) {
+      // Refused for good: not a failure to back off from. The batch is not acked: it stays in the spool.
+      this.revoked(err.revocation, err.message);
+      return { mode: 'revoked' };
+    }
     if (err instanceof UploadError && err.kind === 'pin_mismatch') {
       log?.('error', `UPLOAD REFUSED — POSSIBLE INTERCEPTION: ${err.message}. Nothing was sent; the handshake is recorded as a tls.interception measurement of the collector.`);
       if (err.pinEvidence !== undefined) {
@@ -298,7 +357,7 @@ export class Uploader {
   }
 
   /** Count a failure and compute the wait before the next try. */
-  private failed(error: string, retryAfterMs: number | undefined): Next {
+  private failed(error: string, retryAfterMs: number | undefined): Timed {
     const now = this.opts.clock.now();
     this.state.consecutiveFailures++;
     this.state.lastError = error;
