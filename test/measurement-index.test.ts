@@ -69,6 +69,19 @@ async function twoDays(c: RunningCollector): Promise<Measurement[]> {
   return sent;
 }
 
+/** A collector's data directory after two days of uploads, and the index rows it kept live. */
+async function keptLive(): Promise<{ dir: string; file: string; live: IndexRow[] }> {
+  const dir = await tempDir();
+  dirs.push(dir);
+  const c = await startCollector({ dir });
+  await twoDays(c);
+  await c.stop();
+  const file = path.join(dir, 'store.sqlite');
+  const live = rowsOf(file);
+  expect(live.length).toBe(24);
+  return { dir, file, live };
+}
+
 describe('measurement index', () => {
   it('indexes live uploads with both verdicts, timings and the interception issuer, and points at each record on plain and gzipped days', async () => {
     const dir = await tempDir();
@@ -113,14 +126,7 @@ describe('measurement index', () => {
   });
 
   it('is rebuilt by reindex exactly as it was kept live, and catches up on start with what the archive has past its cursor', async () => {
-    const dir = await tempDir();
-    dirs.push(dir);
-    const c = await startCollector({ dir });
-    await twoDays(c);
-    await c.stop();
-    const file = path.join(dir, 'store.sqlite');
-    const live = rowsOf(file);
-    expect(live.length).toBe(24);
+    const { dir, file, live } = await keptLive();
 
     // Damage it: the rebuild must not depend on what is there.
     const db = new Database(file);
@@ -161,14 +167,7 @@ describe('measurement index', () => {
   });
 
   it('drops an index of the earlier layout (keyed by id, without rowid) and builds it again from the archive at start', async () => {
-    const dir = await tempDir();
-    dirs.push(dir);
-    const c = await startCollector({ dir });
-    await twoDays(c);
-    await c.stop();
-    const file = path.join(dir, 'store.sqlite');
-    const live = rowsOf(file);
-    expect(live.length).toBe(24);
+    const { dir, file, live } = await keptLive();
 
     // The earlier table, holding only some of the rows, one of them wrong.
     const db = new Database(file);
